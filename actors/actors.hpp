@@ -1,0 +1,387 @@
+// actorq's whole message flow in one file: the message structs and the typed
+// actor interfaces. Read this first.
+//
+//   HTTP bridge ──submit/get/wait/list/cancel──▶ registry ──job──▶ pool ──attempt──▶ worker
+//        │                                          ▲              │ ▲                 │
+//        │                                          └──job_event───┘ └─attempt_done────┘
+//        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
+//                                                    supervisor ──worker_up/down──▶ pool
+//
+// Handlers tagged INTERNAL are sent by actorq's own actors only.
+#pragma once
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actorq {
+
+using json = nlohmann::json;
+
+// -- value types --------------------------------------------------------------
+
+/// An arbitrary JSON value (a task's input or result). It travels parsed inside
+/// one process; between CAF nodes it is serialized as compact JSON text.
+struct json_value {
+  json value;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, json_value& x) {
+  std::string text;
+  if constexpr (Inspector::reads_state) {
+    text = x.value.dump();
+    return f(caf::meta::type_name("json_value"), text);
+  } else {
+    auto load = caf::meta::load_callback([&]() -> caf::error {
+      x.value = json::parse(text, nullptr, false);
+      return caf::none;
+    });
+    return f(caf::meta::type_name("json_value"), text, load);
+  }
+}
+
+/// A JSON document kept in serialized form: the registry stores results this
+/// way (a few bytes instead of a node tree) and the HTTP bridge splices the
+/// text into its responses without parsing it again.
+struct raw_json {
+  std::string text; // empty means JSON null
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, raw_json& x) {
+  return f(caf::meta::type_name("raw_json"), x.text);
+}
+
+/// A task id: a random (version 4) UUID.
+struct task_id {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+
+  static task_id random();
+  /// Parses the canonical 36-character form; nullopt for anything else.
+  static std::optional<task_id> parse(std::string_view text);
+  std::string to_string() const;
+
+  friend bool operator==(const task_id& a, const task_id& b) {
+    return a.hi == b.hi && a.lo == b.lo;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_id& x) {
+  return f(caf::meta::type_name("task_id"), x.hi, x.lo);
+}
+
+struct task_id_hash {
+  size_t operator()(const task_id& x) const noexcept {
+    return static_cast<size_t>(x.hi ^ (x.lo * 0x9E3779B97F4A7C15ull));
+  }
+};
+
+/// Lifecycle of a task: queued → running → (retrying → running)* → terminal.
+enum class task_status : uint8_t {
+  queued,
+  running,
+  retrying,
+  succeeded,
+  failed,
+  cancelled,
+};
+
+const char* to_string(task_status x);
+std::optional<task_status> parse_task_status(std::string_view text);
+inline bool is_terminal(task_status x) {
+  return x >= task_status::succeeded;
+}
+
+/// What a client asks to run. Validated by the caller (see kinds.hpp).
+struct task_spec {
+  std::string kind;
+  json_value input;
+  std::string pool;        // never empty once validated
+  int32_t max_retries = 3; // attempts = 1 + max_retries at most
+  int64_t backoff_ms = 0;  // first retry delay, doubled per retry
+  int64_t timeout_ms = 0;  // per attempt; 0 = no limit
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
+  return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
+           x.max_retries, x.backoff_ms, x.timeout_ms);
+}
+
+/// Everything a client may read about one task. Times are milliseconds since
+/// the Unix epoch; 0 means "not yet".
+struct task_view {
+  task_id id;
+  std::string kind;
+  std::string pool;
+  task_status status = task_status::queued;
+  bool cancel_requested = false;
+  int32_t attempts = 0;
+  int32_t max_retries = 0;
+  int64_t created_at = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  raw_json result;
+  caf::optional<std::string> error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_view& x) {
+  return f(caf::meta::type_name("task_view"), x.id, x.kind, x.pool, x.status,
+           x.cancel_requested, x.attempts, x.max_retries, x.created_at,
+           x.started_at, x.finished_at, x.result, x.error);
+}
+
+/// A query over the registry: newest first, paged by an opaque cursor.
+struct task_filter {
+  caf::optional<task_status> status;
+  std::string kind;    // empty = any
+  uint32_t limit = 100;
+  uint64_t cursor = 0; // 0 = from the newest
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_filter& x) {
+  return f(caf::meta::type_name("task_filter"), x.status, x.kind, x.limit,
+           x.cursor);
+}
+
+struct task_page {
+  std::vector<task_view> tasks;
+  uint64_t next = 0; // 0 = no more pages
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_page& x) {
+  return f(caf::meta::type_name("task_page"), x.tasks, x.next);
+}
+
+/// Many inputs for one kind, answered in input order.
+struct batch_spec {
+  task_spec task; // every field but `input` applies to each item
+  std::vector<json_value> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_spec& x) {
+  return f(caf::meta::type_name("batch_spec"), x.task, x.items);
+}
+
+struct batch_result {
+  std::vector<json_value> results;               // null where the item failed
+  std::vector<caf::optional<std::string>> errors; // set where the item failed
+  uint32_t succeeded = 0;
+  uint32_t failed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_result& x) {
+  return f(caf::meta::type_name("batch_result"), x.results, x.errors,
+           x.succeeded, x.failed);
+}
+
+/// A pool's counters, as served by GET /v1/pools.
+struct pool_stats {
+  std::string name;
+  uint32_t size = 0;
+  uint32_t busy = 0;
+  uint64_t queued = 0;
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  uint64_t restarts = 0;
+  bool degraded = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
+  return f(caf::meta::type_name("pool_stats"), x.name, x.size, x.busy,
+           x.queued, x.completed, x.failed, x.restarts, x.degraded);
+}
+
+/// The outcome of one attempt: a result, or an error message.
+struct outcome {
+  bool ok = false;
+  json_value result;
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outcome& x) {
+  return f(caf::meta::type_name("outcome"), x.ok, x.result, x.error);
+}
+
+/// One attempt of a job, handed by a pool to one of its workers.
+struct attempt {
+  uint64_t seq = 0;   // the pool's attempt number; stale replies are dropped
+  std::string kind;
+  json_value input;
+  int32_t number = 1; // 1 for the first attempt of a job
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt& x) {
+  return f(caf::meta::type_name("attempt"), x.seq, x.kind, x.input, x.number);
+}
+
+/// A worker's report of a finished (or dropped) attempt.
+struct attempt_done {
+  uint32_t slot = 0;
+  uint64_t seq = 0;
+  outcome result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_done& x) {
+  return f(caf::meta::type_name("attempt_done"), x.slot, x.seq, x.result);
+}
+
+/// What a job's listener hears from the pool.
+enum class job_phase : uint8_t {
+  started,   // an attempt began (progress listeners only)
+  retrying,  // an attempt failed; another follows after a backoff
+  succeeded, // terminal
+  failed,    // terminal: the last allowed attempt failed
+  cancelled, // terminal: cancelled while running or backing off
+};
+
+struct job_event {
+  uint64_t key = 0; // the listener's own key for the job
+  job_phase phase = job_phase::started;
+  int32_t attempts = 0;
+  int64_t at = 0;   // ms since epoch
+  outcome result;   // succeeded: result; retrying/failed: error
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_event& x) {
+  return f(caf::meta::type_name("job_event"), x.key, x.phase, x.attempts,
+           x.at, x.result);
+}
+
+// -- atoms --------------------------------------------------------------------
+
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using worker_up_atom = caf::atom_constant<caf::atom("worker_up")>;
+using worker_dn_atom = caf::atom_constant<caf::atom("worker_dn")>;
+
+// -- interfaces ---------------------------------------------------------------
+
+/// Anyone who hands jobs to a pool and wants to hear how they end.
+using job_listener_actor = caf::typed_actor<
+  // A job made progress or ended.
+  caf::reacts_to<job_event>>;
+
+/// A job inside a pool: one registry task or one item of a batch.
+struct job {
+  uint64_t key = 0;       // opaque to the pool, echoed in job_event
+  task_spec spec;
+  int32_t attempts = 0;   // attempts already made (resumed tasks start > 0)
+  bool progress = false;  // also report `started` and `retrying`
+  job_listener_actor listener;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job& x) {
+  return f(caf::meta::type_name("job"), x.key, x.spec, x.attempts, x.progress,
+           x.listener);
+}
+
+/// Runs one attempt at a time; a kind that throws kills it.
+using worker_actor = caf::typed_actor<
+  // Run an attempt and answer the pool with attempt_done.
+  caf::reacts_to<attempt>,
+  // Drop the attempt with this seq if it is still pending (answer attempt_done).
+  caf::reacts_to<cancel_atom, uint64_t>,
+  // INTERNAL: a simulated delay of the running attempt has elapsed.
+  caf::reacts_to<finish_atom, uint64_t, outcome>>;
+
+/// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
+/// timeouts and retries with exponential backoff.
+using pool_actor = caf::typed_actor<
+  // Enqueue one job.
+  caf::reacts_to<submit_atom, job>,
+  // Enqueue many jobs at once (a coordinator's fan-out).
+  caf::reacts_to<submit_atom, std::vector<job>>,
+  // Cancel the job of this listener and key, wherever it is.
+  caf::reacts_to<cancel_atom, job_listener_actor, uint64_t>,
+  // Report counters.
+  caf::replies_to<stats_atom>::with<pool_stats>,
+  // INTERNAL (worker): an attempt ended.
+  caf::reacts_to<attempt_done>,
+  // INTERNAL (supervisor): slot now has a live worker.
+  caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
+  // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
+  // degraded until this time in ms since epoch).
+  caf::reacts_to<worker_dn_atom, uint32_t, std::string, uint64_t, int64_t>,
+  // INTERNAL: a job's backoff elapsed; requeue it.
+  caf::reacts_to<retry_atom, job>,
+  // INTERNAL: the attempt `seq` on `slot` ran out of time.
+  caf::reacts_to<timeout_atom, uint32_t, uint64_t>>;
+
+/// Spawns and monitors a pool's workers; respawns dead ones with backoff.
+using supervisor_actor = caf::typed_actor<
+  // INTERNAL: the backoff for `slot` elapsed; respawn if `generation` is current.
+  caf::reacts_to<restart_atom, uint32_t, uint64_t>>;
+
+/// Fans one batch out to a pool and answers with all results in input order.
+using coordinator_actor = caf::typed_actor<
+  // Run the batch; answered once, then the coordinator exits.
+  caf::replies_to<batch_spec>::with<batch_result>,
+  // INTERNAL (pool): an item ended.
+  caf::reacts_to<job_event>>;
+
+/// Owns every task's state; the only place tasks are created or read.
+using registry_actor = caf::typed_actor<
+  // Create a task and enqueue it on its pool.
+  caf::replies_to<submit_atom, task_spec>::with<task_view>,
+  // Read one task.
+  caf::replies_to<get_atom, task_id>::with<task_view>,
+  // Read one task once it is terminal or after at most `ms` milliseconds.
+  caf::replies_to<wait_atom, task_id, int64_t>::with<task_view>,
+  // Page through tasks, newest first.
+  caf::replies_to<list_atom, task_filter>::with<task_page>,
+  // Cancel a task (see README for the status codes); errors: not_found, conflict.
+  caf::replies_to<cancel_atom, task_id>::with<task_view>,
+  // INTERNAL (pool): a task made progress or ended.
+  caf::reacts_to<job_event>,
+  // INTERNAL: a waiter's time is up.
+  caf::reacts_to<timeout_atom, uint64_t>>;
+
+// -- errors -------------------------------------------------------------------
+
+/// actorq's error codes; the context message holds a detail for people.
+enum class error_code : uint8_t {
+  not_found = 1,
+  conflict,
+  invalid,
+  busy,
+  unavailable,
+  worker_crashed,
+};
+
+const char* to_string(error_code x);
+
+/// Builds an actorq error with a human-readable detail.
+caf::error make_error(error_code code, std::string detail);
+
+/// Registers actorq's message types and error category with a CAF config.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace actorq

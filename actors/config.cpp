@@ -1,0 +1,150 @@
+#include "actors/config.hpp"
+
+#include <thread>
+
+namespace actorq {
+
+actorq_config::actorq_config() {
+  caf::config_option_adder{custom_options_, "http"}
+    .add(http_host, "host", "address to bind (default 127.0.0.1)")
+    .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")
+    .add(http_threads, "threads",
+         "HTTP worker threads; each keep-alive connection holds one")
+    .add(http_max_body_bytes, "max-body-bytes", "largest request body")
+    .add(http_max_batch_items, "max-batch-items", "most items in one batch")
+    .add(http_batch_timeout, "batch-timeout",
+         "longest a batch request may take");
+  caf::config_option_adder{custom_options_, "seed"}.add(
+    seed_delay_scale, "delay-scale",
+    "multiplies every simulated delay of the seed routes");
+  caf::config_option_adder{custom_options_, "pools.io"}.add(
+    pool_io_size, "size", "workers for I/O-bound kinds (default 10000)");
+  caf::config_option_adder{custom_options_, "pools.cpu"}.add(
+    pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)");
+  caf::config_option_adder{custom_options_, "pools.limited"}.add(
+    pool_limited_size, "size", "workers of the limited pool (default 5)");
+  caf::config_option_adder{custom_options_, "pools.heavy"}.add(
+    pool_heavy_size, "size", "workers of the heavy pool (default 2)");
+  caf::config_option_adder{custom_options_, "retry"}
+    .add(retry_max_retries, "max-retries", "default retries per task")
+    .add(retry_backoff, "backoff", "default delay before the first retry")
+    .add(retry_max_backoff, "max-backoff", "cap on any retry delay")
+    .add(retry_jitter, "jitter", "random stretch of retry delays (0..1)");
+  caf::config_option_adder{custom_options_, "supervisor"}
+    .add(sup_min_backoff, "min-backoff", "first restart delay")
+    .add(sup_max_backoff, "max-backoff", "cap on restart delays")
+    .add(sup_random_factor, "random-factor", "random stretch (0..1)")
+    .add(sup_reset_after, "reset-after",
+         "a worker alive this long starts again at min-backoff")
+    .add(sup_max_restarts, "max-restarts",
+         "restarts within window before the pool is degraded")
+    .add(sup_window, "window", "window for max-restarts");
+}
+
+namespace {
+
+/// Collects "a.b.c" names of every leaf value in `xs`.
+void leaf_keys(const caf::settings& xs, const std::string& prefix,
+               std::vector<std::pair<std::string, const caf::config_value*>>&
+                 out) {
+  for (auto& [key, value] : xs) {
+    auto name = prefix.empty() ? std::string{key} : prefix + "." + key;
+    if (auto dict = caf::get_if<caf::settings>(&value))
+      leaf_keys(*dict, name, out);
+    else
+      out.emplace_back(name, &value);
+  }
+}
+
+} // namespace
+
+std::vector<std::string> actorq_config::validate() {
+  std::vector<std::string> problems;
+  // CAF stores unknown keys and silently drops values of the wrong type:
+  // check every key it read against the declared options.
+  std::vector<std::pair<std::string, const caf::config_value*>> keys;
+  leaf_keys(content, "", keys);
+  for (auto& [name, value] : keys) {
+    if (name == "config-file" || name == "global.config-file")
+      continue; // consumed by CAF itself
+    auto dot = name.rfind('.');
+    auto opt = dot == std::string::npos
+                 ? custom_options_.qualified_name_lookup("global", name)
+                 : custom_options_.qualified_name_lookup(
+                   caf::string_view{name.data(), dot},
+                   caf::string_view{name.data() + dot + 1,
+                                    name.size() - dot - 1});
+    if (opt == nullptr) {
+      problems.push_back("unknown configuration key '" + name + "'");
+      continue;
+    }
+    if (auto err = opt->check(*value))
+      problems.push_back("bad value for '" + name + "': expected "
+                         + std::string(opt->type_name().data(), opt->type_name().size()) + ", got '"
+                         + caf::to_string(*value) + "'");
+  }
+  auto range = [&](const char* key, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi)
+      problems.push_back("bad value for '" + std::string{key} + "': "
+                         + std::to_string(value) + " is not in ["
+                         + std::to_string(lo) + ", " + std::to_string(hi)
+                         + "]");
+  };
+  auto fraction = [&](const char* key, double value) {
+    if (!(value >= 0.0 && value <= 1.0))
+      problems.push_back("bad value for '" + std::string{key}
+                         + "': must be between 0 and 1");
+  };
+  auto positive = [&](const char* key, caf::timespan value) {
+    if (value.count() <= 0)
+      problems.push_back("bad value for '" + std::string{key}
+                         + "': must be a positive duration such as 50ms");
+  };
+  range("http.port", http_port, 0, 65535);
+  range("http.threads", http_threads, 1, 10000);
+  range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
+  range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
+  positive("http.batch-timeout", http_batch_timeout);
+  if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))
+    problems.push_back("bad value for 'seed.delay-scale': must be between 0 "
+                       "and 1000");
+  range("pools.io.size", pool_io_size, 1, 1'000'000);
+  range("pools.cpu.size", pool_cpu_size, 0, 1024);
+  range("pools.limited.size", pool_limited_size, 1, 1'000'000);
+  range("pools.heavy.size", pool_heavy_size, 1, 1'000'000);
+  range("retry.max-retries", retry_max_retries, 0, 1000);
+  positive("retry.backoff", retry_backoff);
+  positive("retry.max-backoff", retry_max_backoff);
+  fraction("retry.jitter", retry_jitter);
+  positive("supervisor.min-backoff", sup_min_backoff);
+  positive("supervisor.max-backoff", sup_max_backoff);
+  fraction("supervisor.random-factor", sup_random_factor);
+  positive("supervisor.reset-after", sup_reset_after);
+  range("supervisor.max-restarts", sup_max_restarts, 0, 1'000'000);
+  positive("supervisor.window", sup_window);
+  if (sup_min_backoff > sup_max_backoff)
+    problems.push_back("supervisor.min-backoff must not exceed "
+                       "supervisor.max-backoff");
+  return problems;
+}
+
+std::vector<pool_settings> actorq_config::pools() const {
+  auto ms = [](caf::timespan x) {
+    return std::chrono::duration_cast<millis>(x);
+  };
+  retry_settings retry{retry_max_retries, ms(retry_backoff),
+                       ms(retry_max_backoff), retry_jitter};
+  supervisor_settings sup{ms(sup_min_backoff), ms(sup_max_backoff),
+                          sup_random_factor,   ms(sup_reset_after),
+                          sup_max_restarts,    ms(sup_window)};
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  auto cpu = pool_cpu_size == 0 ? cores : static_cast<uint32_t>(pool_cpu_size);
+  return {
+    {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup},
+    {"cpu", cpu, true, retry, sup},
+    {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup},
+    {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup},
+  };
+}
+
+} // namespace actorq

@@ -1,0 +1,85 @@
+// actorq's configuration: CAF's actor_system_config with actorq's options, read
+// from an INI file (--config-file=FILE) and overridable as --group.key=value.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace actorq {
+
+using millis = std::chrono::milliseconds;
+
+/// How a supervisor restarts dead workers.
+struct supervisor_settings {
+  millis min_backoff{50};
+  millis max_backoff{5000};
+  double random_factor = 0.2;
+  millis reset_after{30000};
+  int64_t max_restarts = 20; // more within `window` marks the pool degraded
+  millis window{60000};
+};
+
+/// How a pool retries failed attempts.
+struct retry_settings {
+  int64_t max_retries = 3; // default for tasks that do not say
+  millis backoff{1000};    // default first delay for tasks that do not say
+  millis max_backoff{60000};
+  double jitter = 0.1; // each delay is stretched by up to this fraction
+};
+
+/// One pool of workers.
+struct pool_settings {
+  std::string name;
+  uint32_t size = 1;
+  bool dedicated_threads = false; // each worker on its own thread (CPU work)
+  retry_settings retry;
+  supervisor_settings supervisor;
+};
+
+class actorq_config : public caf::actor_system_config {
+public:
+  actorq_config();
+
+  /// Checks every key and value after parsing; returns the problems found,
+  /// each naming the key. Also fills the derived fields below.
+  std::vector<std::string> validate();
+
+  /// The pools to start, in display order.
+  std::vector<pool_settings> pools() const;
+
+  // [http]
+  std::string http_host = "127.0.0.1";
+  int64_t http_port = 8080; // 0 = any free port
+  int64_t http_threads = 128;
+  int64_t http_max_body_bytes = 1 << 20;
+  int64_t http_max_batch_items = 100000;
+  caf::timespan http_batch_timeout = std::chrono::hours{1};
+
+  // [seed]
+  double seed_delay_scale = 1.0;
+
+  // [pools.NAME] size
+  int64_t pool_io_size = 10000;
+  int64_t pool_cpu_size = 0; // 0 = number of cores
+  int64_t pool_limited_size = 5;
+  int64_t pool_heavy_size = 2;
+
+  // [retry]
+  int64_t retry_max_retries = 3;
+  caf::timespan retry_backoff = std::chrono::milliseconds{1000};
+  caf::timespan retry_max_backoff = std::chrono::seconds{60};
+  double retry_jitter = 0.1;
+
+  // [supervisor]
+  caf::timespan sup_min_backoff = std::chrono::milliseconds{50};
+  caf::timespan sup_max_backoff = std::chrono::seconds{5};
+  double sup_random_factor = 0.2;
+  caf::timespan sup_reset_after = std::chrono::seconds{30};
+  int64_t sup_max_restarts = 20;
+  caf::timespan sup_window = std::chrono::seconds{60};
+};
+
+} // namespace actorq

@@ -1,0 +1,55 @@
+// The kind registry: every task kind is a plain function, listed in kinds.cpp.
+// Adding a kind touches kinds.cpp only.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/config.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actorq {
+
+/// What one run of a kind produced. A kind that throws kills its worker.
+struct kind_run {
+  outcome result;
+  /// Simulated I/O: the worker reports the result after this many
+  /// milliseconds without blocking a thread.
+  int64_t delay_ms = 0;
+};
+
+/// Checks an input at submission; returns "" when valid, else a message that
+/// starts with the offending field ("value must be …") or, for the input as a
+/// whole, with "must"; field_error() puts the path in front.
+using kind_validate_fn = std::string (*)(const json& input);
+
+/// Runs one attempt; `attempt` counts from 1.
+using kind_run_fn = kind_run (*)(const json& input, int32_t attempt);
+
+struct kind_def {
+  std::string_view name;
+  std::string_view pool;        // default pool
+  std::string_view description;
+  bool cpu_bound;               // must run on a pool of dedicated threads
+  kind_validate_fn validate;
+  kind_run_fn run;
+};
+
+/// All kinds, in documentation order.
+const std::vector<kind_def>& all_kinds();
+
+/// The kind with this name, or nullptr.
+const kind_def* find_kind(std::string_view name);
+
+/// Prefixes a validator's message with the path of the value checked:
+/// ("input", "value must …") → "input.value must …".
+std::string field_error(const std::string& path, const std::string& error);
+
+/// Checks a whole task spec against the kinds and the pools: kind known, pool
+/// known and able to run it, retries and times in range, input valid. Returns
+/// "" or a message naming the field (input fields as "input.NAME").
+std::string check_task(const task_spec& spec,
+                       const std::vector<pool_settings>& pools);
+
+} // namespace actorq

@@ -1,0 +1,51 @@
+// A pool: a fixed set of workers (its size is the concurrency limit), a FIFO
+// queue and demand-driven dispatch: a job goes to a worker only when that
+// worker is idle, so a long job never holds up the jobs queued behind it.
+// The pool also owns per-attempt timeouts and retries with backoff.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/config.hpp"
+
+#include <deque>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace actorq {
+
+struct pool_state {
+  static inline const char* name = "actorq.pool";
+
+  struct slot {
+    worker_actor worker;        // invalid while the supervisor restarts it
+    bool busy = false;          // an attempt is out (maybe abandoned)
+    uint64_t seq = 0;           // that attempt's seq
+    std::optional<job> current; // its job; empty once abandoned
+  };
+
+  pool_settings settings;
+  supervisor_actor supervisor; // held: an unreferenced actor is collected
+  std::vector<slot> slots;
+  std::vector<uint32_t> idle; // slots with a live, idle worker
+  std::deque<job> queue;
+  uint32_t busy = 0;
+  uint64_t next_seq = 0;
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  uint64_t restarts = 0;
+  int64_t degraded_until = 0; // ms since epoch
+  // Cancelled jobs not found running: dropped when they next come up.
+  std::set<std::pair<caf::actor_addr, uint64_t>> cancelled;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  /// The delay before retrying a job that has made `attempts` attempts.
+  caf::timespan retry_delay(const job& j);
+};
+
+pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
+                               pool_settings settings);
+
+} // namespace actorq

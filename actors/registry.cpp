@@ -1,0 +1,219 @@
+#include "actors/registry.hpp"
+
+#include "actors/kinds.hpp"
+#include "actors/time.hpp"
+
+#include <algorithm>
+
+namespace actorq {
+
+namespace {
+
+using self_ptr = registry_actor::stateful_pointer<registry_state>;
+
+caf::error not_found(const task_id& id) {
+  return make_error(error_code::not_found, "Task not found");
+}
+
+/// Answers everyone waiting for the task `seq`.
+void wake_waiters(self_ptr self, uint64_t seq) {
+  auto& st = self->state;
+  auto i = st.waiters.find(seq);
+  if (i == st.waiters.end())
+    return;
+  auto v = st.view(st.records[seq - 1]);
+  for (auto& w : i->second)
+    w.promise.deliver(v);
+  st.waiters.erase(i);
+}
+
+void finish(self_ptr self, registry_state::record& r, uint64_t seq,
+            task_status status, int64_t at) {
+  r.status = status;
+  r.finished_at = at;
+  wake_waiters(self, seq);
+}
+
+} // namespace
+
+registry_state::record* registry_state::find(const task_id& id) {
+  auto i = by_id.find(id);
+  return i == by_id.end() ? nullptr : &records[i->second - 1];
+}
+
+task_view registry_state::view(const record& r) const {
+  task_view v;
+  v.id = r.id;
+  v.kind = std::string{all_kinds()[r.kind].name};
+  v.pool = pool_names[r.pool];
+  v.status = r.status;
+  v.cancel_requested = r.cancel_requested;
+  v.attempts = r.attempts;
+  v.max_retries = r.max_retries;
+  v.created_at = r.created_at;
+  v.started_at = r.started_at;
+  v.finished_at = r.finished_at;
+  v.result.text = r.result;
+  if (!r.error.empty())
+    v.error = r.error;
+  return v;
+}
+
+registry_actor::behavior_type
+registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
+  for (auto& [name, handle] : pools) {
+    self->state.pool_names.push_back(name);
+    self->state.pools.push_back(handle);
+  }
+  return {
+    [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
+      auto& st = self->state;
+      auto kind = find_kind(spec.kind);
+      auto pool = std::find(st.pool_names.begin(), st.pool_names.end(),
+                            spec.pool);
+      if (kind == nullptr)
+        return make_error(error_code::invalid, "kind: unknown kind '"
+                                                 + spec.kind + "'");
+      if (pool == st.pool_names.end())
+        return make_error(error_code::invalid, "pool: unknown pool '"
+                                                 + spec.pool + "'");
+      registry_state::record r;
+      do {
+        r.id = task_id::random();
+      } while (st.by_id.count(r.id) > 0);
+      r.kind = static_cast<uint16_t>(kind - all_kinds().data());
+      r.pool = static_cast<uint8_t>(pool - st.pool_names.begin());
+      r.max_retries = spec.max_retries;
+      r.created_at = now_ms();
+      st.records.push_back(std::move(r));
+      uint64_t seq = st.records.size();
+      auto& rec = st.records.back();
+      st.by_id.emplace(rec.id, seq);
+      job j;
+      j.key = seq;
+      j.spec = std::move(spec);
+      j.progress = true;
+      j.listener = caf::actor_cast<job_listener_actor>(self);
+      self->send(st.pools[rec.pool], submit_atom::value, std::move(j));
+      return st.view(rec);
+    },
+    [=](get_atom, const task_id& id) -> caf::result<task_view> {
+      auto& st = self->state;
+      if (auto r = st.find(id))
+        return st.view(*r);
+      return not_found(id);
+    },
+    [=](wait_atom, const task_id& id,
+        int64_t ms) -> caf::result<task_view> {
+      auto& st = self->state;
+      auto i = st.by_id.find(id);
+      if (i == st.by_id.end())
+        return not_found(id);
+      auto& r = st.records[i->second - 1];
+      if (is_terminal(r.status) || ms <= 0)
+        return st.view(r);
+      auto promise = self->make_response_promise<task_view>();
+      auto waiter_id = ++st.next_waiter;
+      st.waiters[i->second].push_back({waiter_id, promise});
+      self->delayed_send(self, std::chrono::milliseconds{ms},
+                         timeout_atom::value, waiter_id);
+      return promise;
+    },
+    [=](timeout_atom, uint64_t waiter_id) {
+      // Rare and cheap enough to search: waiters per task are few.
+      auto& st = self->state;
+      for (auto i = st.waiters.begin(); i != st.waiters.end(); ++i) {
+        auto& ws = i->second;
+        auto w = std::find_if(ws.begin(), ws.end(), [&](auto& x) {
+          return x.id == waiter_id;
+        });
+        if (w == ws.end())
+          continue;
+        w->promise.deliver(st.view(st.records[i->first - 1]));
+        ws.erase(w);
+        if (ws.empty())
+          st.waiters.erase(i);
+        return;
+      }
+    },
+    [=](list_atom, const task_filter& filter) {
+      auto& st = self->state;
+      task_page page;
+      uint64_t seq = filter.cursor == 0
+                       ? st.records.size()
+                       : std::min<uint64_t>(filter.cursor, st.records.size());
+      auto kind = filter.kind.empty() ? nullptr : find_kind(filter.kind);
+      for (; seq > 0; --seq) {
+        auto& r = st.records[seq - 1];
+        if (filter.status && r.status != *filter.status)
+          continue;
+        if (kind != nullptr && &all_kinds()[r.kind] != kind)
+          continue;
+        if (page.tasks.size() == filter.limit) {
+          page.next = seq; // the next page starts here
+          break;
+        }
+        page.tasks.push_back(st.view(r));
+      }
+      return page;
+    },
+    [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
+      auto& st = self->state;
+      auto i = st.by_id.find(id);
+      if (i == st.by_id.end())
+        return not_found(id);
+      auto seq = i->second;
+      auto& r = st.records[seq - 1];
+      if (is_terminal(r.status))
+        return make_error(error_code::conflict,
+                          std::string{"task is already "}
+                            + to_string(r.status));
+      auto listener = caf::actor_cast<job_listener_actor>(self);
+      self->send(st.pools[r.pool], cancel_atom::value, listener, seq);
+      if (r.status == task_status::running) {
+        r.cancel_requested = true; // ends cancelled when the pool confirms
+        return st.view(r);
+      }
+      finish(self, r, seq, task_status::cancelled, now_ms());
+      return st.view(r);
+    },
+    [=](job_event& e) {
+      auto& st = self->state;
+      if (e.key == 0 || e.key > st.records.size())
+        return;
+      auto& r = st.records[e.key - 1];
+      if (is_terminal(r.status))
+        return; // e.g. cancelled while queued; the pool's echo arrives late
+      r.attempts = e.attempts;
+      switch (e.phase) {
+        case job_phase::started:
+          r.status = task_status::running;
+          if (r.started_at == 0)
+            r.started_at = e.at;
+          break;
+        case job_phase::retrying:
+          r.status = task_status::retrying;
+          r.error = std::move(e.result.error);
+          break;
+        case job_phase::succeeded:
+          if (r.cancel_requested) {
+            finish(self, r, e.key, task_status::cancelled, e.at);
+            break;
+          }
+          r.result = e.result.result.value.dump();
+          r.error.clear();
+          finish(self, r, e.key, task_status::succeeded, e.at);
+          break;
+        case job_phase::failed:
+          r.error = std::move(e.result.error);
+          finish(self, r, e.key, task_status::failed, e.at);
+          break;
+        case job_phase::cancelled:
+          finish(self, r, e.key, task_status::cancelled, e.at);
+          break;
+      }
+    },
+  };
+}
+
+} // namespace actorq

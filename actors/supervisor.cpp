@@ -1,0 +1,111 @@
+#include "actors/supervisor.hpp"
+
+#include "actors/worker.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace actorq {
+
+namespace {
+
+using clock_type = caf::actor_clock::clock_type;
+
+int64_t to_epoch_ms(caf::actor_clock::time_point t) {
+  auto delta = t - clock_type::now();
+  auto wall = std::chrono::system_clock::now() + delta;
+  return std::chrono::duration_cast<millis>(wall.time_since_epoch()).count();
+}
+
+void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
+                  uint32_t index) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  s.worker = st.settings.dedicated_threads
+               ? self->spawn<caf::detached>(worker, index, st.pool)
+               : self->spawn(worker, index, st.pool);
+  s.started = clock_type::now();
+  self->monitor(s.worker);
+  st.by_addr.emplace(s.worker.address(), index);
+  self->send(st.pool, worker_up_atom::value, index, s.worker);
+}
+
+} // namespace
+
+caf::timespan supervisor_state::backoff(slot& s, bool degraded) {
+  auto& cfg = settings.supervisor;
+  if (degraded)
+    return cfg.max_backoff;
+  auto base = static_cast<double>(cfg.min_backoff.count())
+              * std::pow(2.0, std::min<uint32_t>(s.failures, 30));
+  base = std::min(base, static_cast<double>(cfg.max_backoff.count()));
+  std::uniform_real_distribution<double> stretch{0.0, cfg.random_factor};
+  auto ms = base * (1.0 + stretch(rng));
+  return std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double, std::milli>{ms});
+}
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           pool_actor pool, pool_settings settings) {
+  auto& st = self->state;
+  st.pool = std::move(pool);
+  st.settings = std::move(settings);
+  st.slots.resize(st.settings.size);
+  for (uint32_t i = 0; i < st.settings.size; ++i)
+    spawn_worker(self, i);
+  // The pool is linked to us: when it goes, take the workers along.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& s : self->state.slots)
+      if (s.worker)
+        self->send_exit(s.worker, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto i = st.by_addr.find(msg.source);
+    if (i == st.by_addr.end())
+      return;
+    auto index = i->second;
+    st.by_addr.erase(i);
+    auto& s = st.slots[index];
+    s.worker = nullptr;
+    auto now = clock_type::now();
+    auto& cfg = st.settings.supervisor;
+    if (now - s.started >= cfg.reset_after)
+      s.failures = 0;
+    // Deaths within the window decide whether the pool is degraded.
+    st.recent.push_back(now);
+    while (!st.recent.empty() && now - st.recent.front() > cfg.window)
+      st.recent.pop_front();
+    auto over = static_cast<int64_t>(st.recent.size()) > cfg.max_restarts;
+    int64_t degraded_until = 0;
+    if (over) {
+      auto oldest = st.recent[st.recent.size() - cfg.max_restarts - 1];
+      degraded_until = to_epoch_ms(oldest + cfg.window);
+    }
+    auto delay = st.backoff(s, over);
+    ++s.failures;
+    ++s.generation;
+    ++st.restarts;
+    std::string reason;
+    if (msg.reason.category() == caf::atom("actorq")
+        && msg.reason.context().match_elements<std::string>())
+      reason = msg.reason.context().get_as<std::string>(0);
+    else
+      reason = "worker died: " + self->system().render(msg.reason);
+    self->send(st.pool, worker_dn_atom::value, index, std::move(reason),
+               st.restarts, degraded_until);
+    self->delayed_send(self, delay, restart_atom::value, index, s.generation);
+  });
+  return {
+    [=](restart_atom, uint32_t index, uint64_t generation) {
+      auto& s = self->state.slots[index];
+      if (s.generation != generation || s.worker)
+        return;
+      spawn_worker(self, index);
+    },
+  };
+}
+
+} // namespace actorq

@@ -1,0 +1,78 @@
+// actorq daemon: reads the configuration, starts the pools and the registry,
+// serves HTTP until SIGINT/SIGTERM, then shuts the actors down in order.
+#include "actors/actors.hpp"
+#include "actors/config.hpp"
+#include "actors/pool.hpp"
+#include "actors/registry.hpp"
+#include "http/server.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+using namespace actorq;
+
+int main(int argc, char** argv) {
+  actorq_config cfg;
+  register_types(cfg);
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "actorq: cannot read the configuration: "
+              << cfg.render(err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (auto problems = cfg.validate(); !problems.empty()) {
+    for (auto& p : problems)
+      std::cerr << "actorq: " << p << "\n";
+    return 2;
+  }
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system sys{cfg};
+  http::backend actors;
+  for (auto& settings : cfg.pools()) {
+    auto name = settings.name;
+    actors.pools.emplace_back(name, sys.spawn(pool, std::move(settings)));
+  }
+  actors.registry = sys.spawn(registry, actors.pools);
+
+  int exit_code = 0;
+  {
+    http::server server{sys, cfg, actors};
+    auto port = server.bind();
+    if (port < 0) {
+      std::cerr << "actorq: cannot listen on " << cfg.http_host << ":"
+                << cfg.http_port << "\n";
+      exit_code = 1;
+    } else {
+      std::printf("actorq listening on http://%s:%d\n", cfg.http_host.c_str(),
+                  port);
+      std::fflush(stdout);
+      std::thread waiter{[&] {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        std::fprintf(stderr, "actorq: received %s, stopping\n",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+        server.stop();
+      }};
+      server.run();
+      // run() may also end on its own (e.g. a socket error): wake the waiter.
+      pthread_kill(waiter.native_handle(), SIGTERM);
+      waiter.join();
+    }
+  }
+  // The HTTP threads are gone; end the actors before ~actor_system waits.
+  caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
+  for (auto& [name, p] : actors.pools)
+    caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+  return exit_code;
+}

@@ -1,0 +1,562 @@
+#include "http/codec.hpp"
+
+#include "actors/kinds.hpp"
+#include "actors/time.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace actorq::http {
+
+namespace {
+
+http_error invalid(std::string detail) {
+  return {422, "invalid", std::move(detail)};
+}
+
+http_error bad_json(std::string detail) {
+  return {400, "bad_json", std::move(detail)};
+}
+
+/// Nesting depth of a JSON text, skipping strings: checked before parsing so
+/// that hostile input never reaches a recursive code path.
+int nesting_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        deepest = std::max(deepest, ++depth);
+        if (deepest > max_json_depth)
+          return deepest;
+        break;
+      case ']':
+      case '}':
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return deepest;
+}
+
+/// Reads an optional integer field of the request body into `out`.
+std::string read_int(const json& body, const char* field, int64_t lo,
+                     int64_t hi, int64_t& out) {
+  auto i = body.find(field);
+  if (i == body.end())
+    return "";
+  auto range = std::string{field} + " must be an integer between "
+               + std::to_string(lo) + " and " + std::to_string(hi);
+  if (i->is_number_unsigned() && i->get<uint64_t>() > static_cast<uint64_t>(hi))
+    return range;
+  if (!i->is_number_integer())
+    return range;
+  auto v = i->get<int64_t>();
+  if (v < lo || v > hi)
+    return range;
+  out = v;
+  return "";
+}
+
+/// Rejects request fields outside `allowed`.
+std::string unknown_field(const json& body,
+                          std::initializer_list<std::string_view> allowed) {
+  for (auto& [key, _] : body.items()) {
+    bool known = false;
+    for (auto a : allowed)
+      known = known || key == a;
+    if (!known) {
+      std::string list;
+      for (auto a : allowed)
+        list += (list.empty() ? "" : ", ") + std::string{a};
+      return key + " is not a known field (expected: " + list + ")";
+    }
+  }
+  return "";
+}
+
+/// The fields shared by /v1/tasks and /v1/batches; `item_field` is "input" or
+/// "items".
+parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
+                                const char* item_field) {
+  if (!body.is_object())
+    return invalid("the request body must be a JSON object");
+  if (auto err = unknown_field(body, {"kind", item_field, "pool",
+                                      "max_retries", "backoff_ms",
+                                      "timeout_ms"});
+      !err.empty())
+    return invalid(err);
+  task_spec spec;
+  auto kind = body.find("kind");
+  if (kind == body.end())
+    return invalid("kind is required");
+  if (!kind->is_string())
+    return invalid("kind must be a string");
+  spec.kind = kind->get<std::string>();
+  auto def = find_kind(spec.kind);
+  if (def == nullptr)
+    return invalid(check_task(spec, cfg.pools));
+  spec.pool = std::string{def->pool};
+  if (auto pool = body.find("pool"); pool != body.end()) {
+    if (!pool->is_string())
+      return invalid("pool must be a string");
+    spec.pool = pool->get<std::string>();
+  }
+  int64_t max_retries = cfg.default_max_retries;
+  int64_t backoff_ms = cfg.default_backoff_ms;
+  int64_t timeout_ms = 0;
+  for (auto err : {read_int(body, "max_retries", 0, 100, max_retries),
+                   read_int(body, "backoff_ms", 0, 3'600'000, backoff_ms),
+                   read_int(body, "timeout_ms", 0, 86'400'000, timeout_ms)})
+    if (!err.empty())
+      return invalid(err);
+  spec.max_retries = static_cast<int32_t>(max_retries);
+  spec.backoff_ms = backoff_ms;
+  spec.timeout_ms = timeout_ms;
+  return spec;
+}
+
+struct seed_shape {
+  const char* kind;
+  const char* pool;
+  double delay_ms; // before scaling; 0 = none
+};
+
+seed_shape shape_of(seed_route route) {
+  switch (route) {
+    case seed_route::process_multiple:
+      return {"double", "io", 1000};
+    case seed_route::submit_task:
+      return {"double", "io", 2000};
+    case seed_route::submit_heavy_task:
+      return {"double", "heavy", 5000};
+    case seed_route::process_with_limit:
+      return {"process", "limited", 2000};
+    case seed_route::process_cpu_bound:
+      return {"square", "cpu", 0};
+    case seed_route::start_task:
+      return {"double", "io", 1000};
+  }
+  return {"double", "io", 0};
+}
+
+int64_t scaled(double ms, const codec_settings& cfg) {
+  return static_cast<int64_t>(std::llround(ms * cfg.seed_delay_scale));
+}
+
+/// Builds the kind input for one seed item ({"value": int, ...}); `path` names
+/// the item in error messages.
+parsed<json> seed_input(seed_route route, const json& item,
+                        const std::string& path, const codec_settings& cfg) {
+  if (!item.is_object())
+    return invalid(path + " must be a JSON object with an integer value");
+  auto value = item.find("value");
+  if (value == item.end())
+    return invalid(field_error(path, "value is required"));
+  auto shape = shape_of(route);
+  json input{{"value", *value}};
+  if (shape.delay_ms > 0)
+    input["delay_ms"] = scaled(shape.delay_ms, cfg);
+  if (route == seed_route::start_task) {
+    if (auto f = item.find("fail_times"); f != item.end())
+      input["fail_times"] = *f;
+  }
+  if (auto err = find_kind(shape.kind)->validate(input); !err.empty())
+    return invalid(field_error(path, err));
+  return input;
+}
+
+task_spec seed_spec(seed_route route, const codec_settings& cfg) {
+  auto shape = shape_of(route);
+  task_spec spec;
+  spec.kind = shape.kind;
+  spec.pool = shape.pool;
+  spec.max_retries = 0;
+  if (route == seed_route::start_task) {
+    spec.max_retries = 3;
+    spec.backoff_ms = std::max<int64_t>(1, scaled(1000, cfg));
+  }
+  return spec;
+}
+
+// -- rendering helpers --------------------------------------------------------
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_time(std::string& out, int64_t ms) {
+  if (ms == 0)
+    out += "null";
+  else
+    append_string(out, iso8601(ms));
+}
+
+void append_raw(std::string& out, const raw_json& x) {
+  out += x.text.empty() ? "null" : x.text;
+}
+
+void append_task(std::string& out, const task_view& v) {
+  out += "{\"id\":";
+  append_string(out, v.id.to_string());
+  out += ",\"kind\":";
+  append_string(out, v.kind);
+  out += ",\"pool\":";
+  append_string(out, v.pool);
+  out += ",\"status\":";
+  append_string(out, to_string(v.status));
+  out += ",\"attempts\":";
+  out += std::to_string(v.attempts);
+  out += ",\"max_retries\":";
+  out += std::to_string(v.max_retries);
+  out += ",\"created_at\":";
+  append_time(out, v.created_at);
+  out += ",\"started_at\":";
+  append_time(out, v.started_at);
+  out += ",\"finished_at\":";
+  append_time(out, v.finished_at);
+  out += ",\"result\":";
+  append_raw(out, v.result);
+  out += ",\"error\":";
+  if (v.error)
+    append_string(out, *v.error);
+  else
+    out += "null";
+  out += ",\"cancel_requested\":";
+  out += v.cancel_requested ? "true" : "false";
+  out += '}';
+}
+
+} // namespace
+
+parsed<json> parse_body(std::string_view body) {
+  if (body.empty())
+    return bad_json("the request body is empty; expected JSON");
+  if (nesting_depth(body) > max_json_depth)
+    return bad_json("the request body is nested deeper than "
+                    + std::to_string(max_json_depth) + " levels");
+  try {
+    return json::parse(body);
+  } catch (const json::exception& e) {
+    return bad_json(std::string{"the request body is not valid JSON: "}
+                    + e.what());
+  }
+}
+
+parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
+  auto result = parse_options(body, cfg, "input");
+  if (auto spec = std::get_if<task_spec>(&result)) {
+    auto input = body.find("input");
+    spec->input.value = input == body.end() ? json::object() : *input;
+    if (auto err = check_task(*spec, cfg.pools); !err.empty())
+      return invalid(err);
+  }
+  return result;
+}
+
+parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {
+  auto result = parse_options(body, cfg, "items");
+  if (auto err = std::get_if<http_error>(&result))
+    return *err;
+  batch_spec batch;
+  batch.task = std::get<task_spec>(std::move(result));
+  auto items = body.find("items");
+  if (items == body.end())
+    return invalid("items is required");
+  if (!items->is_array())
+    return invalid("items must be an array of inputs");
+  if (static_cast<int64_t>(items->size()) > cfg.max_batch_items)
+    return http_error{413, "too_large",
+                      "items has " + std::to_string(items->size())
+                        + " entries; at most "
+                        + std::to_string(cfg.max_batch_items)
+                        + " are allowed per batch"};
+  // Check the options once with an empty input, then each item's input.
+  batch.task.input.value = json::object();
+  auto def = find_kind(batch.task.kind);
+  auto options_err = check_task(batch.task, cfg.pools);
+  if (!options_err.empty() && options_err.rfind("input", 0) != 0)
+    return invalid(options_err);
+  batch.items.reserve(items->size());
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto& item = (*items)[i];
+    auto err = def->validate(item);
+    if (!err.empty())
+      return invalid(field_error("items[" + std::to_string(i) + "]", err));
+    batch.items.push_back(json_value{std::move(item)});
+  }
+  return batch;
+}
+
+parsed<int64_t> parse_int_param(const std::string& name,
+                                const std::string& text, int64_t lo,
+                                int64_t hi) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                   value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < lo
+      || value > hi)
+    return invalid(name + " must be an integer between " + std::to_string(lo)
+                   + " and " + std::to_string(hi));
+  return value;
+}
+
+parsed<task_filter> parse_filter(const std::string* status,
+                                 const std::string* kind,
+                                 const std::string* limit,
+                                 const std::string* cursor) {
+  task_filter filter;
+  if (status != nullptr && !status->empty()) {
+    auto s = parse_task_status(*status);
+    if (!s)
+      return invalid("status must be one of queued, running, retrying, "
+                     "succeeded, failed, cancelled");
+    filter.status = *s;
+  }
+  if (kind != nullptr && !kind->empty()) {
+    if (find_kind(*kind) == nullptr)
+      return invalid("kind: unknown kind '" + *kind + "'");
+    filter.kind = *kind;
+  }
+  if (limit != nullptr) {
+    auto n = parse_int_param("limit", *limit, 1, 1000);
+    if (auto err = std::get_if<http_error>(&n))
+      return *err;
+    filter.limit = static_cast<uint32_t>(std::get<int64_t>(n));
+  }
+  if (cursor != nullptr && !cursor->empty()) {
+    auto n = parse_int_param("cursor", *cursor, 1, INT64_MAX);
+    if (std::holds_alternative<http_error>(n))
+      return invalid("cursor is not a cursor this server handed out");
+    filter.cursor = static_cast<uint64_t>(std::get<int64_t>(n));
+  }
+  return filter;
+}
+
+parsed<task_spec> parse_seed_task(seed_route route, const json& body,
+                                  const codec_settings& cfg) {
+  auto input = seed_input(route, body, "body", cfg);
+  if (auto err = std::get_if<http_error>(&input))
+    return *err;
+  auto spec = seed_spec(route, cfg);
+  spec.input.value = std::get<json>(std::move(input));
+  return spec;
+}
+
+parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
+                                    const codec_settings& cfg) {
+  if (!body.is_array())
+    return invalid("the request body must be a JSON array of objects like "
+                   "{\"value\": 1}");
+  if (static_cast<int64_t>(body.size()) > cfg.max_batch_items)
+    return http_error{413, "too_large",
+                      "the list has " + std::to_string(body.size())
+                        + " items; at most "
+                        + std::to_string(cfg.max_batch_items)
+                        + " are allowed"};
+  batch_spec batch;
+  batch.task = seed_spec(route, cfg);
+  batch.items.reserve(body.size());
+  for (size_t i = 0; i < body.size(); ++i) {
+    auto input = seed_input(route, body[i], "[" + std::to_string(i) + "]",
+                            cfg);
+    if (auto err = std::get_if<http_error>(&input))
+      return *err;
+    batch.items.push_back(json_value{std::get<json>(std::move(input))});
+  }
+  return batch;
+}
+
+std::string render_error(const http_error& e) {
+  std::string out = "{\"detail\":";
+  append_string(out, e.detail);
+  out += ",\"code\":";
+  append_string(out, e.code);
+  out += '}';
+  return out;
+}
+
+std::string render_task(const task_view& v) {
+  std::string out;
+  out.reserve(320 + v.result.text.size());
+  append_task(out, v);
+  return out;
+}
+
+std::string render_page(const task_page& p) {
+  std::string out = "{\"tasks\":[";
+  for (size_t i = 0; i < p.tasks.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_task(out, p.tasks[i]);
+  }
+  out += "],\"next\":";
+  if (p.next == 0)
+    out += "null";
+  else
+    append_string(out, std::to_string(p.next));
+  out += '}';
+  return out;
+}
+
+std::string render_batch(const batch_result& r) {
+  json results = json::array();
+  json errors = json::array();
+  for (size_t i = 0; i < r.results.size(); ++i) {
+    results.push_back(r.results[i].value);
+    errors.push_back(r.errors[i] ? json(*r.errors[i]) : json(nullptr));
+  }
+  json out{{"results", std::move(results)},
+           {"errors", std::move(errors)},
+           {"succeeded", r.succeeded},
+           {"failed", r.failed}};
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string render_seed_batch(const batch_result& r) {
+  json out = json::array();
+  for (size_t i = 0; i < r.results.size(); ++i) {
+    if (r.errors[i])
+      out.push_back({{"error", *r.errors[i]}});
+    else
+      out.push_back(r.results[i].value);
+  }
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string render_pools(const std::vector<pool_stats>& xs) {
+  json out = json::array();
+  for (auto& p : xs)
+    out.push_back({{"name", p.name},
+                   {"size", p.size},
+                   {"busy", p.busy},
+                   {"queued", p.queued},
+                   {"completed", p.completed},
+                   {"failed", p.failed},
+                   {"restarts", p.restarts},
+                   {"state", p.degraded ? "degraded" : "ok"}});
+  return out.dump();
+}
+
+std::string render_kinds() {
+  json out = json::array();
+  for (auto& k : all_kinds())
+    out.push_back({{"name", k.name},
+                   {"pool", k.pool},
+                   {"description", k.description}});
+  return out.dump();
+}
+
+std::string render_seed_result(const task_view& v) {
+  if (v.status == task_status::succeeded)
+    return v.result.text.empty() ? "null" : v.result.text;
+  if (is_terminal(v.status)) {
+    std::string out = "{\"status\":\"failed\",\"error\":";
+    append_string(out, v.error ? *v.error : std::string{to_string(v.status)});
+    return out + '}';
+  }
+  return "{\"status\":\"processing\"}";
+}
+
+std::string render_seed_check(const task_view& v) {
+  if (v.status == task_status::succeeded) {
+    std::string out = "{\"status\":\"completed\",\"result\":";
+    append_raw(out, v.result);
+    return out + '}';
+  }
+  return render_seed_result(v);
+}
+
+std::string render_seed_status(const task_view& v) {
+  std::string out = "{\"status\":";
+  const char* status = "processing";
+  if (v.status == task_status::succeeded)
+    status = "completed";
+  else if (is_terminal(v.status))
+    status = "failed";
+  append_string(out, status);
+  out += ",\"started_at\":";
+  append_time(out, v.started_at != 0 ? v.started_at : v.created_at);
+  out += ",\"result\":";
+  append_raw(out, v.result);
+  out += ",\"error\":";
+  if (v.status == task_status::failed && v.max_retries > 0)
+    append_string(out, "Max retries exceeded"); // the seed's wording
+  else if (is_terminal(v.status) && v.error)
+    append_string(out, *v.error);
+  else if (v.status == task_status::cancelled)
+    append_string(out, "cancelled");
+  else
+    out += "null";
+  return out + '}';
+}
+
+http_error from_actor_error(const caf::error& err) {
+  std::string detail;
+  if (err.context().match_elements<std::string>())
+    detail = err.context().get_as<std::string>(0);
+  if (err.category() == caf::atom("actorq")) {
+    switch (static_cast<error_code>(err.code())) {
+      case error_code::not_found:
+        return {404, "not_found", detail};
+      case error_code::conflict:
+        return {409, "conflict", detail};
+      case error_code::invalid:
+        return {422, "invalid", detail};
+      case error_code::busy:
+        return {429, "busy", detail};
+      case error_code::unavailable:
+        return {503, "shutting_down", detail};
+      case error_code::worker_crashed:
+        break;
+    }
+  }
+  if (err == caf::sec::request_timeout)
+    return {504, "timeout", "the service did not answer in time"};
+  return {500, "internal", "internal error: " + caf::to_string(err)};
+}
+
+} // namespace actorq::http

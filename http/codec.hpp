@@ -1,0 +1,99 @@
+// The HTTP bridge's codec: request bodies and query strings in, message
+// structs out; replies in, JSON text out. No actor code and no task logic.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/config.hpp"
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace actorq::http {
+
+/// An error answer: {"detail": ..., "code": ...} with this status.
+struct http_error {
+  int status;
+  std::string code;
+  std::string detail;
+};
+
+/// Either a parsed value or the error to answer with.
+template <class T>
+using parsed = std::variant<T, http_error>;
+
+/// Deepest JSON nesting accepted in a request.
+constexpr int max_json_depth = 64;
+
+/// Parses a request body as JSON: 400 bad_json when empty, malformed, not
+/// UTF-8 or nested deeper than max_json_depth.
+parsed<json> parse_body(std::string_view body);
+
+/// Defaults and limits the codec applies.
+struct codec_settings {
+  std::vector<pool_settings> pools;
+  int64_t default_max_retries = 3;
+  int64_t default_backoff_ms = 1000;
+  int64_t max_batch_items = 100000;
+  double seed_delay_scale = 1.0;
+};
+
+/// POST /v1/tasks body → task_spec.
+parsed<task_spec> parse_task(const json& body, const codec_settings& cfg);
+
+/// POST /v1/batches body → batch_spec.
+parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg);
+
+/// GET /v1/tasks query → task_filter.
+parsed<task_filter> parse_filter(const std::string* status,
+                                 const std::string* kind,
+                                 const std::string* limit,
+                                 const std::string* cursor);
+
+/// A non-negative integer query parameter in [lo, hi].
+parsed<int64_t> parse_int_param(const std::string& name,
+                                const std::string& text, int64_t lo,
+                                int64_t hi);
+
+/// The seed routes' bodies. `item_kind` decides the result shape.
+enum class seed_route {
+  process_multiple,   // double, 1000 ms, pool io
+  submit_task,        // double, 2000 ms, pool io
+  submit_heavy_task,  // double, 5000 ms, pool heavy
+  process_with_limit, // process, 2000 ms, pool limited
+  process_cpu_bound,  // square, pool cpu
+  start_task,         // double, 1000 ms, fail_times, 3 retries from 1 s
+};
+
+/// A seed route's single-item body ({"value": int, ...}) → task_spec.
+parsed<task_spec> parse_seed_task(seed_route route, const json& body,
+                                  const codec_settings& cfg);
+
+/// A seed route's list body ([{"value": int}, ...]) → batch_spec.
+parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
+                                    const codec_settings& cfg);
+
+// -- rendering ----------------------------------------------------------------
+
+std::string render_error(const http_error& e);
+std::string render_task(const task_view& v);
+std::string render_page(const task_page& p);
+std::string render_batch(const batch_result& r);
+std::string render_pools(const std::vector<pool_stats>& xs);
+std::string render_kinds();
+
+/// The seed's list answer: the results alone, in order ([{"result": ...}]).
+std::string render_seed_batch(const batch_result& r);
+
+/// GET /get-result/{id}: {"status": "processing"} or the result itself.
+std::string render_seed_result(const task_view& v);
+/// GET /check-task/{id}: processing | completed + result | failed + error.
+std::string render_seed_check(const task_view& v);
+/// GET /task-status/{id}: the seed's TaskState.
+std::string render_seed_status(const task_view& v);
+
+/// Maps an error from the actor system to an HTTP error.
+http_error from_actor_error(const caf::error& err);
+
+} // namespace actorq::http

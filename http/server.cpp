@@ -1,0 +1,434 @@
+#include "http/server.hpp"
+
+#include "actors/coordinator.hpp"
+#include "actors/kinds.hpp"
+
+#include <chrono>
+#include <algorithm>
+#include <regex>
+
+namespace actorq::http {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Every request from the bridge has a finite timeout: CAF 0.17 has no
+/// broken-promise error, so a lost reply would otherwise block forever.
+constexpr auto call_timeout = std::chrono::seconds{30};
+
+/// This thread's handle into the actor system (created on first use).
+caf::scoped_actor& thread_self(caf::actor_system& sys) {
+  thread_local std::unique_ptr<caf::scoped_actor> self;
+  thread_local caf::actor_system* owner = nullptr;
+  if (!self || owner != &sys) {
+    self = std::make_unique<caf::scoped_actor>(sys);
+    owner = &sys;
+  }
+  return *self;
+}
+
+/// Sends one request and blocks this thread until the reply or the timeout.
+template <class Result, class Handle, class... Ts>
+parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
+                   caf::timespan timeout, Ts&&... xs) {
+  parsed<Result> result = http_error{500, "internal", "no reply"};
+  thread_self(sys)
+    ->request(dest, timeout, std::forward<Ts>(xs)...)
+    .receive([&](Result& x) { result = std::move(x); },
+             [&](caf::error& err) { result = from_actor_error(err); });
+  return result;
+}
+
+void reply(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  res.set_content(std::move(body), "application/json");
+}
+
+void reply(httplib::Response& res, const http_error& e) {
+  reply(res, e.status, render_error(e));
+}
+
+/// Renders `x` with `render` or answers its error.
+template <class T, class F>
+void reply_with(httplib::Response& res, parsed<T>& x, F render,
+                int status = 200) {
+  if (auto err = std::get_if<http_error>(&x))
+    reply(res, *err);
+  else
+    reply(res, status, render(std::get<T>(x)));
+}
+
+const http_error task_not_found{404, "not_found", "Task not found"};
+
+/// Validates an id before any lookup: only canonical UUIDs reach actors.
+std::optional<task_id> path_id(const httplib::Request& req) {
+  return task_id::parse(req.matches[1].str());
+}
+
+const std::string* param(const httplib::Request& req, const char* name) {
+  auto i = req.params.find(name);
+  return i == req.params.end() ? nullptr : &i->second;
+}
+
+/// Route patterns per path, for answering 405 with an Allow header.
+struct route_table {
+  struct entry {
+    std::string pattern;
+    std::regex re;
+    std::string method;
+  };
+  std::vector<entry> entries;
+
+  void add(const std::string& pattern, const std::string& method) {
+    entries.push_back({pattern, std::regex{pattern}, method});
+  }
+
+  bool has(const std::string& pattern, const std::string& method) const {
+    for (auto& e : entries)
+      if (e.pattern == pattern && e.method == method)
+        return true;
+    return false;
+  }
+
+  std::vector<std::string> patterns() const {
+    std::vector<std::string> out;
+    for (auto& e : entries)
+      if (std::find(out.begin(), out.end(), e.pattern) == out.end())
+        out.push_back(e.pattern);
+    return out;
+  }
+
+  /// The methods served on `path`, e.g. "GET, DELETE".
+  std::string allowed(const std::string& path) const {
+    std::string methods;
+    for (auto& e : entries)
+      if (std::regex_match(path, e.re)
+          && methods.find(e.method) == std::string::npos)
+        methods += (methods.empty() ? "" : ", ") + e.method;
+    return methods;
+  }
+};
+
+} // namespace
+
+server::server(caf::actor_system& sys, const actorq_config& cfg,
+               backend actors)
+  : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
+  codec_.pools = cfg.pools();
+  codec_.default_max_retries = cfg.retry_max_retries;
+  codec_.default_backoff_ms
+    = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff)
+        .count();
+  codec_.max_batch_items = cfg.http_max_batch_items;
+  codec_.seed_delay_scale = cfg.seed_delay_scale;
+  auto threads = static_cast<size_t>(cfg.http_threads);
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Without TCP_NODELAY every response waits ~40 ms for Nagle.
+  http_.set_tcp_nodelay(true);
+  http_.set_keep_alive_max_count(1'000'000);
+  http_.set_keep_alive_timeout(5);
+  http_.set_read_timeout(30, 0);
+  http_.set_write_timeout(30, 0);
+  http_.set_payload_max_length(static_cast<size_t>(cfg.http_max_body_bytes));
+  routes();
+}
+
+server::~server() {
+  stop();
+}
+
+int server::bind() {
+  auto host = cfg_.http_host;
+  if (cfg_.http_port == 0)
+    return http_.bind_to_any_port(host);
+  return http_.bind_to_port(host, static_cast<int>(cfg_.http_port))
+           ? static_cast<int>(cfg_.http_port)
+           : -1;
+}
+
+void server::run() {
+  http_.listen_after_bind();
+}
+
+void server::stop() {
+  http_.stop();
+}
+
+void server::routes() {
+  auto table = std::make_shared<route_table>();
+  // Handlers outlive this function: they capture by value, the bridge's
+  // members through pointers.
+  auto* sys = &sys_;
+  auto* codec = &codec_;
+  auto* actors = &actors_;
+  auto batch_timeout = cfg_.http_batch_timeout;
+  using handler = httplib::Server::Handler;
+  auto on = [&](const std::string& method, const std::string& pattern,
+                handler h) {
+    table->add(pattern, method);
+    if (method == "GET")
+      http_.Get(pattern, std::move(h));
+    else if (method == "POST")
+      http_.Post(pattern, std::move(h));
+    else if (method == "DELETE")
+      http_.Delete(pattern, std::move(h));
+  };
+  auto find_pool = [=](const std::string& name) -> pool_actor {
+    for (auto& [n, p] : actors->pools)
+      if (n == name)
+        return p;
+    return {};
+  };
+  // Runs a batch on a fresh coordinator and renders its result.
+  auto run_batch = [=](
+                     parsed<batch_spec>&& batch, httplib::Response& res,
+                     std::string (*render)(const batch_result&)) {
+    if (auto err = std::get_if<http_error>(&batch))
+      return reply(res, *err);
+    auto& spec = std::get<batch_spec>(batch);
+    auto coord = sys->spawn(coordinator, find_pool(spec.task.pool));
+    auto result = ask<batch_result>(*sys, coord, batch_timeout,
+                                    std::move(spec));
+    if (std::holds_alternative<http_error>(result))
+      caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+    reply_with(res, result, render);
+  };
+  auto submit = [=](parsed<task_spec>&& spec,
+                                httplib::Response& res, auto render,
+                                int status) {
+    if (auto err = std::get_if<http_error>(&spec))
+      return reply(res, *err);
+    auto view = ask<task_view>(*sys, actors->registry, call_timeout,
+                               submit_atom::value,
+                               std::get<task_spec>(std::move(spec)));
+    if (auto v = std::get_if<task_view>(&view); v && status == 202)
+      res.set_header("Location", "/v1/tasks/" + v->id.to_string());
+    reply_with(res, view, render, status);
+  };
+  auto with_body = [](const httplib::Request& req, httplib::Response& res,
+                      auto f) {
+    auto body = parse_body(req.body);
+    if (auto err = std::get_if<http_error>(&body))
+      return reply(res, *err);
+    f(std::get<json>(body));
+  };
+  // Reads one task by the id in the path and renders it with `render`.
+  auto read_task = [=](const httplib::Request& req,
+                                   httplib::Response& res,
+                                   std::string (*render)(const task_view&)) {
+    auto id = path_id(req);
+    if (!id)
+      return reply(res, task_not_found);
+    auto view = ask<task_view>(*sys, actors->registry, call_timeout,
+                               get_atom::value, *id);
+    reply_with(res, view, render);
+  };
+  auto task_id_only = [](const task_view& v) {
+    std::string out = "{\"task_id\":\"";
+    out += v.id.to_string();
+    return out + "\"}";
+  };
+
+  // -- seed-compatible routes -------------------------------------------------
+
+  auto seed_batch = [=](seed_route route) {
+    return [=](const httplib::Request& req,
+                                 httplib::Response& res) {
+      with_body(req, res, [&](const json& body) {
+        run_batch(parse_seed_batch(route, body, *codec), res,
+                  render_seed_batch);
+      });
+    };
+  };
+  auto seed_submit = [=](seed_route route) {
+    return [=](const httplib::Request& req,
+                                            httplib::Response& res) {
+      with_body(req, res, [&](const json& body) {
+        submit(parse_seed_task(route, body, *codec), res, task_id_only, 200);
+      });
+    };
+  };
+  on("POST", "/process-multiple", seed_batch(seed_route::process_multiple));
+  on("POST", "/process-with-limit",
+     seed_batch(seed_route::process_with_limit));
+  on("POST", "/process-cpu-bound", seed_batch(seed_route::process_cpu_bound));
+  on("POST", "/submit-task", seed_submit(seed_route::submit_task));
+  on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
+  on("POST", "/start-task", seed_submit(seed_route::start_task));
+  on("GET", R"(/get-result/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_result);
+     });
+  on("GET", R"(/check-task/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_check);
+     });
+  on("GET", R"(/task-status/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_status);
+     });
+
+  // -- v1 ---------------------------------------------------------------------
+
+  on("POST", "/v1/tasks", [=](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      submit(parse_task(body, *codec), res, render_task, 202);
+    });
+  });
+  on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
+    auto filter = parse_filter(param(req, "status"), param(req, "kind"),
+                               param(req, "limit"), param(req, "cursor"));
+    if (auto err = std::get_if<http_error>(&filter))
+      return reply(res, *err);
+    auto page = ask<task_page>(*sys, actors->registry, call_timeout,
+                               list_atom::value,
+                               std::get<task_filter>(filter));
+    reply_with(res, page, render_page);
+  });
+  on("GET", R"(/v1/tasks/([^/]+))",
+     [=](const httplib::Request& req, auto& res) {
+       auto wait = param(req, "wait_ms");
+       if (wait == nullptr)
+         return read_task(req, res, render_task);
+       auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
+       if (auto err = std::get_if<http_error>(&ms))
+         return reply(res, *err);
+       auto id = path_id(req);
+       if (!id)
+         return reply(res, task_not_found);
+       auto wait_ms = std::get<int64_t>(ms);
+       auto view = ask<task_view>(*sys, actors->registry,
+                                  std::chrono::milliseconds{wait_ms}
+                                    + call_timeout,
+                                  wait_atom::value, *id, wait_ms);
+       reply_with(res, view, render_task);
+     });
+  on("DELETE", R"(/v1/tasks/([^/]+))",
+     [=](const httplib::Request& req, auto& res) {
+       auto id = path_id(req);
+       if (!id)
+         return reply(res, task_not_found);
+       auto view = ask<task_view>(*sys, actors->registry, call_timeout,
+                                  cancel_atom::value, *id);
+       auto running = std::holds_alternative<task_view>(view)
+                      && !is_terminal(std::get<task_view>(view).status);
+       reply_with(res, view, render_task, running ? 202 : 200);
+     });
+  on("POST", "/v1/batches", [=](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      run_batch(parse_batch(body, *codec), res, render_batch);
+    });
+  });
+  on("GET", "/v1/kinds", [](const auto&, auto& res) {
+    reply(res, 200, render_kinds());
+  });
+  auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
+    std::vector<pool_stats> out;
+    for (auto& [name, pool] : actors->pools) {
+      auto stats = ask<pool_stats>(*sys, pool, call_timeout, stats_atom::value);
+      if (auto err = std::get_if<http_error>(&stats))
+        return *err;
+      out.push_back(std::get<pool_stats>(std::move(stats)));
+    }
+    return out;
+  };
+  on("GET", "/v1/pools", [=](const auto&, auto& res) {
+    auto stats = all_stats();
+    reply_with(res, stats, render_pools);
+  });
+  on("GET", "/healthz", [=](const auto&, auto& res) {
+    auto stats = all_stats();
+    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
+      bool degraded = false;
+      for (auto& p : xs)
+        degraded = degraded || p.degraded;
+      return std::string{degraded ? R"({"status":"degraded"})"
+                                  : R"({"status":"ok"})"};
+    });
+  });
+
+  // -- errors -----------------------------------------------------------------
+
+  // A known path with another method: 405 with an Allow header.
+  auto not_allowed = [table](const httplib::Request& req,
+                             httplib::Response& res) {
+    auto allowed = table->allowed(req.path);
+    res.set_header("Allow", allowed);
+    reply(res, http_error{405, "method_not_allowed",
+                          req.method + " is not allowed on " + req.path
+                            + "; allowed: " + allowed});
+  };
+  for (auto& pattern : table->patterns()) {
+    for (auto method : {"GET", "POST", "DELETE", "PUT", "PATCH"}) {
+      if (table->has(pattern, method))
+        continue;
+      if (method == std::string{"GET"})
+        http_.Get(pattern, not_allowed);
+      else if (method == std::string{"POST"})
+        http_.Post(pattern, not_allowed);
+      else if (method == std::string{"DELETE"})
+        http_.Delete(pattern, not_allowed);
+      else if (method == std::string{"PUT"})
+        http_.Put(pattern, not_allowed);
+      else
+        http_.Patch(pattern, not_allowed);
+    }
+  }
+
+  // Every error answer is JSON: fill in the ones httplib produced itself.
+  using error_handler = httplib::Server::HandlerWithResponse;
+  http_.set_error_handler(error_handler{[table](const httplib::Request& req,
+                                                httplib::Response& res) {
+    if (!res.body.empty())
+      return httplib::Server::HandlerResponse::Unhandled;
+    http_error e{res.status, "error", "request failed"};
+    switch (res.status) {
+      case 404:
+        e = {404, "not_found", "no route for " + req.method + " "
+                                 + req.path.substr(0, 200)};
+        break;
+      case 413:
+        e = {413, "too_large", "the request body is larger than allowed"};
+        break;
+      case 414:
+        e = {414, "too_large", "the request URI is too long"};
+        break;
+      case 400: {
+        // httplib answers 400 to a PUT or PATCH without a body before any
+        // routing: still say what is wrong with the route.
+        auto allowed = table->allowed(req.path);
+        if (!allowed.empty() && allowed.find(req.method) == std::string::npos) {
+          res.set_header("Allow", allowed);
+          e = {405, "method_not_allowed",
+               req.method + " is not allowed on " + req.path + "; allowed: "
+                 + allowed};
+        } else if (allowed.empty() && !req.method.empty()
+                   && req.path.size() > 0 && req.path[0] == '/') {
+          e = {404, "not_found", "no route for " + req.method + " "
+                                   + req.path.substr(0, 200)};
+        } else {
+          e = {400, "bad_request", "the HTTP request is malformed"};
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    reply(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  }});
+  http_.set_exception_handler([](const httplib::Request&,
+                                 httplib::Response& res, std::exception_ptr e) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what = x.what();
+    } catch (...) {
+    }
+    reply(res, http_error{500, "internal", "internal error: " + what});
+  });
+}
+
+} // namespace actorq::http

@@ -1,0 +1,49 @@
+// The HTTP bridge: cpp-httplib routes. Each handler parses (codec), sends one
+// message to an actor, and renders the reply. Handler threads block on the
+// reply through a per-thread scoped_actor; no thread is created per request.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/config.hpp"
+#include "http/codec.hpp"
+
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace actorq::http {
+
+/// The actors the bridge talks to.
+struct backend {
+  registry_actor registry;
+  std::vector<std::pair<std::string, pool_actor>> pools;
+};
+
+class server {
+public:
+  server(caf::actor_system& sys, const actorq_config& cfg, backend actors);
+  ~server();
+
+  /// Binds the listening socket; returns the port (useful with port 0) or -1.
+  int bind();
+
+  /// Serves until stop() is called; returns after the worker threads ended.
+  void run();
+
+  /// Stops accepting and ends run(). Safe to call from any thread.
+  void stop();
+
+private:
+  void routes();
+
+  caf::actor_system& sys_;
+  const actorq_config& cfg_;
+  backend actors_;
+  codec_settings codec_;
+  httplib::Server http_;
+};
+
+} // namespace actorq::http
