@@ -107,6 +107,9 @@ void register_types(caf::actor_system_config& cfg) {
     .add_message_type<outcome>("actorq::outcome")
     .add_message_type<attempt>("actorq::attempt")
     .add_message_type<attempt_done>("actorq::attempt_done")
+    .add_message_type<std::vector<attempt>>("std::vector<actorq::attempt>")
+    .add_message_type<std::vector<attempt_done>>(
+      "std::vector<actorq::attempt_done>")
     .add_message_type<job_phase>("actorq::job_phase")
     .add_message_type<job_event>("actorq::job_event")
     .add_message_type<job>("actorq::job")

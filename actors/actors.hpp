@@ -307,6 +307,9 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
 using worker_actor = caf::typed_actor<
   // Run an attempt and answer the pool with attempt_done.
   caf::reacts_to<attempt>,
+  // Run a chunk of CPU-bound attempts back to back (dedicated-thread pools:
+  // one wake-up per chunk instead of per attempt); answer with all results.
+  caf::reacts_to<std::vector<attempt>>,
   // Drop the attempt with this seq if it is still pending (answer attempt_done).
   caf::reacts_to<cancel_atom, uint64_t>,
   // INTERNAL: a simulated delay of the running attempt has elapsed.
@@ -325,6 +328,8 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<pool_stats>,
   // INTERNAL (worker): an attempt ended.
   caf::reacts_to<attempt_done>,
+  // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).
+  caf::reacts_to<std::vector<attempt_done>>,
   // INTERNAL (supervisor): slot now has a live worker.
   caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
   // INTERNAL (supervisor): slot's worker died (reason, restarts so far,

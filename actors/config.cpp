@@ -1,10 +1,16 @@
 #include "actors/config.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace actorq {
 
 actorq_config::actorq_config() {
+  // One shared run queue with a condition variable: work-stealing's idle
+  // workers poll every 10 ms and add that much latency to a quiet service.
+  set("scheduler.policy", caf::atom("sharing"));
+  set("scheduler.max-threads",
+      static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
   caf::config_option_adder{custom_options_, "http"}
     .add(http_host, "host", "address to bind (default 127.0.0.1)")
     .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")

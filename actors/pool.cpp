@@ -1,5 +1,6 @@
 #include "actors/pool.hpp"
 
+#include "actors/kinds.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/time.hpp"
 
@@ -11,6 +12,9 @@ namespace actorq {
 namespace {
 
 using self_ptr = pool_actor::stateful_pointer<pool_state>;
+
+/// Most attempts handed to a dedicated-thread worker at once.
+constexpr size_t max_chunk = 64;
 
 void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
   self->send(j.listener,
@@ -25,7 +29,7 @@ bool take_cancelled(self_ptr self, const job& j) {
   return cancelled.erase({j.listener.address(), j.key}) > 0;
 }
 
-/// An attempt of `j` ended: finish it, or schedule its retry.
+/// An attempt of `j` ended: finish the job, or schedule its retry.
 void settle(self_ptr self, job j, outcome result) {
   auto& st = self->state;
   if (take_cancelled(self, j)) {
@@ -48,39 +52,105 @@ void settle(self_ptr self, job j, outcome result) {
   emit(self, j, job_phase::failed, std::move(result));
 }
 
+/// CPU-bound jobs without a timeout may share one hand-off to a worker.
+bool chunkable(const job& j) {
+  auto kind = find_kind(j.spec.kind);
+  return kind != nullptr && kind->cpu_bound && j.spec.timeout_ms == 0;
+}
+
+/// Starts the next attempt of `j` on slot `index`.
+attempt start(self_ptr self, uint32_t index, job&& j) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  auto seq = ++st.next_seq;
+  ++j.attempts;
+  // The input is needed again only if the job may be retried.
+  auto input = j.attempts <= j.spec.max_retries ? j.spec.input
+                                                : std::move(j.spec.input);
+  attempt a{seq, j.spec.kind, std::move(input), j.attempts};
+  if (j.spec.timeout_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds{j.spec.timeout_ms},
+                       timeout_atom::value, index, seq);
+  if (j.progress)
+    emit(self, j, job_phase::started);
+  s.attempts.push_back({seq, std::move(j)});
+  return a;
+}
+
+/// Next queued job that is not cancelled, if any.
+std::optional<job> next_job(self_ptr self) {
+  auto& st = self->state;
+  while (!st.queue.empty()) {
+    job j = std::move(st.queue.front());
+    st.queue.pop_front();
+    if (!take_cancelled(self, j))
+      return j;
+    emit(self, j, job_phase::cancelled);
+  }
+  return std::nullopt;
+}
+
 /// Hands queued jobs to idle workers until one of the two runs out.
 void dispatch(self_ptr self) {
   auto& st = self->state;
   while (!st.idle.empty() && !st.queue.empty()) {
-    job j = std::move(st.queue.front());
-    st.queue.pop_front();
-    if (take_cancelled(self, j)) {
-      emit(self, j, job_phase::cancelled);
-      continue;
-    }
+    auto j = next_job(self);
+    if (!j)
+      return;
     auto index = st.idle.back();
     st.idle.pop_back();
-    auto& s = st.slots[index];
-    s.busy = true;
-    s.seq = ++st.next_seq;
     ++st.busy;
-    ++j.attempts;
-    // The input is needed again only if the job may be retried.
-    auto input = j.attempts <= j.spec.max_retries ? j.spec.input
-                                                  : std::move(j.spec.input);
-    self->send(s.worker, attempt{s.seq, j.spec.kind, std::move(input),
-                                 j.attempts});
-    if (j.spec.timeout_ms > 0)
-      self->delayed_send(self, std::chrono::milliseconds{j.spec.timeout_ms},
-                         timeout_atom::value, index, s.seq);
-    if (j.progress)
-      emit(self, j, job_phase::started);
-    s.current = std::move(j);
+    auto& s = st.slots[index];
+    if (!st.settings.dedicated_threads || !chunkable(*j)) {
+      self->send(s.worker, start(self, index, std::move(*j)));
+      continue;
+    }
+    // Guided self-scheduling: a chunk is a share of the backlog, so workers
+    // stay balanced while each thread wakes once per chunk, not per attempt.
+    auto n = std::clamp<size_t>(st.queue.size() / (2 * st.slots.size()), 1,
+                                max_chunk);
+    std::vector<attempt> chunk;
+    chunk.push_back(start(self, index, std::move(*j)));
+    while (chunk.size() < n && !st.queue.empty()
+           && chunkable(st.queue.front())) {
+      auto next = next_job(self);
+      if (!next)
+        break;
+      chunk.push_back(start(self, index, std::move(*next)));
+    }
+    if (chunk.size() == 1)
+      self->send(s.worker, std::move(chunk.front()));
+    else
+      self->send(s.worker, std::move(chunk));
   }
 }
 
-void enqueue(self_ptr self, job&& j) {
-  self->state.queue.push_back(std::move(j));
+/// Marks slot `index` idle once it has no attempts out.
+void release_if_done(self_ptr self, uint32_t index) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  if (!s.attempts.empty())
+    return;
+  --st.busy;
+  if (s.worker)
+    st.idle.push_back(index);
+}
+
+/// A worker answered attempt `seq` on slot `index`.
+void on_done(self_ptr self, attempt_done& done) {
+  auto& st = self->state;
+  if (done.slot >= st.slots.size())
+    return;
+  auto& s = st.slots[done.slot];
+  auto i = std::find_if(s.attempts.begin(), s.attempts.end(),
+                        [&](auto& r) { return r.seq == done.seq; });
+  if (i == s.attempts.end())
+    return; // from a worker that has since been replaced
+  auto owner = std::move(i->owner);
+  s.attempts.erase(i);
+  release_if_done(self, done.slot);
+  if (owner)
+    settle(self, std::move(*owner), std::move(done.result));
 }
 
 } // namespace
@@ -108,27 +178,29 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                            st.settings);
   return {
     [=](submit_atom, job& j) {
-      enqueue(self, std::move(j));
+      self->state.queue.push_back(std::move(j));
       dispatch(self);
     },
     [=](submit_atom, std::vector<job>& jobs) {
       for (auto& j : jobs)
-        enqueue(self, std::move(j));
+        self->state.queue.push_back(std::move(j));
       dispatch(self);
     },
     [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
       auto& st = self->state;
       auto addr = listener.address();
       for (auto& s : st.slots) {
-        if (s.current && s.current->key == key
-            && s.current->listener.address() == addr) {
-          // Abandon the running attempt; the worker stays busy until it
-          // answers, and its result is dropped.
-          job j = std::move(*s.current);
-          s.current.reset();
-          self->send(s.worker, cancel_atom::value, s.seq);
-          emit(self, j, job_phase::cancelled);
-          return;
+        for (auto& r : s.attempts) {
+          if (r.owner && r.owner->key == key
+              && r.owner->listener.address() == addr) {
+            // Abandon the running attempt: the worker stays busy until it
+            // answers, and its result is dropped.
+            job j = std::move(*r.owner);
+            r.owner.reset();
+            self->send(s.worker, cancel_atom::value, r.seq);
+            emit(self, j, job_phase::cancelled);
+            return;
+          }
         }
       }
       st.cancelled.emplace(addr, key);
@@ -140,26 +212,18 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                         st.restarts,       now_ms() < st.degraded_until};
     },
     [=](attempt_done& done) {
-      auto& st = self->state;
-      auto& s = st.slots[done.slot];
-      if (!s.busy || s.seq != done.seq)
-        return; // a reply from before the worker was restarted
-      s.busy = false;
-      --st.busy;
-      if (s.worker)
-        st.idle.push_back(done.slot);
-      if (s.current) {
-        job j = std::move(*s.current);
-        s.current.reset();
-        settle(self, std::move(j), std::move(done.result));
-      }
+      on_done(self, done);
+      dispatch(self);
+    },
+    [=](std::vector<attempt_done>& done) {
+      for (auto& d : done)
+        on_done(self, d);
       dispatch(self);
     },
     [=](worker_up_atom, uint32_t index, worker_actor& w) {
       auto& s = self->state.slots[index];
       s.worker = std::move(w);
-      s.busy = false;
-      s.current.reset();
+      s.attempts.clear();
       self->state.idle.push_back(index);
       dispatch(self);
     },
@@ -170,19 +234,26 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       st.degraded_until = degraded_until;
       auto& s = st.slots[index];
       s.worker = nullptr;
-      if (!s.busy) {
+      if (s.attempts.empty()) {
         auto i = std::find(st.idle.begin(), st.idle.end(), index);
         if (i != st.idle.end())
           st.idle.erase(i);
         return;
       }
-      s.busy = false;
+      auto lost = std::move(s.attempts);
+      s.attempts.clear();
       --st.busy;
-      if (s.current) {
-        job j = std::move(*s.current);
-        s.current.reset();
-        settle(self, std::move(j), outcome{false, {}, std::move(reason)});
+      // The first unanswered attempt crashed the worker; the ones after it
+      // (in a chunk) never started: requeue them without counting an attempt.
+      for (size_t i = lost.size(); i-- > 1;) {
+        if (lost[i].owner) {
+          --lost[i].owner->attempts;
+          st.queue.push_front(std::move(*lost[i].owner));
+        }
       }
+      if (lost[0].owner)
+        settle(self, std::move(*lost[0].owner),
+               outcome{false, {}, std::move(reason)});
       dispatch(self);
     },
     [=](retry_atom, job& j) {
@@ -190,19 +261,22 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         emit(self, j, job_phase::cancelled);
         return;
       }
-      enqueue(self, std::move(j));
+      self->state.queue.push_back(std::move(j));
       dispatch(self);
     },
     [=](timeout_atom, uint32_t index, uint64_t seq) {
       auto& s = self->state.slots[index];
-      if (!s.busy || s.seq != seq || !s.current)
+      for (auto& r : s.attempts) {
+        if (r.seq != seq || !r.owner)
+          continue;
+        job j = std::move(*r.owner);
+        r.owner.reset();
+        self->send(s.worker, cancel_atom::value, seq);
+        auto error = "timed out after " + std::to_string(j.spec.timeout_ms)
+                     + " ms";
+        settle(self, std::move(j), outcome{false, {}, std::move(error)});
         return;
-      job j = std::move(*s.current);
-      s.current.reset();
-      self->send(s.worker, cancel_atom::value, seq);
-      auto error = "timed out after " + std::to_string(j.spec.timeout_ms)
-                   + " ms";
-      settle(self, std::move(j), outcome{false, {}, std::move(error)});
+      }
     },
   };
 }

@@ -19,11 +19,15 @@ namespace actorq {
 struct pool_state {
   static inline const char* name = "actorq.pool";
 
+  /// An attempt handed to a worker and not yet answered.
+  struct running {
+    uint64_t seq;
+    std::optional<job> owner; // empty once abandoned (timeout, cancel)
+  };
+
   struct slot {
-    worker_actor worker;        // invalid while the supervisor restarts it
-    bool busy = false;          // an attempt is out (maybe abandoned)
-    uint64_t seq = 0;           // that attempt's seq
-    std::optional<job> current; // its job; empty once abandoned
+    worker_actor worker;          // invalid while the supervisor restarts it
+    std::vector<running> attempts; // non-empty = busy; >1 only for chunks
   };
 
   pool_settings settings;
@@ -31,7 +35,7 @@ struct pool_state {
   std::vector<slot> slots;
   std::vector<uint32_t> idle; // slots with a live, idle worker
   std::deque<job> queue;
-  uint32_t busy = 0;
+  uint32_t busy = 0; // slots with attempts out
   uint64_t next_seq = 0;
   uint64_t completed = 0;
   uint64_t failed = 0;

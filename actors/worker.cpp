@@ -41,6 +41,28 @@ worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
       self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
                          finish_atom::value, a.seq, std::move(run.result));
     },
+    [=](std::vector<attempt>& chunk) {
+      std::vector<attempt_done> done;
+      done.reserve(chunk.size());
+      auto slot = self->state.slot;
+      for (auto& a : chunk) {
+        auto kind = find_kind(a.kind);
+        if (kind == nullptr) {
+          done.push_back({slot, a.seq,
+                          outcome{false, {}, "unknown kind '" + a.kind + "'"}});
+          continue;
+        }
+        try {
+          done.push_back({slot, a.seq, kind->run(a.input.value, a.number).result});
+        } catch (...) {
+          // Report what finished before dying: the pool then knows which
+          // attempt crashed and which never started.
+          self->send(self->state.pool, std::move(done));
+          throw;
+        }
+      }
+      self->send(self->state.pool, std::move(done));
+    },
     [=](cancel_atom, uint64_t seq) {
       if (self->state.pending != seq)
         return; // already reported

@@ -170,7 +170,18 @@ void server::routes() {
     if (method == "GET")
       http_.Get(pattern, std::move(h));
     else if (method == "POST")
-      http_.Post(pattern, std::move(h));
+      // Read the body ourselves: httplib would otherwise treat bodies sent
+      // as form data (curl's default) as forms and cap them at 8 KiB.
+      http_.Post(pattern, [h](const httplib::Request& req,
+                              httplib::Response& res,
+                              const httplib::ContentReader& read) {
+        auto& body = const_cast<std::string&>(req.body);
+        read([&](const char* data, size_t n) {
+          body.append(data, n);
+          return true;
+        });
+        h(req, res);
+      });
     else if (method == "DELETE")
       http_.Delete(pattern, std::move(h));
   };
