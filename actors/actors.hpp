@@ -333,7 +333,7 @@ using pool_actor = caf::typed_actor<
   // INTERNAL (supervisor): slot now has a live worker.
   caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
   // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
-  // degraded until this time in ms since epoch).
+  // degraded until this actor-clock time, in ticks since its epoch).
   caf::reacts_to<worker_dn_atom, uint32_t, std::string, uint64_t, int64_t>,
   // INTERNAL: a job's backoff elapsed; requeue it.
   caf::reacts_to<retry_atom, job>,

@@ -17,8 +17,17 @@ using self_ptr = pool_actor::stateful_pointer<pool_state>;
 constexpr size_t max_chunk = 64;
 
 void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
+  if (j.progress && phase >= job_phase::succeeded)
+    self->state.live.erase({j.listener.address(), j.key});
   self->send(j.listener,
              job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
+}
+
+/// Takes a job in; progress jobs can be cancelled and are tracked as live.
+void admit(self_ptr self, job&& j) {
+  if (j.progress)
+    self->state.live.emplace(j.listener.address(), j.key);
+  self->state.queue.push_back(std::move(j));
 }
 
 /// Pops a pending cancellation for `j`, if any.
@@ -58,15 +67,16 @@ bool chunkable(const job& j) {
   return kind != nullptr && kind->cpu_bound && j.spec.timeout_ms == 0;
 }
 
-/// Starts the next attempt of `j` on slot `index`.
-attempt start(self_ptr self, uint32_t index, job&& j) {
+/// Starts the next attempt of `j` on slot `index`. `chunked`: part of a
+/// chunk, whose unstarted attempts are requeued if the worker crashes.
+attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
   auto& st = self->state;
   auto& s = st.slots[index];
   auto seq = ++st.next_seq;
   ++j.attempts;
-  // The input is needed again only if the job may be retried.
-  auto input = j.attempts <= j.spec.max_retries ? j.spec.input
-                                                : std::move(j.spec.input);
+  // The input is needed again only if the job may run again.
+  auto keep = chunked || j.attempts <= j.spec.max_retries;
+  auto input = keep ? j.spec.input : std::move(j.spec.input);
   attempt a{seq, j.spec.kind, std::move(input), j.attempts};
   if (j.spec.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{j.spec.timeout_ms},
@@ -102,7 +112,7 @@ void dispatch(self_ptr self) {
     ++st.busy;
     auto& s = st.slots[index];
     if (!st.settings.dedicated_threads || !chunkable(*j)) {
-      self->send(s.worker, start(self, index, std::move(*j)));
+      self->send(s.worker, start(self, index, std::move(*j), false));
       continue;
     }
     // Guided self-scheduling: a chunk is a share of the backlog, so workers
@@ -110,13 +120,13 @@ void dispatch(self_ptr self) {
     auto n = std::clamp<size_t>(st.queue.size() / (2 * st.slots.size()), 1,
                                 max_chunk);
     std::vector<attempt> chunk;
-    chunk.push_back(start(self, index, std::move(*j)));
+    chunk.push_back(start(self, index, std::move(*j), true));
     while (chunk.size() < n && !st.queue.empty()
            && chunkable(st.queue.front())) {
       auto next = next_job(self);
       if (!next)
         break;
-      chunk.push_back(start(self, index, std::move(*next)));
+      chunk.push_back(start(self, index, std::move(*next), true));
     }
     if (chunk.size() == 1)
       self->send(s.worker, std::move(chunk.front()));
@@ -178,12 +188,12 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                            st.settings);
   return {
     [=](submit_atom, job& j) {
-      self->state.queue.push_back(std::move(j));
+      admit(self, std::move(j));
       dispatch(self);
     },
     [=](submit_atom, std::vector<job>& jobs) {
       for (auto& j : jobs)
-        self->state.queue.push_back(std::move(j));
+        admit(self, std::move(j));
       dispatch(self);
     },
     [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
@@ -203,13 +213,18 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           }
         }
       }
-      st.cancelled.emplace(addr, key);
+      // Queued or backing off: drop it when it next comes up. A job that has
+      // already ended (its last event crossed this cancel) is not recorded.
+      if (st.live.count({addr, key}) > 0)
+        st.cancelled.emplace(addr, key);
     },
     [=](stats_atom) {
       auto& st = self->state;
       return pool_stats{st.settings.name, st.settings.size,  st.busy,
                         st.queue.size(),   st.completed,      st.failed,
-                        st.restarts,       now_ms() < st.degraded_until};
+                        st.restarts,
+                        self->clock().now().time_since_epoch().count()
+                          < st.degraded_until};
     },
     [=](attempt_done& done) {
       on_done(self, done);

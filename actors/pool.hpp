@@ -40,8 +40,10 @@ struct pool_state {
   uint64_t completed = 0;
   uint64_t failed = 0;
   uint64_t restarts = 0;
-  int64_t degraded_until = 0; // ms since epoch
-  // Cancelled jobs not found running: dropped when they next come up.
+  int64_t degraded_until = 0; // actor-clock ticks since its epoch
+  // Cancellable (progress) jobs inside the pool: queued, running or backing off.
+  std::set<std::pair<caf::actor_addr, uint64_t>> live;
+  // Live jobs cancelled while not running: dropped when they next come up.
   std::set<std::pair<caf::actor_addr, uint64_t>> cancelled;
   std::mt19937_64 rng{std::random_device{}()};
 

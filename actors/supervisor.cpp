@@ -9,13 +9,6 @@ namespace actorq {
 
 namespace {
 
-using clock_type = caf::actor_clock::clock_type;
-
-int64_t to_epoch_ms(caf::actor_clock::time_point t) {
-  auto delta = t - clock_type::now();
-  auto wall = std::chrono::system_clock::now() + delta;
-  return std::chrono::duration_cast<millis>(wall.time_since_epoch()).count();
-}
 
 void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
                   uint32_t index) {
@@ -24,7 +17,7 @@ void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
   s.worker = st.settings.dedicated_threads
                ? self->spawn<caf::detached>(worker, index, st.pool)
                : self->spawn(worker, index, st.pool);
-  s.started = clock_type::now();
+  s.started = self->clock().now();
   self->monitor(s.worker);
   st.by_addr.emplace(s.worker.address(), index);
   self->send(st.pool, worker_up_atom::value, index, s.worker);
@@ -70,7 +63,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     st.by_addr.erase(i);
     auto& s = st.slots[index];
     s.worker = nullptr;
-    auto now = clock_type::now();
+    // The actor clock, not steady_clock: tests drive it deterministically.
+    auto now = self->clock().now();
     auto& cfg = st.settings.supervisor;
     if (now - s.started >= cfg.reset_after)
       s.failures = 0;
@@ -82,7 +76,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     int64_t degraded_until = 0;
     if (over) {
       auto oldest = st.recent[st.recent.size() - cfg.max_restarts - 1];
-      degraded_until = to_epoch_ms(oldest + cfg.window);
+      degraded_until = (oldest + cfg.window).time_since_epoch().count();
     }
     auto delay = st.backoff(s, over);
     ++s.failures;
