@@ -183,9 +183,11 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   st.settings = std::move(settings);
   st.slots.resize(st.settings.size);
   st.idle.reserve(st.settings.size);
-  // Linked: if either goes down, so does the other (and with it the workers).
-  st.supervisor = self->spawn<caf::linked>(supervisor, pool_actor{self},
-                                           st.settings);
+  st.supervisor = self->spawn(supervisor, pool_actor{self}, st.settings);
+  // When the pool goes, so does its supervisor (and with it the workers).
+  self->attach_functor([sup = st.supervisor](const caf::error&) {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  });
   return {
     [=](submit_atom, job& j) {
       admit(self, std::move(j));

@@ -65,6 +65,16 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
     self->state.pool_names.push_back(name);
     self->state.pools.push_back(handle);
   }
+  // On shutdown, answer every long-poll with the task as it is now: CAF 0.17
+  // would otherwise leave the waiting HTTP threads blocked until their timeout.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    for (auto& [seq, ws] : st.waiters)
+      for (auto& w : ws)
+        w.promise.deliver(st.view(st.records[seq - 1]));
+    st.waiters.clear();
+    self->quit(msg.reason);
+  });
   return {
     [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
       auto& st = self->state;

@@ -51,7 +51,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& s : self->state.slots)
       if (s.worker)
-        self->send_exit(s.worker, msg.reason);
+        self->send_exit(s.worker, caf::exit_reason::kill);
     self->quit(msg.reason);
   });
   self->set_down_handler([self](caf::down_msg& msg) {

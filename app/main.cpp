@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "actorq: received %s, stopping\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
         server.stop();
+        // Release long-polls now so that the HTTP threads can finish.
+        caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
       }};
       server.run();
       // run() may also end on its own (e.g. a socket error): wake the waiter.

@@ -228,6 +228,38 @@ void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+/// `text` with every byte that is not part of a valid UTF-8 sequence
+/// replaced by U+FFFD.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                          : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
+    if (ok && len > 1) {
+      // Reject overlong forms, surrogates and code points past U+10FFFF.
+      uint32_t cp = c & (0x7F >> len);
+      for (size_t k = 1; k < len; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+      static constexpr uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= min_cp[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 void append_time(std::string& out, int64_t ms) {
   if (ms == 0)
     out += "null";
@@ -412,7 +444,9 @@ parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
 
 std::string render_error(const http_error& e) {
   std::string out = "{\"detail\":";
-  append_string(out, e.detail);
+  // Details may quote client bytes (e.g. the parser's "last read"): keep
+  // the answer valid UTF-8 whatever the client sent.
+  append_string(out, valid_utf8(e.detail));
   out += ",\"code\":";
   append_string(out, e.code);
   out += '}';
@@ -519,7 +553,8 @@ std::string render_seed_status(const task_view& v) {
     status = "failed";
   append_string(out, status);
   out += ",\"started_at\":";
-  append_time(out, v.started_at != 0 ? v.started_at : v.created_at);
+  // The seed stamps started_at when the task is created, and it never moves.
+  append_time(out, v.created_at);
   out += ",\"result\":";
   append_raw(out, v.result);
   out += ",\"error\":";
@@ -554,6 +589,8 @@ http_error from_actor_error(const caf::error& err) {
         break;
     }
   }
+  if (err == caf::sec::request_receiver_down)
+    return {503, "shutting_down", "the service is shutting down"};
   if (err == caf::sec::request_timeout)
     return {504, "timeout", "the service did not answer in time"};
   return {500, "internal", "internal error: " + caf::to_string(err)};

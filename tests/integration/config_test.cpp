@@ -148,22 +148,59 @@ TEST_CASE("config: an unknown key in the config file stops startup naming it", "
   check_refused({"--config-file=" + f.path}, "bogus");
 }
 
+namespace {
+
+// Sends `sig` and expects a clean exit (code 0) within 10 s.
+void check_clean_stop(Server& srv, int sig) {
+  auto t0 = Clock::now();
+  srv.kill(sig);
+  auto st = srv.wait_exit(10s);
+  INFO("signal " << sig << ": " << st << " after " << ms_since(t0) << " ms");
+  CHECK_FALSE(st.timed_out);
+  CHECK(st.exited);
+  CHECK(st.code == 0);
+  if (st.timed_out) srv.kill(SIGKILL);  // do not wait another 10 s in ~Server
+}
+
+}  // namespace
+
 TEST_CASE("config: SIGTERM and SIGINT stop the daemon cleanly", "[config][signals]") {
-  for (int sig : {SIGTERM, SIGINT}) {
-    INFO("signal " << sig);
-    Server srv({"--seed.delay-scale=0.05"});
-    // Some work in flight: a long sleep and a long-poll on it.
+  SECTION("idle, SIGTERM") {
+    Server srv;
+    CHECK_STATUS(srv.get("/healthz"), 200);
+    check_clean_stop(srv, SIGTERM);
+  }
+  SECTION("idle, SIGINT") {
+    Server srv;
+    CHECK_STATUS(srv.get("/healthz"), 200);
+    check_clean_stop(srv, SIGINT);
+  }
+  SECTION("with a long task running") {
+    Server srv;
     auto id = submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 20000}}}});
     wait_status(srv, id, "running");
+    std::this_thread::sleep_for(500ms);  // well into the sleep
+    check_clean_stop(srv, SIGTERM);
+  }
+  SECTION("with a cancelled long task") {
+    Server srv;
+    auto id = submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 3600000}}}});
+    wait_status(srv, id, "running");
+    CHECK_STATUS(srv.del("/v1/tasks/" + id), 202);
+    CHECK(wait_terminal(srv, id)["status"] == "cancelled");
+    std::this_thread::sleep_for(300ms);
+    check_clean_stop(srv, SIGTERM);
+  }
+  SECTION("with a long-poll outstanding on a retrying task") {
+    Server srv;
+    auto id = submit(srv, {{"kind", "flaky"},
+                           {"input", {{"fail_times", 5}}},
+                           {"max_retries", 5},
+                           {"backoff_ms", 20000}});
+    wait_status(srv, id, "retrying");
     std::thread poller([&] { srv.get("/v1/tasks/" + id + "?wait_ms=20000"); });
-    std::this_thread::sleep_for(100ms);
-    auto t0 = Clock::now();
-    srv.kill(sig);
-    auto st = srv.wait_exit(10s);
-    INFO("exit: " << st << " after " << ms_since(t0) << " ms");
-    CHECK_FALSE(st.timed_out);
-    CHECK(st.exited);
-    CHECK(st.code == 0);
+    std::this_thread::sleep_for(200ms);
+    check_clean_stop(srv, SIGTERM);
     poller.join();
   }
 }

@@ -247,10 +247,10 @@ TEST_CASE("errors: protocol abuse on the socket does not stop the service",
       {"garbage request line", "GARBAGE\r\n\r\n"},
       {"nothing at all", ""},
       {"half a request line", "GET /heal"},
-      {"huge header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(200000, 'b') +
+      {"huge header", "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + std::string(200000, 'b') +
                           "\r\n\r\n"},
       {"many headers", [] {
-         std::string s = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+         std::string s = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
          for (int i = 0; i < 5000; ++i) s += "X-H" + std::to_string(i) + ": v\r\n";
          return s + "\r\n";
        }()},
@@ -258,17 +258,30 @@ TEST_CASE("errors: protocol abuse on the socket does not stop the service",
        "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
        "Content-Length: 100\r\n\r\n{\"kind\""},
       {"negative Content-Length",
-       "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}"},
+       "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: -1\r\n\r\n{}"},
       {"bad chunk size",
-       "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
-      {"raw bytes in the path", "GET /v1/tasks/\xff\xfe\x01 HTTP/1.1\r\nHost: x\r\n\r\n"},
-      {"raw NUL in the path", with_nul("GET /v1/tasks/a\0b HTTP/1.1\r\nHost: x\r\n\r\n")},
-      {"huge URI", "GET /v1/tasks/" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"},
+       "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+      {"raw bytes in the path", "GET /v1/tasks/\xff\xfe\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+      {"raw NUL in the path", with_nul("GET /v1/tasks/a\0b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")},
+      {"huge URI", "GET /v1/tasks/" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
       {"HTTP/0.9 style", "GET /healthz\r\n\r\n"},
   };
   for (auto& a : abuse) {
     INFO("abuse: " << a.first);
-    raw_exchange(h, p, a.second, 2s);
+    auto resp = raw_exchange(h, p, a.second, 500ms);
+    INFO("response: " << resp.substr(0, 400));
+    // Any error answer is still JSON {"detail","code"}.
+    if (resp.rfind("HTTP/1.1 4", 0) == 0 || resp.rfind("HTTP/1.1 5", 0) == 0) {
+      auto body_at = resp.find("\r\n\r\n");
+      REQUIRE(body_at != std::string::npos);
+      auto body = resp.substr(body_at + 4);
+      json j = json::parse(body, nullptr, false);
+      CHECK(j.is_object());
+      if (j.is_object()) {
+        CHECK(j.value("detail", json()).is_string());
+        CHECK(j.value("code", json()).is_string());
+      }
+    }
     check_alive(srv);
   }
 

@@ -200,7 +200,7 @@ TEST_CASE("pools: the limited pool never runs more than 5 at once", "[pools][lim
   SECTION("single tasks: 5 running, the rest queued") {
     std::vector<std::string> ids;
     for (int i = 0; i < 8; ++i)
-      ids.push_back(submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 400}}}, {"pool", "limited"}}));
+      ids.push_back(submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 600}}}, {"pool", "limited"}}));
     int running = 0, queued = 0;
     bool five = wait_until(
         [&] {
@@ -224,7 +224,7 @@ TEST_CASE("pools: the limited pool never runs more than 5 at once", "[pools][lim
   }
 }
 
-TEST_CASE("supervision: a crashing task kills a worker; it is restarted and counted",
+TEST_CASE("supervision: a crashing task kills a worker, which is restarted and counted",
           "[pools][supervisor]") {
   Server srv({"--seed.delay-scale=0.05", "--pools.io.size=2"});
   REQUIRE(pool_field(srv, "io", "restarts") == 0);

@@ -208,9 +208,10 @@ class PoolSampler {
 };
 
 // Sends raw bytes to host:port and returns whatever comes back before the
-// peer closes or `timeout` passes (for protocol-abuse tests).
+// peer closes or `timeout` passes (for protocol-abuse tests). With
+// `half_close` the write side is shut down after sending.
 std::string raw_exchange(const std::string& host, int port, const std::string& bytes,
-                         std::chrono::milliseconds timeout = 3s);
+                         std::chrono::milliseconds timeout = 3s, bool half_close = false);
 
 // Checks one error reply: status, JSON object, string "detail" (non-empty)
 // and string "code" (== code unless code is empty), Content-Type JSON, and
