@@ -491,14 +491,23 @@ std::string render_batch(const batch_result& r) {
 }
 
 std::string render_seed_batch(const batch_result& r) {
-  json out = json::array();
+  // Serialized item by item: no copy of the results into a second tree.
+  std::string out = "[";
+  out.reserve(r.results.size() * 20);
   for (size_t i = 0; i < r.results.size(); ++i) {
-    if (r.errors[i])
-      out.push_back({{"error", *r.errors[i]}});
-    else
-      out.push_back(r.results[i].value);
+    if (i > 0)
+      out += ',';
+    if (r.errors[i]) {
+      out += "{\"error\":";
+      append_string(out, valid_utf8(*r.errors[i]));
+      out += '}';
+    } else {
+      out += r.results[i].value.dump(-1, ' ', false,
+                                     json::error_handler_t::replace);
+    }
   }
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ']';
+  return out;
 }
 
 std::string render_pools(const std::vector<pool_stats>& xs) {
