@@ -1,6 +1,5 @@
 #include "actors/time.hpp"
 
-#include <cstdio>
 #include <ctime>
 
 namespace actorq {
@@ -9,11 +8,21 @@ std::string iso8601(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  // "YYYY-MM-DDTHH:MM:SS.mmmZ", written digit by digit (no snprintf on the
+  // GET path).
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](size_t pos, int value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value /= 10)
+      out[pos + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, tm.tm_year + 1900, 4);
+  put(5, tm.tm_mon + 1, 2);
+  put(8, tm.tm_mday, 2);
+  put(11, tm.tm_hour, 2);
+  put(14, tm.tm_min, 2);
+  put(17, tm.tm_sec, 2);
+  put(20, static_cast<int>(ms % 1000), 3);
+  return out;
 }
 
 } // namespace actorq

@@ -13,9 +13,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Every request from the bridge has a finite timeout: CAF 0.17 has no
-/// broken-promise error, so a lost reply would otherwise block forever.
-constexpr auto call_timeout = std::chrono::seconds{30};
+/// Calls whose handler answers at once (get, list, submit, cancel, stats)
+/// need no timer: a request still in the mailbox of an actor that dies is
+/// bounced with an error. Calls answered later through a response promise
+/// (wait, batch) always carry a finite timeout: CAF 0.17 has no
+/// broken-promise error, so a lost promise would block the thread forever.
+/// Skipping the timer saves the clock's lock and tree on every read.
+const caf::duration immediate{caf::infinite};
+constexpr auto promise_grace = std::chrono::seconds{30};
 
 /// This thread's handle into the actor system (created on first use).
 caf::scoped_actor& thread_self(caf::actor_system& sys) {
@@ -29,9 +34,9 @@ caf::scoped_actor& thread_self(caf::actor_system& sys) {
 }
 
 /// Sends one request and blocks this thread until the reply or the timeout.
-template <class Result, class Handle, class... Ts>
+template <class Result, class Handle, class Timeout, class... Ts>
 parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
-                   caf::timespan timeout, Ts&&... xs) {
+                   const Timeout& timeout, Ts&&... xs) {
   parsed<Result> result = http_error{500, "internal", "no reply"};
   thread_self(sys)
     ->request(dest, timeout, std::forward<Ts>(xs)...)
@@ -210,7 +215,7 @@ void server::routes() {
                                 int status) {
     if (auto err = std::get_if<http_error>(&spec))
       return reply(res, *err);
-    auto view = ask<task_view>(*sys, actors->registry, call_timeout,
+    auto view = ask<task_view>(*sys, actors->registry, immediate,
                                submit_atom::value,
                                std::get<task_spec>(std::move(spec)));
     if (auto v = std::get_if<task_view>(&view); v && status == 202)
@@ -231,7 +236,7 @@ void server::routes() {
     auto id = path_id(req);
     if (!id)
       return reply(res, task_not_found);
-    auto view = ask<task_view>(*sys, actors->registry, call_timeout,
+    auto view = ask<task_view>(*sys, actors->registry, immediate,
                                get_atom::value, *id);
     reply_with(res, view, render);
   };
@@ -240,6 +245,86 @@ void server::routes() {
     out += v.id.to_string();
     return out + "\"}";
   };
+
+  // -- v1 ---------------------------------------------------------------------
+  // Registered first: httplib tries routes in order, and these are the hot ones.
+
+  on("POST", "/v1/tasks", [=](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      submit(parse_task(body, *codec), res, render_task, 202);
+    });
+  });
+  on("GET", R"(/v1/tasks/([^/]+))",
+     [=](const httplib::Request& req, auto& res) {
+       auto wait = param(req, "wait_ms");
+       if (wait == nullptr)
+         return read_task(req, res, render_task);
+       auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
+       if (auto err = std::get_if<http_error>(&ms))
+         return reply(res, *err);
+       auto id = path_id(req);
+       if (!id)
+         return reply(res, task_not_found);
+       auto wait_ms = std::get<int64_t>(ms);
+       auto view = ask<task_view>(*sys, actors->registry,
+                                  std::chrono::milliseconds{wait_ms}
+                                    + promise_grace,
+                                  wait_atom::value, *id, wait_ms);
+       reply_with(res, view, render_task);
+     });
+  on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
+    auto filter = parse_filter(param(req, "status"), param(req, "kind"),
+                               param(req, "limit"), param(req, "cursor"));
+    if (auto err = std::get_if<http_error>(&filter))
+      return reply(res, *err);
+    auto page = ask<task_page>(*sys, actors->registry, immediate,
+                               list_atom::value,
+                               std::get<task_filter>(filter));
+    reply_with(res, page, render_page);
+  });
+  on("DELETE", R"(/v1/tasks/([^/]+))",
+     [=](const httplib::Request& req, auto& res) {
+       auto id = path_id(req);
+       if (!id)
+         return reply(res, task_not_found);
+       auto view = ask<task_view>(*sys, actors->registry, immediate,
+                                  cancel_atom::value, *id);
+       auto running = std::holds_alternative<task_view>(view)
+                      && !is_terminal(std::get<task_view>(view).status);
+       reply_with(res, view, render_task, running ? 202 : 200);
+     });
+  on("POST", "/v1/batches", [=](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      run_batch(parse_batch(body, *codec), res, render_batch);
+    });
+  });
+  on("GET", "/v1/kinds", [](const auto&, auto& res) {
+    reply(res, 200, render_kinds());
+  });
+  auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
+    std::vector<pool_stats> out;
+    for (auto& [name, pool] : actors->pools) {
+      auto stats = ask<pool_stats>(*sys, pool, immediate, stats_atom::value);
+      if (auto err = std::get_if<http_error>(&stats))
+        return *err;
+      out.push_back(std::get<pool_stats>(std::move(stats)));
+    }
+    return out;
+  };
+  on("GET", "/v1/pools", [=](const auto&, auto& res) {
+    auto stats = all_stats();
+    reply_with(res, stats, render_pools);
+  });
+  on("GET", "/healthz", [=](const auto&, auto& res) {
+    auto stats = all_stats();
+    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
+      bool degraded = false;
+      for (auto& p : xs)
+        degraded = degraded || p.degraded;
+      return std::string{degraded ? R"({"status":"degraded"})"
+                                  : R"({"status":"ok"})"};
+    });
+  });
 
   // -- seed-compatible routes -------------------------------------------------
 
@@ -279,85 +364,6 @@ void server::routes() {
      [=](const auto& req, auto& res) {
        read_task(req, res, render_seed_status);
      });
-
-  // -- v1 ---------------------------------------------------------------------
-
-  on("POST", "/v1/tasks", [=](const auto& req, auto& res) {
-    with_body(req, res, [&](const json& body) {
-      submit(parse_task(body, *codec), res, render_task, 202);
-    });
-  });
-  on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
-    auto filter = parse_filter(param(req, "status"), param(req, "kind"),
-                               param(req, "limit"), param(req, "cursor"));
-    if (auto err = std::get_if<http_error>(&filter))
-      return reply(res, *err);
-    auto page = ask<task_page>(*sys, actors->registry, call_timeout,
-                               list_atom::value,
-                               std::get<task_filter>(filter));
-    reply_with(res, page, render_page);
-  });
-  on("GET", R"(/v1/tasks/([^/]+))",
-     [=](const httplib::Request& req, auto& res) {
-       auto wait = param(req, "wait_ms");
-       if (wait == nullptr)
-         return read_task(req, res, render_task);
-       auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
-       if (auto err = std::get_if<http_error>(&ms))
-         return reply(res, *err);
-       auto id = path_id(req);
-       if (!id)
-         return reply(res, task_not_found);
-       auto wait_ms = std::get<int64_t>(ms);
-       auto view = ask<task_view>(*sys, actors->registry,
-                                  std::chrono::milliseconds{wait_ms}
-                                    + call_timeout,
-                                  wait_atom::value, *id, wait_ms);
-       reply_with(res, view, render_task);
-     });
-  on("DELETE", R"(/v1/tasks/([^/]+))",
-     [=](const httplib::Request& req, auto& res) {
-       auto id = path_id(req);
-       if (!id)
-         return reply(res, task_not_found);
-       auto view = ask<task_view>(*sys, actors->registry, call_timeout,
-                                  cancel_atom::value, *id);
-       auto running = std::holds_alternative<task_view>(view)
-                      && !is_terminal(std::get<task_view>(view).status);
-       reply_with(res, view, render_task, running ? 202 : 200);
-     });
-  on("POST", "/v1/batches", [=](const auto& req, auto& res) {
-    with_body(req, res, [&](const json& body) {
-      run_batch(parse_batch(body, *codec), res, render_batch);
-    });
-  });
-  on("GET", "/v1/kinds", [](const auto&, auto& res) {
-    reply(res, 200, render_kinds());
-  });
-  auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
-    std::vector<pool_stats> out;
-    for (auto& [name, pool] : actors->pools) {
-      auto stats = ask<pool_stats>(*sys, pool, call_timeout, stats_atom::value);
-      if (auto err = std::get_if<http_error>(&stats))
-        return *err;
-      out.push_back(std::get<pool_stats>(std::move(stats)));
-    }
-    return out;
-  };
-  on("GET", "/v1/pools", [=](const auto&, auto& res) {
-    auto stats = all_stats();
-    reply_with(res, stats, render_pools);
-  });
-  on("GET", "/healthz", [=](const auto&, auto& res) {
-    auto stats = all_stats();
-    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
-      bool degraded = false;
-      for (auto& p : xs)
-        degraded = degraded || p.degraded;
-      return std::string{degraded ? R"({"status":"degraded"})"
-                                  : R"({"status":"ok"})"};
-    });
-  });
 
   // -- errors -----------------------------------------------------------------
 
