@@ -37,8 +37,48 @@ void finish(self_ptr self, registry_state::record& r, uint64_t seq,
 } // namespace
 
 registry_state::record* registry_state::find(const task_id& id) {
-  auto i = by_id.find(id);
-  return i == by_id.end() ? nullptr : &records[i->second - 1];
+  auto seq = lookup(id);
+  return seq == 0 ? nullptr : &records[seq - 1];
+}
+
+uint64_t registry_state::lookup(const task_id& id) const {
+  if (slots.empty())
+    return 0;
+  auto mask = slots.size() - 1;
+  for (auto i = task_id_hash{}(id) & mask;; i = (i + 1) & mask) {
+    auto seq = slots[i];
+    if (seq == 0 || records[seq - 1].id == id)
+      return seq;
+  }
+}
+
+void registry_state::index(uint64_t seq) {
+  if (2 * (records.size() + 1) > slots.size()) {
+    // Grow to keep the table at most half full, then re-insert everything.
+    slots.assign(std::max<size_t>(1024, 4 * records.size()), 0);
+    for (uint64_t s = 1; s <= records.size(); ++s)
+      if (s != seq)
+        index(s);
+  }
+  auto mask = slots.size() - 1;
+  auto i = task_id_hash{}(records[seq - 1].id) & mask;
+  while (slots[i] != 0)
+    i = (i + 1) & mask;
+  slots[i] = seq;
+}
+
+void registry_state::set_result(record& r, const json& result) {
+  auto text = result.dump();
+  r.result_offset = results.size();
+  r.result_size = static_cast<uint32_t>(text.size());
+  results += text;
+}
+
+void registry_state::set_error(record& r, std::string error) {
+  if (error.empty())
+    r.error.reset();
+  else
+    r.error = std::make_unique<std::string>(std::move(error));
 }
 
 task_view registry_state::view(const record& r) const {
@@ -53,9 +93,10 @@ task_view registry_state::view(const record& r) const {
   v.created_at = r.created_at;
   v.started_at = r.started_at;
   v.finished_at = r.finished_at;
-  v.result.text = r.result;
-  if (!r.error.empty())
-    v.error = r.error;
+  if (r.result_size > 0)
+    v.result.text.assign(results, r.result_offset, r.result_size);
+  if (r.error)
+    v.error = *r.error;
   return v;
 }
 
@@ -90,7 +131,7 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
       registry_state::record r;
       do {
         r.id = task_id::random();
-      } while (st.by_id.count(r.id) > 0);
+      } while (st.lookup(r.id) != 0);
       r.kind = static_cast<uint16_t>(kind - all_kinds().data());
       r.pool = static_cast<uint8_t>(pool - st.pool_names.begin());
       r.max_retries = spec.max_retries;
@@ -98,7 +139,7 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
       st.records.push_back(std::move(r));
       uint64_t seq = st.records.size();
       auto& rec = st.records.back();
-      st.by_id.emplace(rec.id, seq);
+      st.index(seq);
       job j;
       j.key = seq;
       j.spec = std::move(spec);
@@ -116,15 +157,15 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
     [=](wait_atom, const task_id& id,
         int64_t ms) -> caf::result<task_view> {
       auto& st = self->state;
-      auto i = st.by_id.find(id);
-      if (i == st.by_id.end())
+      auto seq = st.lookup(id);
+      if (seq == 0)
         return not_found(id);
-      auto& r = st.records[i->second - 1];
+      auto& r = st.records[seq - 1];
       if (is_terminal(r.status) || ms <= 0)
         return st.view(r);
       auto promise = self->make_response_promise<task_view>();
       auto waiter_id = ++st.next_waiter;
-      st.waiters[i->second].push_back({waiter_id, promise});
+      st.waiters[seq].push_back({waiter_id, promise});
       self->delayed_send(self, std::chrono::milliseconds{ms},
                          timeout_atom::value, waiter_id);
       return promise;
@@ -169,10 +210,9 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
     },
     [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
       auto& st = self->state;
-      auto i = st.by_id.find(id);
-      if (i == st.by_id.end())
+      auto seq = st.lookup(id);
+      if (seq == 0)
         return not_found(id);
-      auto seq = i->second;
       auto& r = st.records[seq - 1];
       if (is_terminal(r.status))
         return make_error(error_code::conflict,
@@ -203,19 +243,19 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
           break;
         case job_phase::retrying:
           r.status = task_status::retrying;
-          r.error = std::move(e.result.error);
+          st.set_error(r, std::move(e.result.error));
           break;
         case job_phase::succeeded:
           if (r.cancel_requested) {
             finish(self, r, e.key, task_status::cancelled, e.at);
             break;
           }
-          r.result = e.result.result.value.dump();
-          r.error.clear();
+          st.set_result(r, e.result.result.value);
+          st.set_error(r, {});
           finish(self, r, e.key, task_status::succeeded, e.at);
           break;
         case job_phase::failed:
-          r.error = std::move(e.result.error);
+          st.set_error(r, std::move(e.result.error));
           finish(self, r, e.key, task_status::failed, e.at);
           break;
         case job_phase::cancelled:
