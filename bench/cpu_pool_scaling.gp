@@ -2,7 +2,7 @@
 # per size).  Called by run.sh: gnuplot -e "out='FILE.png'; data='DIR'" cpu_pool_scaling.gp
 set terminal pngcairo size 800,520 noenhanced font ",10"
 set output out
-set title "cpu pool: primes tasks/s against --pools.cpu.size (8 tasks at once)"
+set title "cpu pool: primes tasks/s against --pools.cpu.size (16 tasks at once)"
 set xlabel "cpu pool size (workers)"
 set ylabel "tasks/s"
 set xtics (1, 2, 4)

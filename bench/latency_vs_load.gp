@@ -7,6 +7,7 @@ set title "GET /v1/tasks/{id}: latency against offered load (50 keep-alive conns
 set xlabel "offered load (req/s)"
 set ylabel "latency (ms, log scale)"
 set logscale y
+set xrange [0:*]
 set grid
 set key top left
 set datafile missing "NaN"

@@ -9,6 +9,7 @@ RAW holds one JSON object a line: {"w": workload, "data": {...}} for a run,
 and the plot data (latency_*.dat, cpu_scaling.dat) into DATA_DIR (default OUT_DIR).
 """
 import json
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -18,6 +19,11 @@ from pathlib import Path
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def slug(*parts):
+    """A stable id for a table row, for scripts comparing runs."""
+    return re.sub(r"[^a-z0-9]+", "_", " ".join(parts).lower()).strip("_")
 
 
 def fmt(x, digits=None):
@@ -38,7 +44,11 @@ class Results:
         for line in Path(path).read_text().splitlines():
             if not line.strip():
                 continue
-            r = json.loads(line)
+            try:
+                r = json.loads(line)
+            except ValueError:  # a run that printed garbage: count it as not measured
+                w = re.search(r'"w":"(\w+)"', line)
+                r = {"w": w.group(1) if w else "unknown", "skip": f"unreadable result: {line[:120]}"}
             if "meta" in r:
                 self.meta[r["meta"]] = r["value"]
             elif "skip" in r:
@@ -68,11 +78,12 @@ def build(res):
     cores = int(res.meta.get("cores", 2))
 
     def row(workload, figure, unit, target="—", met=None, vs_floor=None, runs=None, note=""):
-        rows.append({"workload": workload, "figure": figure, "unit": unit, "target": target,
-                     "met": met, "vs_floor": vs_floor, "runs": runs or [], "note": note})
+        rows.append({"id": slug(workload, unit), "workload": workload, "figure": figure, "unit": unit,
+                     "target": target, "met": met, "vs_floor": vs_floor, "runs": runs or [], "note": note})
 
     def not_measured(workload, unit, target, why):
-        rows.append({"workload": workload, "figure": None, "unit": unit, "target": target, "met": None,
+        rows.append({"id": slug(workload, unit), "workload": workload, "figure": None, "unit": unit,
+                     "target": target, "met": None,
                      "vs_floor": None, "runs": [], "note": "", "not_measured": " ".join(str(why).split())[:240]})
 
     # --- the floor
@@ -87,6 +98,15 @@ def build(res):
     else:
         not_measured(w, "req/s", "—", res.why_not("floor_get"))
 
+    def failed(key, good):
+        """A note when some runs of a workload did not count."""
+        all_runs = res.runs.get(key, [])
+        bad = [d for d in all_runs if d not in good]
+        if not bad:
+            return ""
+        why = next((d.get("first_error") or d.get("error") for d in bad if d.get("first_error") or d.get("error")), "")
+        return f"{len(bad)} of {len(all_runs)} runs failed" + (f": {' '.join(str(why).split())[:120]}" if why else "")
+
     def ratio(x):
         return x / floor_rps if (x is not None and floor_rps) else None
 
@@ -99,10 +119,20 @@ def build(res):
             continue
         rps = median(d["req_per_s"] for d in good)
         p99 = median(d["latency_us"]["p99"] / 1000 for d in good)
-        row(name, rps, "req/s", "≥ 40 000", rps >= 40000, ratio(rps), [d["req_per_s"] for d in good])
+        row(name, rps, "req/s", "≥ 40 000", rps >= 40000, ratio(rps), [d["req_per_s"] for d in good],
+            failed(key, good))
         r = ratio(rps)
         row(name, None if r is None else 100 * r, "% of floor", "≥ 70%", None if r is None else r >= 0.70)
         row(name, p99, "ms p99", "≤ 5 ms", p99 <= 5, None, [d["latency_us"]["p99"] / 1000 for d in good])
+
+    # --- does reading grow the server?  (a leak detector, no target in issue 3)
+    d = next(iter(res.runs.get("get_v1_rss", [])), None)
+    served = sum(x.get("ok", 0) for x in res.runs.get("get_v1", []))
+    if d and served and isinstance(d.get("before_kib"), int) and isinstance(d.get("after_kib"), int):
+        grow = (d["after_kib"] - d["before_kib"]) * 1024 / served
+        row("RSS growth per GET /v1/tasks/{id} served", grow, "bytes/request", "≈ 0 (reads retain nothing)",
+            None, None, [], f"RSS {fmt(d['before_kib'] / 1024)} → {fmt(d['after_kib'] / 1024)} MiB over "
+            f"{served:,} GETs".replace(",", " "))
 
     # --- wrk cross-checks (wrk's connect burst meets httplib's listen backlog of 5)
     for key, name in (("floor_get_wrk", "cross-check: wrk -t2 -c50 on the floor"),
@@ -120,7 +150,7 @@ def build(res):
         rps = median(d["req_per_s"] for d in good)
         p99 = median(d["latency_us"]["p99"] / 1000 for d in good)
         row(name, rps, "submissions/s", "≥ 20 000", rps >= 20000, ratio(rps),
-            [d["req_per_s"] for d in good], f"p99 {fmt(p99)} ms")
+            [d["req_per_s"] for d in good], "; ".join(filter(None, [f"p99 {fmt(p99)} ms", failed("submit", good)])))
     else:
         not_measured(name, "submissions/s", "≥ 20 000", res.why_not("submit"))
 
@@ -130,7 +160,8 @@ def build(res):
     if good:
         tps = median(d["tasks_per_s"] for d in good)
         row(name, tps, "tasks/s", "≥ 15 000", tps >= 15000, None, [d["tasks_per_s"] for d in good],
-            "p99 per task {} ms".format(fmt(median(d["task_latency_us"]["p99"] / 1000 for d in good))))
+            "; ".join(filter(None, ["p99 per task {} ms".format(fmt(median(d["task_latency_us"]["p99"] / 1000 for d in good))),
+                                    failed("e2e", good)])))
     else:
         not_measured(name, "tasks/s", "≥ 15 000", res.why_not("e2e", "tasks did not all finish"))
 
@@ -224,7 +255,7 @@ def build(res):
     scaling = {}
     for size in (1, 2, 4):
         good = [d for d in res.runs.get(f"cpu_scaling_{size}", []) if d.get("tasks_done") == d.get("tasks")]
-        name = f"cpu pool scaling: 8 primes tasks, --pools.cpu.size={size}"
+        name = f"cpu pool scaling: 16 primes tasks, --pools.cpu.size={size}"
         if good:
             scaling[size] = median(d["tasks_per_s"] for d in good)
             row(name, scaling[size], "tasks/s", "—", None, None, [d["tasks_per_s"] for d in good])
@@ -280,7 +311,26 @@ def write_md(res, rows, curves, path):
         f"- medians of {m.get('runs')} runs of {m.get('duration_s')} s where a workload runs for a time; "
         "every single run is listed in the last column. \"vs floor\" is the figure divided by the bare "
         "cpp-httplib floor measured in the same run.",
-        f"- whole suite: {m.get('suite_s')} s. Rerun with `make bench`; raw data in latest.json.",
+        f"- whole suite: {m.get('suite_s')} s; load average before {m.get('load_before')}, after "
+        f"{m.get('load_after')}. Rerun with `make bench`; raw data in latest.json.",
+    ]
+    try:
+        busy = float(str(m.get("load_before", "0")).split()[0]) > 1.0
+    except ValueError:
+        busy = False
+    inter = m.get("interference") or {}
+    if inter.get("foreign_share") is not None:
+        out.append(f"- other processes used {inter['foreign_cpu_s']} CPU-s of the machine while the suite ran "
+                   f"({100 * inter['foreign_share']:.0f}% of its {m.get('cores')} cores; the suite itself "
+                   f"used {inter['suite_cpu_s']} CPU-s).")
+    if busy or (inter.get("foreign_share") or 0) > 0.05:
+        out.append("- **WARNING: the machine was not quiet (load average > 1 at the start, or other processes "
+                   "took > 5% of the CPU during the suite): the figures below are lower than they should be.**")
+    for d in res.runs.get("server_death", []):
+        out.append(f"- **actorq died during `{d.get('during')}`** (exit status {d.get('exit_status')}; "
+                   f"last output: `{' '.join(str(d.get('log_tail', '')).split())[:200]}`); "
+                   "a fresh server ran the workloads after it.")
+    out += [
         "",
         "| workload | figure | unit | target | met? | vs floor | runs |",
         "|---|---|---|---|---|---|---|",
@@ -307,10 +357,11 @@ def write_md(res, rows, curves, path):
         "- `latency_vs_load.png`: open-loop GETs at fixed offered loads (fractions of the floor's max "
         "rate), median of 3 runs of 1 s per point, latency measured from the intended send time (no "
         "coordinated omission); past saturation the latency grows with the queue.",
-        "- `cpu_pool_scaling.png`: 8 primes tasks submitted at once, a fresh server for each "
+        "- `cpu_pool_scaling.png`: 16 primes tasks (half the `below` of the efficiency run) submitted at once, a fresh server for each "
         "`--pools.cpu.size`.",
         "- CPU efficiency: one primes task alone on an idle server gives the single-thread time t1 "
-        f"(submit → terminal, seen by the client); a batch of n = 4 × cores tasks gives the wall time; "
+        f"(submit → terminal, seen by the client; median of the runs before and after each batch); a batch of "
+        "n = 8 × cores tasks submitted at once gives the wall time; "
         "the figure is wall ÷ (t1 × n ÷ cores).",
         "- Supervision: see the note in its row. Memory: VmRSS from /proc; per task = (RSS after N "
         "finished tasks − RSS before, after a 20 000-task warm-up) ÷ N.",

@@ -12,11 +12,19 @@ Each subcommand prints one JSON line on stdout (or a plain value for `http`).
       Crash the only worker of a size-1 io pool, time until it serves again.
   tools.py memory --url URL --pid PID --bench-load PATH --tasks N --budget S
       RSS per retained terminal task: RSS before/after N finished tasks.
+  tools.py ini FILE GROUP.KEY [--ms] [--default V]
+      One value of actorq's INI config (durations in ms with --ms).
+  tools.py cpu-busy
+      CPU seconds the whole machine has spent in user+system so far.
+  tools.py foreign --since=SECONDS --wall=S --times="$(times)"
+      How much CPU other processes took while the suite ran: machine busy time
+      since the mark, less the suite's own (bash `times`, children included).
 """
 import argparse
 import http.client
 import json
 import os
+import re
 import select
 import statistics
 import subprocess
@@ -40,17 +48,29 @@ def request(url, method, path, body=None, timeout=30):
 
 
 class Client:
-    """A keep-alive connection, so that timed requests pay no connect."""
+    """A keep-alive connection, so that timed requests pay no connect.  The
+    server closes idle keep-alive connections (after 5 s): a request that finds
+    its connection closed is sent again once on a new one."""
 
     def __init__(self, url, timeout=30):
         u = urllib.parse.urlsplit(url)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def call(self, method, path, body=None):
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        self.conn.request(method, path, body=body if body is None else json.dumps(body), headers=headers)
-        resp = self.conn.getresponse()
-        text = resp.read().decode("utf-8", "replace")
+        payload = None if body is None else json.dumps(body)
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                resp = self.conn.getresponse()
+                text = resp.read().decode("utf-8", "replace")
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                if attempt == 2:
+                    raise
         try:
             data = json.loads(text) if text else None
         except ValueError:
@@ -288,6 +308,63 @@ def cmd_memory(a):
     return 0
 
 
+def cmd_ini(a):
+    """CAF-style INI: [group] sections (dots allowed), key = value, ; comments."""
+    group, key = a.key.rsplit(".", 1)
+    section, value = None, None
+    try:
+        lines = open(a.file).read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        line = line.split(";")[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip()
+        elif "=" in line and section == group:
+            k, v = (x.strip() for x in line.split("=", 1))
+            if k == key:
+                value = v.strip('"')
+    if value is None:
+        value = a.default
+    if value is not None and a.ms:
+        m = re.fullmatch(r"([0-9.]+)\s*(ns|us|ms|s|min|h)?", value)
+        if not m:
+            print(f"{a.key}: not a duration: {value}", file=sys.stderr)
+            return 1
+        scale = {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1000, "min": 60000, "h": 3600000}
+        value = float(m.group(1)) * scale.get(m.group(2) or "ms")
+        value = f"{value:g}"
+    if value is None:
+        print(f"{a.key}: not in {a.file}", file=sys.stderr)
+        return 1
+    print(value)
+    return 0
+
+
+def machine_busy_s():
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    # user nice system idle iowait irq softirq ...: processes are charged their
+    # softirq time too (loopback traffic), so it counts as busy here.
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_cpu_busy(a):
+    print(f"{machine_busy_s():.2f}")
+    return 0
+
+
+def cmd_foreign(a):
+    # bash `times`: "0m0.1s 0m0.2s" (shell user, sys) then the same for its children.
+    ours = sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", a.times))
+    busy = machine_busy_s() - a.since
+    foreign = max(0.0, busy - ours)
+    emit({"machine_busy_s": round(busy, 1), "suite_cpu_s": round(ours, 1), "foreign_cpu_s": round(foreign, 1),
+          "foreign_share": round(foreign / (a.wall * os.cpu_count()), 3) if a.wall > 0 else None})
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -311,11 +388,22 @@ def main():
     m.add_argument("--warmup", type=int, default=20_000)
     m.add_argument("--budget", type=float, default=60)
     m.add_argument("--drain-timeout", type=float, default=60)
+    i = sub.add_parser("ini")
+    i.add_argument("file")
+    i.add_argument("key")
+    i.add_argument("--ms", action="store_true")
+    i.add_argument("--default")
+    sub.add_parser("cpu-busy")
+    f = sub.add_parser("foreign")
+    f.add_argument("--since", type=float, required=True)
+    f.add_argument("--wall", type=float, required=True)
+    f.add_argument("--times", required=True)
     a = p.parse_args()
     if getattr(a, "cmd", None) and a.cmd[0] == "--":
         a.cmd = a.cmd[1:]
     return {"http": cmd_http, "startup": cmd_startup, "supervise": cmd_supervise,
-            "memory": cmd_memory}[a.command](a)
+            "memory": cmd_memory, "ini": cmd_ini, "cpu-busy": cmd_cpu_busy,
+            "foreign": cmd_foreign}[a.command](a)
 
 
 if __name__ == "__main__":

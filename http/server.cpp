@@ -4,6 +4,7 @@
 #include "actors/kinds.hpp"
 
 #include <chrono>
+#include <sys/socket.h>
 #include <algorithm>
 #include <regex>
 
@@ -143,13 +144,20 @@ server::~server() {
   stop();
 }
 
+bool http_server::set_backlog(int backlog) {
+  return ::listen(svr_sock_, backlog) == 0;
+}
+
 int server::bind() {
   auto host = cfg_.http_host;
+  int port = -1;
   if (cfg_.http_port == 0)
-    return http_.bind_to_any_port(host);
-  return http_.bind_to_port(host, static_cast<int>(cfg_.http_port))
-           ? static_cast<int>(cfg_.http_port)
-           : -1;
+    port = http_.bind_to_any_port(host);
+  else if (http_.bind_to_port(host, static_cast<int>(cfg_.http_port)))
+    port = static_cast<int>(cfg_.http_port);
+  if (port > 0)
+    http_.set_backlog(SOMAXCONN);
+  return port;
 }
 
 void server::run() {

@@ -22,6 +22,14 @@ struct backend {
   std::vector<std::pair<std::string, pool_actor>> pools;
 };
 
+/// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects
+/// loses SYNs and waits 1–3 s for the retry. This lets us raise it.
+class http_server : public httplib::Server {
+public:
+  /// Re-issues listen() on the bound socket with a larger backlog.
+  bool set_backlog(int backlog);
+};
+
 class server {
 public:
   server(caf::actor_system& sys, const actorq_config& cfg, backend actors);
@@ -43,7 +51,7 @@ private:
   const actorq_config& cfg_;
   backend actors_;
   codec_settings codec_;
-  httplib::Server http_;
+  http_server http_;
 };
 
 } // namespace actorq::http
