@@ -17,34 +17,13 @@ using self_ptr = pool_actor::stateful_pointer<pool_state>;
 constexpr size_t max_chunk = 64;
 
 void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
-  if (j.progress && phase >= job_phase::succeeded)
-    self->state.live.erase({j.listener.address(), j.key});
   self->send(j.listener,
              job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
-}
-
-/// Takes a job in; progress jobs can be cancelled and are tracked as live.
-void admit(self_ptr self, job&& j) {
-  if (j.progress)
-    self->state.live.emplace(j.listener.address(), j.key);
-  self->state.queue.push_back(std::move(j));
-}
-
-/// Pops a pending cancellation for `j`, if any.
-bool take_cancelled(self_ptr self, const job& j) {
-  auto& cancelled = self->state.cancelled;
-  if (cancelled.empty())
-    return false;
-  return cancelled.erase({j.listener.address(), j.key}) > 0;
 }
 
 /// An attempt of `j` ended: finish the job, or schedule its retry.
 void settle(self_ptr self, job j, outcome result) {
   auto& st = self->state;
-  if (take_cancelled(self, j)) {
-    emit(self, j, job_phase::cancelled);
-    return;
-  }
   if (result.ok) {
     ++st.completed;
     emit(self, j, job_phase::succeeded, std::move(result));
@@ -54,6 +33,7 @@ void settle(self_ptr self, job j, outcome result) {
     if (j.progress)
       emit(self, j, job_phase::retrying, result);
     auto delay = st.retry_delay(j);
+    st.backing_off.emplace(j.listener.address(), j.key);
     self->delayed_send(self, delay, retry_atom::value, std::move(j));
     return;
   }
@@ -87,17 +67,14 @@ attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
   return a;
 }
 
-/// Next queued job that is not cancelled, if any.
+/// Pops the next queued job, if any.
 std::optional<job> next_job(self_ptr self) {
-  auto& st = self->state;
-  while (!st.queue.empty()) {
-    job j = std::move(st.queue.front());
-    st.queue.pop_front();
-    if (!take_cancelled(self, j))
-      return j;
-    emit(self, j, job_phase::cancelled);
-  }
-  return std::nullopt;
+  auto& queue = self->state.queue;
+  if (queue.empty())
+    return std::nullopt;
+  job j = std::move(queue.front());
+  queue.pop_front();
+  return j;
 }
 
 /// Hands queued jobs to idle workers until one of the two runs out.
@@ -190,12 +167,12 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   });
   return {
     [=](submit_atom, job& j) {
-      admit(self, std::move(j));
+      self->state.queue.push_back(std::move(j));
       dispatch(self);
     },
     [=](submit_atom, std::vector<job>& jobs) {
       for (auto& j : jobs)
-        admit(self, std::move(j));
+        self->state.queue.push_back(std::move(j));
       dispatch(self);
     },
     [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
@@ -215,9 +192,19 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           }
         }
       }
-      // Queued or backing off: drop it when it next comes up. A job that has
-      // already ended (its last event crossed this cancel) is not recorded.
-      if (st.live.count({addr, key}) > 0)
+      // Queued: drop it now (cancels are rare; a scan is fine).
+      auto queued = std::find_if(st.queue.begin(), st.queue.end(), [&](auto& j) {
+        return j.key == key && j.listener.address() == addr;
+      });
+      if (queued != st.queue.end()) {
+        job j = std::move(*queued);
+        st.queue.erase(queued);
+        emit(self, j, job_phase::cancelled);
+        return;
+      }
+      // Backing off: drop it when its retry comes up. Anything else has
+      // already ended (its last event crossed this cancel): nothing to do.
+      if (st.backing_off.count({addr, key}) > 0)
         st.cancelled.emplace(addr, key);
     },
     [=](stats_atom) {
@@ -274,7 +261,10 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       dispatch(self);
     },
     [=](retry_atom, job& j) {
-      if (take_cancelled(self, j)) {
+      auto& st = self->state;
+      std::pair<caf::actor_addr, uint64_t> id{j.listener.address(), j.key};
+      st.backing_off.erase(id);
+      if (st.cancelled.erase(id) > 0) {
         emit(self, j, job_phase::cancelled);
         return;
       }

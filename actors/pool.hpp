@@ -41,9 +41,9 @@ struct pool_state {
   uint64_t failed = 0;
   uint64_t restarts = 0;
   int64_t degraded_until = 0; // actor-clock ticks since its epoch
-  // Cancellable (progress) jobs inside the pool: queued, running or backing off.
-  std::set<std::pair<caf::actor_addr, uint64_t>> live;
-  // Live jobs cancelled while not running: dropped when they next come up.
+  // Jobs waiting for a retry (listener, key); the ones among them that were
+  // cancelled meanwhile are dropped when their retry comes up.
+  std::set<std::pair<caf::actor_addr, uint64_t>> backing_off;
   std::set<std::pair<caf::actor_addr, uint64_t>> cancelled;
   std::mt19937_64 rng{std::random_device{}()};
 
