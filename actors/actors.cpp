@@ -116,6 +116,7 @@ void register_types(caf::actor_system_config& cfg) {
       "std::vector<actorq::attempt_done>")
     .add_message_type<job_phase>("actorq::job_phase")
     .add_message_type<job_event>("actorq::job_event")
+    .add_message_type<std::vector<job_event>>("std::vector<actorq::job_event>")
     .add_message_type<job>("actorq::job")
     .add_message_type<std::vector<job>>("std::vector<actorq::job>")
     .add_message_type<job_listener_actor>("actorq::job_listener_actor")

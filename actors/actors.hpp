@@ -3,7 +3,7 @@
 //
 //   HTTP bridge ──submit/get/wait/list/cancel──▶ registry ──job──▶ pool ──attempt──▶ worker
 //        │                                          ▲              │ ▲                 │
-//        │                                          └──job_event───┘ └─attempt_done────┘
+//        │                                          └──job_events──┘ └─attempt_done────┘
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //
@@ -280,13 +280,15 @@ using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using worker_up_atom = caf::atom_constant<caf::atom("worker_up")>;
 using worker_dn_atom = caf::atom_constant<caf::atom("worker_dn")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 // -- interfaces ---------------------------------------------------------------
 
 /// Anyone who hands jobs to a pool and wants to hear how they end.
 using job_listener_actor = caf::typed_actor<
-  // A job made progress or ended.
-  caf::reacts_to<job_event>>;
+  // Jobs made progress or ended: a pool sends its events in batches, one per
+  // burst of work, so a busy listener handles one message for many jobs.
+  caf::reacts_to<std::vector<job_event>>>;
 
 /// A job inside a pool: one registry task or one item of a batch.
 struct job {
@@ -338,7 +340,9 @@ using pool_actor = caf::typed_actor<
   // INTERNAL: a job's backoff elapsed; requeue it.
   caf::reacts_to<retry_atom, job>,
   // INTERNAL: the attempt `seq` on `slot` ran out of time.
-  caf::reacts_to<timeout_atom, uint32_t, uint64_t>>;
+  caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
+  // INTERNAL: send the job events gathered since the last flush.
+  caf::reacts_to<flush_atom>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.
 using supervisor_actor = caf::typed_actor<
@@ -349,8 +353,8 @@ using supervisor_actor = caf::typed_actor<
 using coordinator_actor = caf::typed_actor<
   // Run the batch; answered once, then the coordinator exits.
   caf::replies_to<batch_spec>::with<batch_result>,
-  // INTERNAL (pool): an item ended.
-  caf::reacts_to<job_event>>;
+  // INTERNAL (pool): items ended.
+  caf::reacts_to<std::vector<job_event>>>;
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
@@ -364,8 +368,8 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<list_atom, task_filter>::with<task_page>,
   // Cancel a task (see README for the status codes); errors: not_found, conflict.
   caf::replies_to<cancel_atom, task_id>::with<task_view>,
-  // INTERNAL (pool): a task made progress or ended.
-  caf::reacts_to<job_event>,
+  // INTERNAL (pool): tasks made progress or ended.
+  caf::reacts_to<std::vector<job_event>>,
   // INTERNAL: a waiter's time is up.
   caf::reacts_to<timeout_atom, uint64_t>>;
 

@@ -34,22 +34,25 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
       st.promise = self->make_response_promise<batch_result>();
       return st.promise;
     },
-    [=](job_event& e) {
+    [=](std::vector<job_event>& events) {
       auto& st = self->state;
-      if (e.key >= st.result.results.size()
-          || (e.phase != job_phase::succeeded && e.phase != job_phase::failed
-              && e.phase != job_phase::cancelled))
-        return;
-      if (e.phase == job_phase::succeeded) {
-        st.result.results[e.key] = std::move(e.result.result);
-        ++st.result.succeeded;
-      } else {
-        st.result.errors[e.key] = e.phase == job_phase::cancelled
-                                    ? std::string{"cancelled"}
-                                    : std::move(e.result.error);
-        ++st.result.failed;
+      for (auto& e : events) {
+        if (e.key >= st.result.results.size()
+            || (e.phase != job_phase::succeeded && e.phase != job_phase::failed
+                && e.phase != job_phase::cancelled))
+          continue;
+        if (e.phase == job_phase::succeeded) {
+          st.result.results[e.key] = std::move(e.result.result);
+          ++st.result.succeeded;
+        } else {
+          st.result.errors[e.key] = e.phase == job_phase::cancelled
+                                      ? std::string{"cancelled"}
+                                      : std::move(e.result.error);
+          ++st.result.failed;
+        }
+        --st.pending;
       }
-      if (--st.pending == 0) {
+      if (st.pending == 0) {
         st.promise.deliver(std::move(st.result));
         self->quit();
       }

@@ -17,8 +17,17 @@ using self_ptr = pool_actor::stateful_pointer<pool_state>;
 constexpr size_t max_chunk = 64;
 
 void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
-  self->send(j.listener,
-             job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
+  auto& outbox = self->state.outbox;
+  if (outbox.empty())
+    self->send(self, flush_atom::value);
+  auto i = std::find_if(outbox.begin(), outbox.end(),
+                        [&](auto& x) { return x.first == j.listener; });
+  if (i == outbox.end()) {
+    outbox.emplace_back(j.listener, std::vector<job_event>{});
+    i = outbox.end() - 1;
+  }
+  i->second.push_back(
+    job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
 }
 
 /// An attempt of `j` ended: finish the job, or schedule its retry.
@@ -270,6 +279,11 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       }
       self->state.queue.push_back(std::move(j));
       dispatch(self);
+    },
+    [=](flush_atom) {
+      for (auto& [listener, events] : self->state.outbox)
+        self->send(listener, std::move(events));
+      self->state.outbox.clear();
     },
     [=](timeout_atom, uint32_t index, uint64_t seq) {
       auto& s = self->state.slots[index];

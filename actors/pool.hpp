@@ -45,6 +45,9 @@ struct pool_state {
   // cancelled meanwhile are dropped when their retry comes up.
   std::set<std::pair<caf::actor_addr, uint64_t>> backing_off;
   std::set<std::pair<caf::actor_addr, uint64_t>> cancelled;
+  // Job events not sent yet, per listener; flushed by a message to self, so
+  // everything that arrives meanwhile goes out in the same batch.
+  std::vector<std::pair<job_listener_actor, std::vector<job_event>>> outbox;
   std::mt19937_64 rng{std::random_device{}()};
 
   /// The delay before retrying a job that has made `attempts` attempts.

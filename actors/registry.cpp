@@ -34,6 +34,44 @@ void finish(self_ptr self, registry_state::record& r, uint64_t seq,
   wake_waiters(self, seq);
 }
 
+/// Applies one event from a pool to its task.
+void on_event(self_ptr self, job_event& e) {
+  auto& st = self->state;
+  if (e.key == 0 || e.key > st.records.size())
+    return;
+  auto& r = st.records[e.key - 1];
+  if (is_terminal(r.status))
+    return; // e.g. cancelled while queued; the pool's echo arrives late
+  r.attempts = e.attempts;
+  switch (e.phase) {
+    case job_phase::started:
+      r.status = task_status::running;
+      if (r.started_at == 0)
+        r.started_at = e.at;
+      break;
+    case job_phase::retrying:
+      r.status = task_status::retrying;
+      st.set_error(r, std::move(e.result.error));
+      break;
+    case job_phase::succeeded:
+      if (r.cancel_requested) {
+        finish(self, r, e.key, task_status::cancelled, e.at);
+        break;
+      }
+      st.set_result(r, e.result.result.value);
+      st.set_error(r, {});
+      finish(self, r, e.key, task_status::succeeded, e.at);
+      break;
+    case job_phase::failed:
+      st.set_error(r, std::move(e.result.error));
+      finish(self, r, e.key, task_status::failed, e.at);
+      break;
+    case job_phase::cancelled:
+      finish(self, r, e.key, task_status::cancelled, e.at);
+      break;
+  }
+}
+
 } // namespace
 
 registry_state::record* registry_state::find(const task_id& id) {
@@ -227,41 +265,9 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
       finish(self, r, seq, task_status::cancelled, now_ms());
       return st.view(r);
     },
-    [=](job_event& e) {
-      auto& st = self->state;
-      if (e.key == 0 || e.key > st.records.size())
-        return;
-      auto& r = st.records[e.key - 1];
-      if (is_terminal(r.status))
-        return; // e.g. cancelled while queued; the pool's echo arrives late
-      r.attempts = e.attempts;
-      switch (e.phase) {
-        case job_phase::started:
-          r.status = task_status::running;
-          if (r.started_at == 0)
-            r.started_at = e.at;
-          break;
-        case job_phase::retrying:
-          r.status = task_status::retrying;
-          st.set_error(r, std::move(e.result.error));
-          break;
-        case job_phase::succeeded:
-          if (r.cancel_requested) {
-            finish(self, r, e.key, task_status::cancelled, e.at);
-            break;
-          }
-          st.set_result(r, e.result.result.value);
-          st.set_error(r, {});
-          finish(self, r, e.key, task_status::succeeded, e.at);
-          break;
-        case job_phase::failed:
-          st.set_error(r, std::move(e.result.error));
-          finish(self, r, e.key, task_status::failed, e.at);
-          break;
-        case job_phase::cancelled:
-          finish(self, r, e.key, task_status::cancelled, e.at);
-          break;
-      }
+    [=](std::vector<job_event>& events) {
+      for (auto& e : events)
+        on_event(self, e);
     },
   };
 }

@@ -152,7 +152,10 @@ struct fixture {
     std::vector<job_event> out;
     bool more = true;
     while (more)
-      self->receive([&](job_event& e) { out.push_back(std::move(e)); },
+      self->receive([&](std::vector<job_event>& xs) {
+                      for (auto& e : xs)
+                        out.push_back(std::move(e));
+                    },
                     caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
     return out;
   }

@@ -66,9 +66,11 @@ TEST_CASE("attempts requeued after a crash in a chunk keep their input",
     bool timed_out = false;
     while (ends.size() < 10 && !timed_out)
       self->receive(
-        [&](job_event& e) {
-          if (e.phase != job_phase::started && e.phase != job_phase::retrying)
-            ends[e.key] = e;
+        [&](std::vector<job_event>& xs) {
+          for (auto& e : xs)
+            if (e.phase != job_phase::started
+                && e.phase != job_phase::retrying)
+              ends[e.key] = e;
         },
         caf::after(std::chrono::seconds(5)) >> [&] { timed_out = true; });
     self->send_exit(p, caf::exit_reason::user_shutdown);
