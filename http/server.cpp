@@ -280,6 +280,19 @@ void server::routes() {
                                   wait_atom::value, *id, wait_ms);
        reply_with(res, view, render_task);
      });
+  on("GET", R"(/get-result/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_result);
+     });
+  on("GET", R"(/check-task/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_check);
+     });
+  on("GET", R"(/task-status/([^/]+))",
+     [=](const auto& req, auto& res) {
+       read_task(req, res, render_seed_status);
+     });
+
   on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
     auto filter = parse_filter(param(req, "status"), param(req, "kind"),
                                param(req, "limit"), param(req, "cursor"));
@@ -360,19 +373,6 @@ void server::routes() {
   on("POST", "/submit-task", seed_submit(seed_route::submit_task));
   on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
   on("POST", "/start-task", seed_submit(seed_route::start_task));
-  on("GET", R"(/get-result/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_result);
-     });
-  on("GET", R"(/check-task/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_check);
-     });
-  on("GET", R"(/task-status/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_status);
-     });
-
   // -- errors -----------------------------------------------------------------
 
   // A known path with another method: 405 with an Allow header.
