@@ -22,41 +22,6 @@ std::string check_object(const json& in) {
   return in.is_object() ? "" : "must be a JSON object";
 }
 
-/// Checks that `in[field]` is an integer in [lo, hi] (or absent if optional).
-std::string check_int(const json& in, const char* field, int64_t lo,
-                      int64_t hi, bool required) {
-  auto i = in.find(field);
-  if (i == in.end())
-    return required ? std::string{field} + " is required" : "";
-  auto range = [&] {
-    return std::string{field} + " must be an integer between "
-           + std::to_string(lo) + " and " + std::to_string(hi);
-  };
-  if (i->is_number_unsigned() && i->get<uint64_t>() > static_cast<uint64_t>(hi))
-    return range();
-  if (!i->is_number_integer())
-    return range();
-  auto v = i->get<int64_t>();
-  return v < lo || v > hi ? range() : "";
-}
-
-/// Rejects fields not in `allowed`, so that typos do not pass silently.
-std::string check_fields(const json& in,
-                         std::initializer_list<std::string_view> allowed) {
-  for (auto& [key, _] : in.items()) {
-    bool known = false;
-    for (auto a : allowed)
-      known = known || key == a;
-    if (!known) {
-      std::string list;
-      for (auto a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string{a};
-      return key + " is not a known field (expected: " + list + ")";
-    }
-  }
-  return "";
-}
-
 template <class... Checks>
 std::string first_error(Checks&&... checks) {
   std::string result;
@@ -222,6 +187,41 @@ kind_run run_process(const json& in, int32_t) {
 }
 
 } // namespace
+
+// Declared in kinds.hpp.
+std::string check_int(const json& in, const char* field, int64_t lo,
+                      int64_t hi, bool required) {
+  auto i = in.find(field);
+  if (i == in.end())
+    return required ? std::string{field} + " is required" : "";
+  auto range = [&] {
+    return std::string{field} + " must be an integer between "
+           + std::to_string(lo) + " and " + std::to_string(hi);
+  };
+  if (i->is_number_unsigned() && i->get<uint64_t>() > static_cast<uint64_t>(hi))
+    return range();
+  if (!i->is_number_integer())
+    return range();
+  auto v = i->get<int64_t>();
+  return v < lo || v > hi ? range() : "";
+}
+
+// Declared in kinds.hpp.
+std::string check_fields(const json& in,
+                         std::initializer_list<std::string_view> allowed) {
+  for (auto& [key, _] : in.items()) {
+    bool known = false;
+    for (auto a : allowed)
+      known = known || key == a;
+    if (!known) {
+      std::string list;
+      for (auto a : allowed)
+        list += (list.empty() ? "" : ", ") + std::string{a};
+      return key + " is not a known field (expected: " + list + ")";
+    }
+  }
+  return "";
+}
 
 const std::vector<kind_def>& all_kinds() {
   static const std::vector<kind_def> kinds{

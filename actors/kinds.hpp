@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,17 @@ struct kind_def {
   kind_validate_fn validate;
   kind_run_fn run;
 };
+
+/// Validation helpers shared by the kinds and the HTTP codec. Each returns ""
+/// or a message that starts with the field's name.
+
+/// `in[field]` is an integer in [lo, hi]; absent is fine unless `required`.
+std::string check_int(const json& in, const char* field, int64_t lo,
+                      int64_t hi, bool required);
+
+/// Every field of the object `in` is one of `allowed` (typos do not pass).
+std::string check_fields(const json& in,
+                         std::initializer_list<std::string_view> allowed);
 
 /// All kinds, in documentation order.
 const std::vector<kind_def>& all_kinds();

@@ -57,37 +57,10 @@ int nesting_depth(std::string_view text) {
 /// Reads an optional integer field of the request body into `out`.
 std::string read_int(const json& body, const char* field, int64_t lo,
                      int64_t hi, int64_t& out) {
-  auto i = body.find(field);
-  if (i == body.end())
-    return "";
-  auto range = std::string{field} + " must be an integer between "
-               + std::to_string(lo) + " and " + std::to_string(hi);
-  if (i->is_number_unsigned() && i->get<uint64_t>() > static_cast<uint64_t>(hi))
-    return range;
-  if (!i->is_number_integer())
-    return range;
-  auto v = i->get<int64_t>();
-  if (v < lo || v > hi)
-    return range;
-  out = v;
-  return "";
-}
-
-/// Rejects request fields outside `allowed`.
-std::string unknown_field(const json& body,
-                          std::initializer_list<std::string_view> allowed) {
-  for (auto& [key, _] : body.items()) {
-    bool known = false;
-    for (auto a : allowed)
-      known = known || key == a;
-    if (!known) {
-      std::string list;
-      for (auto a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string{a};
-      return key + " is not a known field (expected: " + list + ")";
-    }
-  }
-  return "";
+  auto err = check_int(body, field, lo, hi, false);
+  if (err.empty() && body.contains(field))
+    out = body[field].get<int64_t>();
+  return err;
 }
 
 /// The fields shared by /v1/tasks and /v1/batches; `item_field` is "input" or
@@ -96,7 +69,7 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
                                 const char* item_field) {
   if (!body.is_object())
     return invalid("the request body must be a JSON object");
-  if (auto err = unknown_field(body, {"kind", item_field, "pool",
+  if (auto err = check_fields(body, {"kind", item_field, "pool",
                                       "max_retries", "backoff_ms",
                                       "timeout_ms"});
       !err.empty())
