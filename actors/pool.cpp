@@ -101,9 +101,10 @@ void dispatch(self_ptr self) {
       self->send(s.worker, start(self, index, std::move(*j), false));
       continue;
     }
-    // Guided self-scheduling: a chunk is a share of the backlog, so workers
-    // stay balanced while each thread wakes once per chunk, not per attempt.
-    auto n = std::clamp<size_t>(st.queue.size() / (2 * st.slots.size()), 1,
+    // Guided self-scheduling: a chunk is a share of the backlog (a quarter
+    // of it per worker), so workers stay balanced and the last jobs go out
+    // one by one, while each thread wakes once per chunk, not per attempt.
+    auto n = std::clamp<size_t>(st.queue.size() / (4 * st.slots.size()), 1,
                                 max_chunk);
     std::vector<attempt> chunk;
     chunk.push_back(start(self, index, std::move(*j), true));
