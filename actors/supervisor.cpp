@@ -32,8 +32,14 @@ caf::timespan supervisor_state::backoff(slot& s, bool degraded) {
   auto base = static_cast<double>(cfg.min_backoff.count())
               * std::pow(2.0, std::min<uint32_t>(s.failures, 30));
   base = std::min(base, static_cast<double>(cfg.max_backoff.count()));
-  std::uniform_real_distribution<double> stretch{0.0, cfg.random_factor};
-  auto ms = base * (1.0 + stretch(rng));
+  // Spread restarts of many workers over ±random_factor/2 around the
+  // schedule, never below min_backoff nor above max_backoff: the first
+  // restart comes within min_backoff·(1 + random_factor/2).
+  auto half = cfg.random_factor / 2;
+  std::uniform_real_distribution<double> stretch{-half, half};
+  auto ms = std::clamp(base * (1.0 + stretch(rng)),
+                       static_cast<double>(cfg.min_backoff.count()),
+                       static_cast<double>(cfg.max_backoff.count()));
   return std::chrono::duration_cast<caf::timespan>(
     std::chrono::duration<double, std::milli>{ms});
 }
