@@ -19,18 +19,25 @@ actorq_config::actorq_config() {
     .add(http_max_body_bytes, "max-body-bytes", "largest request body")
     .add(http_max_batch_items, "max-batch-items", "most items in one batch")
     .add(http_batch_timeout, "batch-timeout",
-         "longest a batch request may take");
+         "longest a batch request may take")
+    .add(http_auth_token, "auth-token",
+         "require 'Authorization: Bearer TOKEN' on every route but /healthz "
+         "(default: $ACTORQ_AUTH_TOKEN, else none)");
   caf::config_option_adder{custom_options_, "seed"}.add(
     seed_delay_scale, "delay-scale",
     "multiplies every simulated delay of the seed routes");
   caf::config_option_adder{custom_options_, "pools.io"}.add(
-    pool_io_size, "size", "workers for I/O-bound kinds (default 10000)");
+    pool_io_size, "size", "workers for I/O-bound kinds (default 10000)")
+    .add(pool_io_queue_limit, "queue-limit", "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "pools.cpu"}.add(
-    pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)");
+    pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)")
+    .add(pool_cpu_queue_limit, "queue-limit", "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "pools.limited"}.add(
-    pool_limited_size, "size", "workers of the limited pool (default 5)");
+    pool_limited_size, "size", "workers of the limited pool (default 5)")
+    .add(pool_limited_queue_limit, "queue-limit", "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "pools.heavy"}.add(
-    pool_heavy_size, "size", "workers of the heavy pool (default 2)");
+    pool_heavy_size, "size", "workers of the heavy pool (default 2)")
+    .add(pool_heavy_queue_limit, "queue-limit", "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "retry"}
     .add(retry_max_retries, "max-retries", "default retries per task")
     .add(retry_backoff, "backoff", "default delay before the first retry")
@@ -118,6 +125,10 @@ std::vector<std::string> actorq_config::validate() {
   range("pools.cpu.size", pool_cpu_size, 0, 1024);
   range("pools.limited.size", pool_limited_size, 1, 1'000'000);
   range("pools.heavy.size", pool_heavy_size, 1, 1'000'000);
+  range("pools.io.queue-limit", pool_io_queue_limit, 1, 100'000'000);
+  range("pools.cpu.queue-limit", pool_cpu_queue_limit, 1, 100'000'000);
+  range("pools.limited.queue-limit", pool_limited_queue_limit, 1, 100'000'000);
+  range("pools.heavy.queue-limit", pool_heavy_queue_limit, 1, 100'000'000);
   range("retry.max-retries", retry_max_retries, 0, 1000);
   positive("retry.backoff", retry_backoff);
   positive("retry.max-backoff", retry_max_backoff);
@@ -145,11 +156,15 @@ std::vector<pool_settings> actorq_config::pools() const {
                           sup_max_restarts,    ms(sup_window)};
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   auto cpu = pool_cpu_size == 0 ? cores : static_cast<uint32_t>(pool_cpu_size);
+  auto gauge = [](int64_t limit) { return std::make_shared<pool_gauge>(limit); };
   return {
-    {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup},
-    {"cpu", cpu, true, retry, sup},
-    {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup},
-    {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup},
+    {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup,
+     gauge(pool_io_queue_limit)},
+    {"cpu", cpu, true, retry, sup, gauge(pool_cpu_queue_limit)},
+    {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup,
+     gauge(pool_limited_queue_limit)},
+    {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup,
+     gauge(pool_heavy_queue_limit)},
   };
 }
 

@@ -4,7 +4,9 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,45 @@ struct retry_settings {
   double jitter = 0.1; // each delay is stretched by up to this fraction
 };
 
+/// Jobs waiting in a pool's queue, shared between the pool (which drains it)
+/// and the HTTP bridge (which admits work): a full pool refuses a submission
+/// before anything is created. Lock-free; admission is all or nothing.
+class pool_gauge {
+public:
+  explicit pool_gauge(int64_t limit) : limit_(limit) {
+  }
+
+  /// Reserves room for `n` jobs; false (and nothing reserved) if they would
+  /// not fit under the limit.
+  bool try_admit(int64_t n) {
+    if (queued_.fetch_add(n) + n <= limit_)
+      return true;
+    queued_.fetch_sub(n);
+    return false;
+  }
+
+  /// Jobs re-entering the queue (retries, requeues): never refused.
+  void add(int64_t n) {
+    queued_.fetch_add(n);
+  }
+
+  void remove(int64_t n) {
+    queued_.fetch_sub(n);
+  }
+
+  int64_t queued() const {
+    return queued_.load();
+  }
+
+  int64_t limit() const {
+    return limit_;
+  }
+
+private:
+  std::atomic<int64_t> queued_{0};
+  int64_t limit_;
+};
+
 /// One pool of workers.
 struct pool_settings {
   std::string name;
@@ -37,6 +78,7 @@ struct pool_settings {
   bool dedicated_threads = false; // each worker on its own thread (CPU work)
   retry_settings retry;
   supervisor_settings supervisor;
+  std::shared_ptr<pool_gauge> gauge; // null: no admission control (tests)
 };
 
 class actorq_config : public caf::actor_system_config {
@@ -47,7 +89,8 @@ public:
   /// each naming the key. Also fills the derived fields below.
   std::vector<std::string> validate();
 
-  /// The pools to start, in display order.
+  /// The pools to start, in display order. Each call makes new gauges: call
+  /// it once and share the result.
   std::vector<pool_settings> pools() const;
 
   // [http]
@@ -56,6 +99,7 @@ public:
   int64_t http_threads = 128;
   int64_t http_max_body_bytes = 1 << 20;
   int64_t http_max_batch_items = 100000;
+  std::string http_auth_token; // empty: ACTORQ_AUTH_TOKEN, else no auth
   caf::timespan http_batch_timeout = std::chrono::hours{1};
 
   // [seed]
@@ -66,6 +110,11 @@ public:
   int64_t pool_cpu_size = 0; // 0 = number of cores
   int64_t pool_limited_size = 5;
   int64_t pool_heavy_size = 2;
+  // [pools.NAME] queue-limit: jobs waiting beyond it get 429
+  int64_t pool_io_queue_limit = 200000;
+  int64_t pool_cpu_queue_limit = 200000;
+  int64_t pool_limited_queue_limit = 10000;
+  int64_t pool_heavy_queue_limit = 10000;
 
   // [retry]
   int64_t retry_max_retries = 3;

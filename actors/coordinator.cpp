@@ -4,7 +4,7 @@ namespace actorq {
 
 coordinator_actor::behavior_type
 coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
-            pool_actor pool) {
+            pool_ref pool) {
   self->state.pool = std::move(pool);
   return {
     [=](batch_spec& batch) -> caf::result<batch_result> {
@@ -13,6 +13,11 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
       if (n == 0) {
         self->quit();
         return batch_result{};
+      }
+      // The whole batch fits in the pool's queue, or none of it is run.
+      if (auto full = st.pool.admit(static_cast<int64_t>(n)); !full.empty()) {
+        self->quit();
+        return make_error(error_code::busy, std::move(full));
       }
       st.result.results.resize(n);
       st.result.errors.resize(n);
@@ -30,7 +35,7 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
         j.spec.input = std::move(batch.items[i]);
         j.listener = listener;
       }
-      self->send(st.pool, submit_atom::value, std::move(jobs));
+      self->send(st.pool.handle, submit_atom::value, std::move(jobs));
       st.promise = self->make_response_promise<batch_result>();
       return st.promise;
     },

@@ -5,12 +5,13 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/pool.hpp"
 
 namespace actorq {
 
 struct coordinator_state {
   static inline const char* name = "actorq.coordinator";
-  pool_actor pool;
+  pool_ref pool;
   batch_result result;
   size_t pending = 0;
   caf::typed_response_promise<batch_result> promise;
@@ -18,6 +19,6 @@ struct coordinator_state {
 
 coordinator_actor::behavior_type
 coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
-            pool_actor pool);
+            pool_ref pool);
 
 } // namespace actorq

@@ -76,6 +76,13 @@ attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
   return a;
 }
 
+/// Counts jobs entering (n > 0) or leaving (n < 0) the queue in the gauge
+/// that admission control reads.
+void count_queued(self_ptr self, int64_t n) {
+  if (auto& gauge = self->state.settings.gauge)
+    gauge->add(n);
+}
+
 /// Pops the next queued job, if any.
 std::optional<job> next_job(self_ptr self) {
   auto& queue = self->state.queue;
@@ -83,6 +90,7 @@ std::optional<job> next_job(self_ptr self) {
     return std::nullopt;
   job j = std::move(queue.front());
   queue.pop_front();
+  count_queued(self, -1);
   return j;
 }
 
@@ -152,6 +160,15 @@ void on_done(self_ptr self, attempt_done& done) {
 
 } // namespace
 
+std::string pool_ref::admit(int64_t n) const {
+  if (!gauge || gauge->try_admit(n))
+    return {};
+  return "pool '" + name + "' is full: " + std::to_string(gauge->queued())
+         + " jobs queued, limit " + std::to_string(gauge->limit())
+         + (n > 1 ? " (" + std::to_string(n) + " more asked)" : "")
+         + "; retry later";
+}
+
 caf::timespan pool_state::retry_delay(const job& j) {
   auto& cfg = settings.retry;
   double base = j.spec.backoff_ms > 0 ? j.spec.backoff_ms
@@ -209,6 +226,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       if (queued != st.queue.end()) {
         job j = std::move(*queued);
         st.queue.erase(queued);
+        count_queued(self, -1);
         emit(self, j, job_phase::cancelled);
         return;
       }
@@ -263,6 +281,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         if (lost[i].owner) {
           --lost[i].owner->attempts;
           st.queue.push_front(std::move(*lost[i].owner));
+          count_queued(self, 1);
         }
       }
       if (lost[0].owner)
@@ -279,6 +298,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         return;
       }
       self->state.queue.push_back(std::move(j));
+      count_queued(self, 1);
       dispatch(self);
     },
     [=](flush_atom) {

@@ -8,6 +8,8 @@
 #include "actors/config.hpp"
 
 #include <deque>
+#include <memory>
+#include <string>
 #include <optional>
 #include <random>
 #include <set>
@@ -56,5 +58,15 @@ struct pool_state {
 
 pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings);
+
+/// What the actors that hand work to a pool need to know of it.
+struct pool_ref {
+  std::string name;
+  pool_actor handle;
+  std::shared_ptr<pool_gauge> gauge; // null: no admission control
+
+  /// Reserves queue room for `n` jobs, or says why not (empty = admitted).
+  std::string admit(int64_t n) const;
+};
 
 } // namespace actorq

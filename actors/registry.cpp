@@ -123,7 +123,7 @@ task_view registry_state::view(const record& r) const {
   task_view v;
   v.id = r.id;
   v.kind = std::string{all_kinds()[r.kind].name};
-  v.pool = pool_names[r.pool];
+  v.pool = pools[r.pool].name;
   v.status = r.status;
   v.cancel_requested = r.cancel_requested;
   v.attempts = r.attempts;
@@ -139,11 +139,8 @@ task_view registry_state::view(const record& r) const {
 }
 
 registry_actor::behavior_type
-registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
-  for (auto& [name, handle] : pools) {
-    self->state.pool_names.push_back(name);
-    self->state.pools.push_back(handle);
-  }
+registry(self_ptr self, std::vector<pool_ref> pools) {
+  self->state.pools = std::move(pools);
   // On shutdown, answer every long-poll with the task as it is now: CAF 0.17
   // would otherwise leave the waiting HTTP threads blocked until their timeout.
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -158,20 +155,22 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
     [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
       auto& st = self->state;
       auto kind = find_kind(spec.kind);
-      auto pool = std::find(st.pool_names.begin(), st.pool_names.end(),
-                            spec.pool);
+      auto pool = std::find_if(st.pools.begin(), st.pools.end(),
+                               [&](auto& p) { return p.name == spec.pool; });
       if (kind == nullptr)
         return make_error(error_code::invalid, "kind: unknown kind '"
                                                  + spec.kind + "'");
-      if (pool == st.pool_names.end())
+      if (pool == st.pools.end())
         return make_error(error_code::invalid, "pool: unknown pool '"
                                                  + spec.pool + "'");
+      if (auto full = pool->admit(1); !full.empty())
+        return make_error(error_code::busy, std::move(full));
       registry_state::record r;
       do {
         r.id = task_id::random();
       } while (st.lookup(r.id) != 0);
       r.kind = static_cast<uint16_t>(kind - all_kinds().data());
-      r.pool = static_cast<uint8_t>(pool - st.pool_names.begin());
+      r.pool = static_cast<uint8_t>(pool - st.pools.begin());
       r.max_retries = spec.max_retries;
       r.created_at = now_ms();
       st.records.push_back(std::move(r));
@@ -183,7 +182,7 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
       j.spec = std::move(spec);
       j.progress = true;
       j.listener = caf::actor_cast<job_listener_actor>(self);
-      self->send(st.pools[rec.pool], submit_atom::value, std::move(j));
+      self->send(st.pools[rec.pool].handle, submit_atom::value, std::move(j));
       return st.view(rec);
     },
     [=](get_atom, const task_id& id) -> caf::result<task_view> {
@@ -257,7 +256,7 @@ registry(self_ptr self, std::vector<std::pair<std::string, pool_actor>> pools) {
                           std::string{"task is already "}
                             + to_string(r.status));
       auto listener = caf::actor_cast<job_listener_actor>(self);
-      self->send(st.pools[r.pool], cancel_atom::value, listener, seq);
+      self->send(st.pools[r.pool].handle, cancel_atom::value, listener, seq);
       if (r.status == task_status::running) {
         r.cancel_requested = true; // ends cancelled when the pool confirms
         return st.view(r);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/pool.hpp"
 
 #include <deque>
 #include <memory>
@@ -28,7 +29,7 @@ struct registry_state {
     int32_t attempts = 0;
     int32_t max_retries = 0;
     uint16_t kind = 0; // index into all_kinds()
-    uint8_t pool = 0;  // index into pool_names
+    uint8_t pool = 0;  // index into pools
     task_status status = task_status::queued;
     bool cancel_requested = false;
     std::unique_ptr<std::string> error; // null = no error (the common case)
@@ -39,8 +40,7 @@ struct registry_state {
     caf::typed_response_promise<task_view> promise;
   };
 
-  std::vector<std::string> pool_names;
-  std::vector<pool_actor> pools;
+  std::vector<pool_ref> pools;
   std::deque<record> records; // records[seq - 1]
   std::string results;        // every result's compact JSON text, appended
   // Open-addressing index id → seq (0 = empty slot), at most half full: 16
@@ -62,6 +62,6 @@ struct registry_state {
 
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
-         std::vector<std::pair<std::string, pool_actor>> pools);
+         std::vector<pool_ref> pools);
 
 } // namespace actorq

@@ -39,10 +39,10 @@ int main(int argc, char** argv) {
 
   caf::actor_system sys{cfg};
   http::backend actors;
-  for (auto& settings : cfg.pools()) {
-    auto name = settings.name;
-    actors.pools.emplace_back(name, sys.spawn(pool, std::move(settings)));
-  }
+  actors.settings = cfg.pools();
+  for (auto& settings : actors.settings)
+    actors.pools.push_back(
+      {settings.name, sys.spawn(pool, settings), settings.gauge});
   actors.registry = sys.spawn(registry, actors.pools);
 
   int exit_code = 0;
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   }
   // The HTTP threads are gone; end the actors before ~actor_system waits.
   caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
-  for (auto& [name, p] : actors.pools)
-    caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+  for (auto& p : actors.pools)
+    caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   return exit_code;
 }

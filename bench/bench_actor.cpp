@@ -90,12 +90,11 @@ int main(int argc, char** argv) {
   actorq_config cfg;
   register_types(cfg);
   caf::actor_system sys{cfg};
-  std::vector<std::pair<std::string, pool_actor>> pools;
+  std::vector<pool_ref> pools;
   for (auto& settings : cfg.pools()) {
     if (settings.name == "io")
       settings.size = 1000;
-    auto name = settings.name;
-    pools.emplace_back(name, sys.spawn(pool, std::move(settings)));
+    pools.push_back({settings.name, sys.spawn(pool, settings), settings.gauge});
   }
   auto reg = sys.spawn(registry, pools);
   caf::scoped_actor self{sys};
@@ -121,7 +120,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < tasks; ++i)
       batch.items.push_back(json_value{json{{"value", static_cast<int64_t>(i)}}});
     auto start = clock_type::now();
-    auto coord = sys.spawn(coordinator, pools[0].second);
+    auto coord = sys.spawn(coordinator, pools[0]);
     self->request(coord, std::chrono::seconds(60), std::move(batch))
       .receive([](batch_result&) {},
                [&](caf::error& err) {
@@ -135,7 +134,7 @@ int main(int argc, char** argv) {
               tasks, median(batch_rates));
 
   caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
-  for (auto& [name, p] : pools)
-    caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+  for (auto& p : pools)
+    caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   return 0;
 }

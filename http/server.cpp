@@ -4,6 +4,7 @@
 #include "actors/kinds.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <sys/socket.h>
 #include <algorithm>
 #include <regex>
@@ -52,6 +53,8 @@ void reply(httplib::Response& res, int status, std::string body) {
 }
 
 void reply(httplib::Response& res, const http_error& e) {
+  if (e.status == 429)
+    res.set_header("Retry-After", "1");
   reply(res, e.status, render_error(e));
 }
 
@@ -121,7 +124,7 @@ struct route_table {
 server::server(caf::actor_system& sys, const actorq_config& cfg,
                backend actors)
   : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
-  codec_.pools = cfg.pools();
+  codec_.pools = actors_.settings;
   codec_.default_max_retries = cfg.retry_max_retries;
   codec_.default_backoff_ms
     = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff)
@@ -198,9 +201,9 @@ void server::routes() {
     else if (method == "DELETE")
       http_.Delete(pattern, std::move(h));
   };
-  auto find_pool = [=](const std::string& name) -> pool_actor {
-    for (auto& [n, p] : actors->pools)
-      if (n == name)
+  auto find_pool = [=](const std::string& name) -> pool_ref {
+    for (auto& p : actors->pools)
+      if (p.name == name)
         return p;
     return {};
   };
@@ -324,8 +327,9 @@ void server::routes() {
   });
   auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
     std::vector<pool_stats> out;
-    for (auto& [name, pool] : actors->pools) {
-      auto stats = ask<pool_stats>(*sys, pool, immediate, stats_atom::value);
+    for (auto& pool : actors->pools) {
+      auto stats = ask<pool_stats>(*sys, pool.handle, immediate,
+                                   stats_atom::value);
       if (auto err = std::get_if<http_error>(&stats))
         return *err;
       out.push_back(std::get<pool_stats>(std::move(stats)));
@@ -373,6 +377,39 @@ void server::routes() {
   on("POST", "/submit-task", seed_submit(seed_route::submit_task));
   on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
   on("POST", "/start-task", seed_submit(seed_route::start_task));
+  // -- access control ---------------------------------------------------------
+
+  // With a token configured, every route but /healthz needs
+  // "Authorization: Bearer TOKEN". Compared in constant time; never logged.
+  auto token = cfg_.http_auth_token;
+  if (token.empty())
+    if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
+      token = env;
+  if (!token.empty()) {
+    http_.set_pre_routing_handler(
+      [token](const httplib::Request& req, httplib::Response& res) {
+        if (req.path == "/healthz")
+          return httplib::Server::HandlerResponse::Unhandled;
+        auto given = req.get_header_value("Authorization");
+        const std::string prefix = "Bearer ";
+        bool ok = given.size() == prefix.size() + token.size()
+                  && given.compare(0, prefix.size(), prefix) == 0;
+        unsigned char diff = ok ? 0 : 1;
+        for (size_t i = 0; i < token.size(); ++i) {
+          auto c = i + prefix.size() < given.size() ? given[i + prefix.size()]
+                                                    : '\0';
+          diff |= static_cast<unsigned char>(c ^ token[i]);
+        }
+        if (diff == 0)
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_header("WWW-Authenticate", "Bearer");
+        reply(res, http_error{401, "unauthorized",
+                              "this route needs the header 'Authorization: "
+                              "Bearer <token>' with the configured token"});
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  }
+
   // -- errors -----------------------------------------------------------------
 
   // A known path with another method: 405 with an Allow header.

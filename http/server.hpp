@@ -5,6 +5,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
+#include "actors/pool.hpp"
 #include "http/codec.hpp"
 
 #include <httplib.h>
@@ -19,7 +20,8 @@ namespace actorq::http {
 /// The actors the bridge talks to.
 struct backend {
   registry_actor registry;
-  std::vector<std::pair<std::string, pool_actor>> pools;
+  std::vector<pool_ref> pools;
+  std::vector<pool_settings> settings; // of the same pools, same order
 };
 
 /// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects

@@ -23,7 +23,7 @@ batch_spec make_batch(std::string kind, std::vector<json> items,
 TEST_CASE_METHOD(fixture, "coordinator answers in input order",
                  "[coordinator]") {
   auto p = spawn_pool(make_settings("test", 2));
-  auto c = sys.spawn(coordinator, p);
+  auto c = sys.spawn(coordinator, pool_ref{"test", p, nullptr});
   // Pool of 2: item 1 ends at 200, items 0 and 2 at 300, item 4 at 310 and
   // item 3 at 350 — completions come back out of input order.
   std::vector<int64_t> delays{300, 200, 100, 50, 10};
@@ -61,7 +61,7 @@ TEST_CASE_METHOD(fixture, "coordinator answers in input order",
 TEST_CASE_METHOD(fixture, "coordinator keeps per-item errors at their index",
                  "[coordinator]") {
   auto p = spawn_pool(make_settings("test", 2));
-  auto c = sys.spawn(coordinator, p);
+  auto c = sys.spawn(coordinator, pool_ref{"test", p, nullptr});
   std::vector<int> fail_times{0, 1, 0, 2, 0, 5};
   std::vector<json> items;
   for (auto f : fail_times)
@@ -97,7 +97,7 @@ TEST_CASE_METHOD(fixture, "coordinator items are retried with the batch's "
                           "settings",
                  "[coordinator]") {
   auto p = spawn_pool(make_settings("test", 2));
-  auto c = sys.spawn(coordinator, p);
+  auto c = sys.spawn(coordinator, pool_ref{"test", p, nullptr});
   std::vector<json> items{{{"fail_times", 0}},
                           {{"fail_times", 1}},
                           {{"fail_times", 2}}};
@@ -122,7 +122,7 @@ TEST_CASE_METHOD(fixture, "coordinator items are retried with the batch's "
 TEST_CASE_METHOD(fixture, "coordinator answers an empty batch at once",
                  "[coordinator]") {
   auto p = spawn_pool(make_settings("test", 1));
-  auto c = sys.spawn(coordinator, p);
+  auto c = sys.spawn(coordinator, pool_ref{"test", p, nullptr});
   auto r = ask<batch_result>(c, make_batch("echo", {}));
   REQUIRE(r);
   CHECK(r->results.empty());
@@ -134,7 +134,7 @@ TEST_CASE_METHOD(fixture, "coordinator answers an empty batch at once",
 TEST_CASE_METHOD(fixture, "coordinator exits after answering",
                  "[coordinator]") {
   auto p = spawn_pool(make_settings("test", 1));
-  auto c = sys.spawn(coordinator, p);
+  auto c = sys.spawn(coordinator, pool_ref{"test", p, nullptr});
   self->monitor(c);
   auto r = ask<batch_result>(c, make_batch("echo", {json{{"x", 1}}}));
   REQUIRE(r);

@@ -110,7 +110,10 @@ struct fixture {
 
   registry_actor
   spawn_registry(std::vector<std::pair<std::string, pool_actor>> pools) {
-    auto r = sys.spawn(registry, std::move(pools));
+    std::vector<pool_ref> refs;
+    for (auto& [name, handle] : pools)
+      refs.push_back({name, handle, nullptr});
+    auto r = sys.spawn(registry, std::move(refs));
     long_lived.push_back(caf::actor_cast<caf::actor>(r));
     sched.run();
     return r;
