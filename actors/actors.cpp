@@ -7,8 +7,8 @@ namespace actorq {
 task_id task_id::random() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   task_id id{rng(), rng()};
-  id.hi = (id.hi & ~0xF000ull) | 0x4000ull;                  // version 4
-  id.lo = (id.lo & ~(0xC000ull << 48)) | (0x8000ull << 48);  // variant 10
+  id.hi = (id.hi & ~0xF000ull) | 0x4000ull;                 // version 4
+  id.lo = (id.lo & ~(0xC000ull << 48)) | (0x8000ull << 48); // variant 10
   return id;
 }
 
@@ -98,36 +98,35 @@ caf::error make_error(error_code code, std::string detail) {
 
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<json_value>("actorq::json_value")
-    .add_message_type<raw_json>("actorq::raw_json")
-    .add_message_type<task_id>("actorq::task_id")
-    .add_message_type<task_status>("actorq::task_status")
-    .add_message_type<task_spec>("actorq::task_spec")
-    .add_message_type<task_view>("actorq::task_view")
-    .add_message_type<task_filter>("actorq::task_filter")
-    .add_message_type<task_page>("actorq::task_page")
-    .add_message_type<batch_spec>("actorq::batch_spec")
-    .add_message_type<batch_result>("actorq::batch_result")
-    .add_message_type<pool_stats>("actorq::pool_stats")
-    .add_message_type<outcome>("actorq::outcome")
-    .add_message_type<attempt>("actorq::attempt")
-    .add_message_type<attempt_done>("actorq::attempt_done")
-    .add_message_type<std::vector<attempt>>("std::vector<actorq::attempt>")
-    .add_message_type<std::vector<attempt_done>>(
-      "std::vector<actorq::attempt_done>")
-    .add_message_type<job_phase>("actorq::job_phase")
-    .add_message_type<job_event>("actorq::job_event")
-    .add_message_type<std::vector<job_event>>("std::vector<actorq::job_event>")
-    .add_message_type<job>("actorq::job")
-    .add_message_type<std::vector<job>>("std::vector<actorq::job>")
-    .add_message_type<job_listener_actor>("actorq::job_listener_actor")
-    .add_message_type<worker_actor>("actorq::worker_actor");
-  cfg.add_error_category(caf::atom("actorq"),
-                         [](uint8_t code, caf::atom_value,
-                            const caf::message& ctx) {
-                           return std::string{"actorq."}
-                                  + to_string(static_cast<error_code>(code))
-                                  + (ctx.empty() ? "" : ": " + to_string(ctx));
-                         });
+      .add_message_type<raw_json>("actorq::raw_json")
+      .add_message_type<task_id>("actorq::task_id")
+      .add_message_type<task_status>("actorq::task_status")
+      .add_message_type<task_spec>("actorq::task_spec")
+      .add_message_type<task_view>("actorq::task_view")
+      .add_message_type<task_filter>("actorq::task_filter")
+      .add_message_type<task_page>("actorq::task_page")
+      .add_message_type<batch_spec>("actorq::batch_spec")
+      .add_message_type<batch_result>("actorq::batch_result")
+      .add_message_type<pool_stats>("actorq::pool_stats")
+      .add_message_type<outcome>("actorq::outcome")
+      .add_message_type<attempt>("actorq::attempt")
+      .add_message_type<attempt_done>("actorq::attempt_done")
+      .add_message_type<std::vector<attempt>>("std::vector<actorq::attempt>")
+      .add_message_type<std::vector<attempt_done>>(
+          "std::vector<actorq::attempt_done>")
+      .add_message_type<job_phase>("actorq::job_phase")
+      .add_message_type<job_event>("actorq::job_event")
+      .add_message_type<std::vector<job_event>>(
+          "std::vector<actorq::job_event>")
+      .add_message_type<job>("actorq::job")
+      .add_message_type<std::vector<job>>("std::vector<actorq::job>")
+      .add_message_type<job_listener_actor>("actorq::job_listener_actor")
+      .add_message_type<worker_actor>("actorq::worker_actor");
+  cfg.add_error_category(caf::atom("actorq"), [](uint8_t code, caf::atom_value,
+                                                 const caf::message& ctx) {
+    return std::string{"actorq."} + to_string(static_cast<error_code>(code))
+           + (ctx.empty() ? "" : ": " + to_string(ctx));
+  });
 }
 
 } // namespace actorq

@@ -143,7 +143,7 @@ typename Inspector::result_type inspect(Inspector& f, task_view& x) {
 /// A query over the registry: newest first, paged by an opaque cursor.
 struct task_filter {
   caf::optional<task_status> status;
-  std::string kind;    // empty = any
+  std::string kind; // empty = any
   uint32_t limit = 100;
   uint64_t cursor = 0; // 0 = from the newest
 };
@@ -176,7 +176,7 @@ typename Inspector::result_type inspect(Inspector& f, batch_spec& x) {
 }
 
 struct batch_result {
-  std::vector<json_value> results;               // null where the item failed
+  std::vector<json_value> results;                // null where the item failed
   std::vector<caf::optional<std::string>> errors; // set where the item failed
   uint32_t succeeded = 0;
   uint32_t failed = 0;
@@ -202,8 +202,8 @@ struct pool_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
-  return f(caf::meta::type_name("pool_stats"), x.name, x.size, x.busy,
-           x.queued, x.completed, x.failed, x.restarts, x.degraded);
+  return f(caf::meta::type_name("pool_stats"), x.name, x.size, x.busy, x.queued,
+           x.completed, x.failed, x.restarts, x.degraded);
 }
 
 /// The outcome of one attempt: a result, or an error message.
@@ -220,7 +220,7 @@ typename Inspector::result_type inspect(Inspector& f, outcome& x) {
 
 /// One attempt of a job, handed by a pool to one of its workers.
 struct attempt {
-  uint64_t seq = 0;   // the pool's attempt number; stale replies are dropped
+  uint64_t seq = 0; // the pool's attempt number; stale replies are dropped
   std::string kind;
   json_value input;
   int32_t number = 1; // 1 for the first attempt of a job
@@ -256,14 +256,14 @@ struct job_event {
   uint64_t key = 0; // the listener's own key for the job
   job_phase phase = job_phase::started;
   int32_t attempts = 0;
-  int64_t at = 0;   // ms since epoch
-  outcome result;   // succeeded: result; retrying/failed: error
+  int64_t at = 0; // ms since epoch
+  outcome result; // succeeded: result; retrying/failed: error
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_event& x) {
-  return f(caf::meta::type_name("job_event"), x.key, x.phase, x.attempts,
-           x.at, x.result);
+  return f(caf::meta::type_name("job_event"), x.key, x.phase, x.attempts, x.at,
+           x.result);
 }
 
 // -- atoms --------------------------------------------------------------------
@@ -286,16 +286,16 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// Anyone who hands jobs to a pool and wants to hear how they end.
 using job_listener_actor = caf::typed_actor<
-  // Jobs made progress or ended: a pool sends its events in batches, one per
-  // burst of work, so a busy listener handles one message for many jobs.
-  caf::reacts_to<std::vector<job_event>>>;
+    // Jobs made progress or ended: a pool sends its events in batches, one per
+    // burst of work, so a busy listener handles one message for many jobs.
+    caf::reacts_to<std::vector<job_event>>>;
 
 /// A job inside a pool: one registry task or one item of a batch.
 struct job {
-  uint64_t key = 0;       // opaque to the pool, echoed in job_event
+  uint64_t key = 0; // opaque to the pool, echoed in job_event
   task_spec spec;
-  int32_t attempts = 0;   // attempts already made (resumed tasks start > 0)
-  bool progress = false;  // also report `started` and `retrying`
+  int32_t attempts = 0;  // attempts already made (resumed tasks start > 0)
+  bool progress = false; // also report `started` and `retrying`
   job_listener_actor listener;
 };
 
@@ -307,71 +307,71 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
 
 /// Runs one attempt at a time; a kind that throws kills it.
 using worker_actor = caf::typed_actor<
-  // Run an attempt and answer the pool with attempt_done.
-  caf::reacts_to<attempt>,
-  // Run a chunk of CPU-bound attempts back to back (dedicated-thread pools:
-  // one wake-up per chunk instead of per attempt); answer with all results.
-  caf::reacts_to<std::vector<attempt>>,
-  // Drop the attempt with this seq if it is still pending (answer attempt_done).
-  caf::reacts_to<cancel_atom, uint64_t>,
-  // INTERNAL: a simulated delay of the running attempt has elapsed.
-  caf::reacts_to<finish_atom, uint64_t, outcome>>;
+    // Run an attempt and answer the pool with attempt_done.
+    caf::reacts_to<attempt>,
+    // Run a chunk of CPU-bound attempts back to back (dedicated-thread pools:
+    // one wake-up per chunk instead of per attempt); answer with all results.
+    caf::reacts_to<std::vector<attempt>>,
+    // Drop the attempt with this seq if it is still pending (answer attempt_done).
+    caf::reacts_to<cancel_atom, uint64_t>,
+    // INTERNAL: a simulated delay of the running attempt has elapsed.
+    caf::reacts_to<finish_atom, uint64_t, outcome>>;
 
 /// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
 /// timeouts and retries with exponential backoff.
 using pool_actor = caf::typed_actor<
-  // Enqueue one job.
-  caf::reacts_to<submit_atom, job>,
-  // Enqueue many jobs at once (a coordinator's fan-out).
-  caf::reacts_to<submit_atom, std::vector<job>>,
-  // Cancel the job of this listener and key, wherever it is.
-  caf::reacts_to<cancel_atom, job_listener_actor, uint64_t>,
-  // Report counters.
-  caf::replies_to<stats_atom>::with<pool_stats>,
-  // INTERNAL (worker): an attempt ended.
-  caf::reacts_to<attempt_done>,
-  // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).
-  caf::reacts_to<std::vector<attempt_done>>,
-  // INTERNAL (supervisor): slot now has a live worker.
-  caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
-  // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
-  // degraded until this actor-clock time, in ticks since its epoch).
-  caf::reacts_to<worker_dn_atom, uint32_t, std::string, uint64_t, int64_t>,
-  // INTERNAL: a job's backoff elapsed; requeue it.
-  caf::reacts_to<retry_atom, job>,
-  // INTERNAL: the attempt `seq` on `slot` ran out of time.
-  caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
-  // INTERNAL: send the job events gathered since the last flush.
-  caf::reacts_to<flush_atom>>;
+    // Enqueue one job.
+    caf::reacts_to<submit_atom, job>,
+    // Enqueue many jobs at once (a coordinator's fan-out).
+    caf::reacts_to<submit_atom, std::vector<job>>,
+    // Cancel the job of this listener and key, wherever it is.
+    caf::reacts_to<cancel_atom, job_listener_actor, uint64_t>,
+    // Report counters.
+    caf::replies_to<stats_atom>::with<pool_stats>,
+    // INTERNAL (worker): an attempt ended.
+    caf::reacts_to<attempt_done>,
+    // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).
+    caf::reacts_to<std::vector<attempt_done>>,
+    // INTERNAL (supervisor): slot now has a live worker.
+    caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
+    // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
+    // degraded until this actor-clock time, in ticks since its epoch).
+    caf::reacts_to<worker_dn_atom, uint32_t, std::string, uint64_t, int64_t>,
+    // INTERNAL: a job's backoff elapsed; requeue it.
+    caf::reacts_to<retry_atom, job>,
+    // INTERNAL: the attempt `seq` on `slot` ran out of time.
+    caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
+    // INTERNAL: send the job events gathered since the last flush.
+    caf::reacts_to<flush_atom>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.
 using supervisor_actor = caf::typed_actor<
-  // INTERNAL: the backoff for `slot` elapsed; respawn if `generation` is current.
-  caf::reacts_to<restart_atom, uint32_t, uint64_t>>;
+    // INTERNAL: the backoff for `slot` elapsed; respawn if `generation` is current.
+    caf::reacts_to<restart_atom, uint32_t, uint64_t>>;
 
 /// Fans one batch out to a pool and answers with all results in input order.
 using coordinator_actor = caf::typed_actor<
-  // Run the batch; answered once, then the coordinator exits.
-  caf::replies_to<batch_spec>::with<batch_result>,
-  // INTERNAL (pool): items ended.
-  caf::reacts_to<std::vector<job_event>>>;
+    // Run the batch; answered once, then the coordinator exits.
+    caf::replies_to<batch_spec>::with<batch_result>,
+    // INTERNAL (pool): items ended.
+    caf::reacts_to<std::vector<job_event>>>;
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
-  // Create a task and enqueue it on its pool.
-  caf::replies_to<submit_atom, task_spec>::with<task_view>,
-  // Read one task.
-  caf::replies_to<get_atom, task_id>::with<task_view>,
-  // Read one task once it is terminal or after at most `ms` milliseconds.
-  caf::replies_to<wait_atom, task_id, int64_t>::with<task_view>,
-  // Page through tasks, newest first.
-  caf::replies_to<list_atom, task_filter>::with<task_page>,
-  // Cancel a task (see README for the status codes); errors: not_found, conflict.
-  caf::replies_to<cancel_atom, task_id>::with<task_view>,
-  // INTERNAL (pool): tasks made progress or ended.
-  caf::reacts_to<std::vector<job_event>>,
-  // INTERNAL: a waiter's time is up.
-  caf::reacts_to<timeout_atom, uint64_t>>;
+    // Create a task and enqueue it on its pool.
+    caf::replies_to<submit_atom, task_spec>::with<task_view>,
+    // Read one task.
+    caf::replies_to<get_atom, task_id>::with<task_view>,
+    // Read one task once it is terminal or after at most `ms` milliseconds.
+    caf::replies_to<wait_atom, task_id, int64_t>::with<task_view>,
+    // Page through tasks, newest first.
+    caf::replies_to<list_atom, task_filter>::with<task_page>,
+    // Cancel a task (see README for the status codes); errors: not_found, conflict.
+    caf::replies_to<cancel_atom, task_id>::with<task_view>,
+    // INTERNAL (pool): tasks made progress or ended.
+    caf::reacts_to<std::vector<job_event>>,
+    // INTERNAL: a waiter's time is up.
+    caf::reacts_to<timeout_atom, uint64_t>>;
 
 // -- errors -------------------------------------------------------------------
 

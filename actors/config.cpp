@@ -12,54 +12,56 @@ actorq_config::actorq_config() {
   set("scheduler.max-threads",
       static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
   caf::config_option_adder{custom_options_, "http"}
-    .add(http_host, "host", "address to bind (default 127.0.0.1)")
-    .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")
-    .add(http_threads, "threads",
-         "HTTP worker threads; each keep-alive connection holds one")
-    .add(http_max_body_bytes, "max-body-bytes", "largest request body")
-    .add(http_max_batch_items, "max-batch-items", "most items in one batch")
-    .add(http_batch_timeout, "batch-timeout",
-         "longest a batch request may take")
-    .add(http_auth_token, "auth-token",
-         "require 'Authorization: Bearer TOKEN' on every route but /healthz "
-         "(default: $ACTORQ_AUTH_TOKEN, else none)");
+      .add(http_host, "host", "address to bind (default 127.0.0.1)")
+      .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")
+      .add(http_threads, "threads",
+           "HTTP worker threads; each keep-alive connection holds one")
+      .add(http_max_body_bytes, "max-body-bytes", "largest request body")
+      .add(http_max_batch_items, "max-batch-items", "most items in one batch")
+      .add(http_batch_timeout, "batch-timeout",
+           "longest a batch request may take")
+      .add(http_auth_token, "auth-token",
+           "require 'Authorization: Bearer TOKEN' on every route but /healthz "
+           "(default: $ACTORQ_AUTH_TOKEN, else none)");
   caf::config_option_adder{custom_options_, "seed"}.add(
-    seed_delay_scale, "delay-scale",
-    "multiplies every simulated delay of the seed routes");
-  caf::config_option_adder{custom_options_, "pools.io"}.add(
-    pool_io_size, "size", "workers for I/O-bound kinds (default 10000)")
-    .add(pool_io_queue_limit, "queue-limit", "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.cpu"}.add(
-    pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)")
-    .add(pool_cpu_queue_limit, "queue-limit", "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.limited"}.add(
-    pool_limited_size, "size", "workers of the limited pool (default 5)")
-    .add(pool_limited_queue_limit, "queue-limit", "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.heavy"}.add(
-    pool_heavy_size, "size", "workers of the heavy pool (default 2)")
-    .add(pool_heavy_queue_limit, "queue-limit", "most queued jobs before 429");
+      seed_delay_scale, "delay-scale",
+      "multiplies every simulated delay of the seed routes");
+  caf::config_option_adder{custom_options_, "pools.io"}
+      .add(pool_io_size, "size", "workers for I/O-bound kinds (default 10000)")
+      .add(pool_io_queue_limit, "queue-limit", "most queued jobs before 429");
+  caf::config_option_adder{custom_options_, "pools.cpu"}
+      .add(pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)")
+      .add(pool_cpu_queue_limit, "queue-limit", "most queued jobs before 429");
+  caf::config_option_adder{custom_options_, "pools.limited"}
+      .add(pool_limited_size, "size", "workers of the limited pool (default 5)")
+      .add(pool_limited_queue_limit, "queue-limit",
+           "most queued jobs before 429");
+  caf::config_option_adder{custom_options_, "pools.heavy"}
+      .add(pool_heavy_size, "size", "workers of the heavy pool (default 2)")
+      .add(pool_heavy_queue_limit, "queue-limit",
+           "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "retry"}
-    .add(retry_max_retries, "max-retries", "default retries per task")
-    .add(retry_backoff, "backoff", "default delay before the first retry")
-    .add(retry_max_backoff, "max-backoff", "cap on any retry delay")
-    .add(retry_jitter, "jitter", "random stretch of retry delays (0..1)");
+      .add(retry_max_retries, "max-retries", "default retries per task")
+      .add(retry_backoff, "backoff", "default delay before the first retry")
+      .add(retry_max_backoff, "max-backoff", "cap on any retry delay")
+      .add(retry_jitter, "jitter", "random stretch of retry delays (0..1)");
   caf::config_option_adder{custom_options_, "supervisor"}
-    .add(sup_min_backoff, "min-backoff", "first restart delay")
-    .add(sup_max_backoff, "max-backoff", "cap on restart delays")
-    .add(sup_random_factor, "random-factor", "random stretch (0..1)")
-    .add(sup_reset_after, "reset-after",
-         "a worker alive this long starts again at min-backoff")
-    .add(sup_max_restarts, "max-restarts",
-         "restarts within window before the pool is degraded")
-    .add(sup_window, "window", "window for max-restarts");
+      .add(sup_min_backoff, "min-backoff", "first restart delay")
+      .add(sup_max_backoff, "max-backoff", "cap on restart delays")
+      .add(sup_random_factor, "random-factor", "random stretch (0..1)")
+      .add(sup_reset_after, "reset-after",
+           "a worker alive this long starts again at min-backoff")
+      .add(sup_max_restarts, "max-restarts",
+           "restarts within window before the pool is degraded")
+      .add(sup_window, "window", "window for max-restarts");
 }
 
 namespace {
 
 /// Collects "a.b.c" names of every leaf value in `xs`.
-void leaf_keys(const caf::settings& xs, const std::string& prefix,
-               std::vector<std::pair<std::string, const caf::config_value*>>&
-                 out) {
+void leaf_keys(
+    const caf::settings& xs, const std::string& prefix,
+    std::vector<std::pair<std::string, const caf::config_value*>>& out) {
   for (auto& [key, value] : xs) {
     auto name = prefix.empty() ? std::string{key} : prefix + "." + key;
     if (auto dict = caf::get_if<caf::settings>(&value))
@@ -81,25 +83,26 @@ std::vector<std::string> actorq_config::validate() {
     if (name == "config-file" || name == "global.config-file")
       continue; // consumed by CAF itself
     auto dot = name.rfind('.');
-    auto opt = dot == std::string::npos
-                 ? custom_options_.qualified_name_lookup("global", name)
-                 : custom_options_.qualified_name_lookup(
-                   caf::string_view{name.data(), dot},
-                   caf::string_view{name.data() + dot + 1,
-                                    name.size() - dot - 1});
+    auto opt =
+        dot == std::string::npos
+            ? custom_options_.qualified_name_lookup("global", name)
+            : custom_options_.qualified_name_lookup(
+                caf::string_view{name.data(), dot},
+                caf::string_view{name.data() + dot + 1, name.size() - dot - 1});
     if (opt == nullptr) {
       problems.push_back("unknown configuration key '" + name + "'");
       continue;
     }
     if (auto err = opt->check(*value))
-      problems.push_back("bad value for '" + name + "': expected "
-                         + std::string(opt->type_name().data(), opt->type_name().size()) + ", got '"
-                         + caf::to_string(*value) + "'");
+      problems.push_back(
+          "bad value for '" + name + "': expected "
+          + std::string(opt->type_name().data(), opt->type_name().size())
+          + ", got '" + caf::to_string(*value) + "'");
   }
   auto range = [&](const char* key, int64_t value, int64_t lo, int64_t hi) {
     if (value < lo || value > hi)
-      problems.push_back("bad value for '" + std::string{key} + "': "
-                         + std::to_string(value) + " is not in ["
+      problems.push_back("bad value for '" + std::string{key}
+                         + "': " + std::to_string(value) + " is not in ["
                          + std::to_string(lo) + ", " + std::to_string(hi)
                          + "]");
   };
@@ -156,15 +159,17 @@ std::vector<pool_settings> actorq_config::pools() const {
                           sup_max_restarts,    ms(sup_window)};
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   auto cpu = pool_cpu_size == 0 ? cores : static_cast<uint32_t>(pool_cpu_size);
-  auto gauge = [](int64_t limit) { return std::make_shared<pool_gauge>(limit); };
+  auto gauge = [](int64_t limit) {
+    return std::make_shared<pool_gauge>(limit);
+  };
   return {
-    {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup,
-     gauge(pool_io_queue_limit)},
-    {"cpu", cpu, true, retry, sup, gauge(pool_cpu_queue_limit)},
-    {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup,
-     gauge(pool_limited_queue_limit)},
-    {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup,
-     gauge(pool_heavy_queue_limit)},
+      {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup,
+       gauge(pool_io_queue_limit)},
+      {"cpu", cpu, true, retry, sup, gauge(pool_cpu_queue_limit)},
+      {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup,
+       gauge(pool_limited_queue_limit)},
+      {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup,
+       gauge(pool_heavy_queue_limit)},
   };
 }
 

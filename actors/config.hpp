@@ -37,8 +37,7 @@ struct retry_settings {
 /// before anything is created. Lock-free; admission is all or nothing.
 class pool_gauge {
 public:
-  explicit pool_gauge(int64_t limit) : limit_(limit) {
-  }
+  explicit pool_gauge(int64_t limit) : limit_(limit) {}
 
   /// Reserves room for `n` jobs; false (and nothing reserved) if they would
   /// not fit under the limit.

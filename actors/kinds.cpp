@@ -25,7 +25,7 @@ std::string check_object(const json& in) {
 template <class... Checks>
 std::string first_error(Checks&&... checks) {
   std::string result;
-  ((result.empty() ? (void) (result = checks()) : (void) 0), ...);
+  ((result.empty() ? (void)(result = checks()) : (void)0), ...);
   return result;
 }
 
@@ -48,13 +48,16 @@ constexpr int64_t max_double_value = std::numeric_limits<int64_t>::max() / 2;
 
 std::string validate_double(const json& in) {
   return first_error(
-    [&] { return check_object(in); },
-    [&] { return check_fields(in, {"value", "delay_ms", "fail_times"}); },
-    [&] {
-      return check_int(in, "value", -max_double_value, max_double_value, true);
-    },
-    [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); },
-    [&] { return check_int(in, "fail_times", 0, 1000, false); });
+      [&] { return check_object(in); },
+      [&] {
+        return check_fields(in, {"value", "delay_ms", "fail_times"});
+      },
+      [&] {
+        return check_int(in, "value", -max_double_value, max_double_value,
+                         true);
+      },
+      [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); },
+      [&] { return check_int(in, "fail_times", 0, 1000, false); });
 }
 
 kind_run run_double(const json& in, int32_t attempt) {
@@ -65,12 +68,12 @@ kind_run run_double(const json& in, int32_t attempt) {
 }
 
 std::string validate_square(const json& in) {
-  return first_error(
-    [&] { return check_object(in); },
-    [&] { return check_fields(in, {"value"}); },
-    [&] {
-      return check_int(in, "value", -max_square_root, max_square_root, true);
-    });
+  return first_error([&] { return check_object(in); },
+                     [&] { return check_fields(in, {"value"}); },
+                     [&] {
+                       return check_int(in, "value", -max_square_root,
+                                        max_square_root, true);
+                     });
 }
 
 kind_run run_square(const json& in, int32_t) {
@@ -79,12 +82,10 @@ kind_run run_square(const json& in, int32_t) {
 }
 
 std::string validate_primes(const json& in) {
-  return first_error([&] { return check_object(in); },
-                     [&] { return check_fields(in, {"below"}); },
-                     [&] {
-                       return check_int(in, "below", 0, max_primes_below,
-                                        true);
-                     });
+  return first_error(
+      [&] { return check_object(in); },
+      [&] { return check_fields(in, {"below"}); },
+      [&] { return check_int(in, "below", 0, max_primes_below, true); });
 }
 
 /// Counts primes below n with a segmented sieve over odd numbers: real CPU
@@ -129,9 +130,10 @@ kind_run run_primes(const json& in, int32_t) {
 }
 
 std::string validate_sleep(const json& in) {
-  return first_error([&] { return check_object(in); },
-                     [&] { return check_fields(in, {"ms"}); },
-                     [&] { return check_int(in, "ms", 0, max_delay_ms, true); });
+  return first_error(
+      [&] { return check_object(in); },
+      [&] { return check_fields(in, {"ms"}); },
+      [&] { return check_int(in, "ms", 0, max_delay_ms, true); });
 }
 
 kind_run run_sleep(const json& in, int32_t) {
@@ -149,10 +151,12 @@ kind_run run_echo(const json& in, int32_t) {
 
 std::string validate_flaky(const json& in) {
   return first_error(
-    [&] { return check_object(in); },
-    [&] { return check_fields(in, {"fail_times", "delay_ms"}); },
-    [&] { return check_int(in, "fail_times", 0, 1000, true); },
-    [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); });
+      [&] { return check_object(in); },
+      [&] {
+        return check_fields(in, {"fail_times", "delay_ms"});
+      },
+      [&] { return check_int(in, "fail_times", 0, 1000, true); },
+      [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); });
 }
 
 kind_run run_flaky(const json& in, int32_t attempt) {
@@ -173,13 +177,15 @@ kind_run run_crash(const json&, int32_t) {
 
 std::string validate_process(const json& in) {
   return first_error(
-    [&] { return check_object(in); },
-    [&] { return check_fields(in, {"value", "delay_ms"}); },
-    [&] {
-      return check_int(in, "value", std::numeric_limits<int64_t>::min(),
-                       std::numeric_limits<int64_t>::max(), true);
-    },
-    [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); });
+      [&] { return check_object(in); },
+      [&] {
+        return check_fields(in, {"value", "delay_ms"});
+      },
+      [&] {
+        return check_int(in, "value", std::numeric_limits<int64_t>::min(),
+                         std::numeric_limits<int64_t>::max(), true);
+      },
+      [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); });
 }
 
 kind_run run_process(const json& in, int32_t) {
@@ -189,8 +195,8 @@ kind_run run_process(const json& in, int32_t) {
 } // namespace
 
 // Declared in kinds.hpp.
-std::string check_int(const json& in, const char* field, int64_t lo,
-                      int64_t hi, bool required) {
+std::string check_int(const json& in, const char* field, int64_t lo, int64_t hi,
+                      bool required) {
   auto i = in.find(field);
   if (i == in.end())
     return required ? std::string{field} + " is required" : "";
@@ -225,27 +231,27 @@ std::string check_fields(const json& in,
 
 const std::vector<kind_def>& all_kinds() {
   static const std::vector<kind_def> kinds{
-    {"double", "io",
-     "{value, delay_ms?, fail_times?} -> {result: 2*value} after delay_ms; "
-     "the first fail_times attempts fail",
-     false, validate_double, run_double},
-    {"square", "cpu", "{value} -> {result: value^2}", true, validate_square,
-     run_square},
-    {"primes", "cpu", "{below <= 10^8} -> {count: primes below `below`}", true,
-     validate_primes, run_primes},
-    {"sleep", "io", "{ms <= 3600000} -> {slept_ms: ms} after ms", false,
-     validate_sleep, run_sleep},
-    {"echo", "io", "any object -> the same object", false, validate_echo,
-     run_echo},
-    {"flaky", "io",
-     "{fail_times, delay_ms?} -> fails the first fail_times attempts, then "
-     "{attempt: n}",
-     false, validate_flaky, run_flaky},
-    {"crash", "io", "{} -> throws inside the worker, killing it", false,
-     validate_crash, run_crash},
-    {"process", "limited",
-     "{value, delay_ms?} -> {processed: value} after delay_ms", false,
-     validate_process, run_process},
+      {"double", "io",
+       "{value, delay_ms?, fail_times?} -> {result: 2*value} after delay_ms; "
+       "the first fail_times attempts fail",
+       false, validate_double, run_double},
+      {"square", "cpu", "{value} -> {result: value^2}", true, validate_square,
+       run_square},
+      {"primes", "cpu", "{below <= 10^8} -> {count: primes below `below`}",
+       true, validate_primes, run_primes},
+      {"sleep", "io", "{ms <= 3600000} -> {slept_ms: ms} after ms", false,
+       validate_sleep, run_sleep},
+      {"echo", "io", "any object -> the same object", false, validate_echo,
+       run_echo},
+      {"flaky", "io",
+       "{fail_times, delay_ms?} -> fails the first fail_times attempts, then "
+       "{attempt: n}",
+       false, validate_flaky, run_flaky},
+      {"crash", "io", "{} -> throws inside the worker, killing it", false,
+       validate_crash, run_crash},
+      {"process", "limited",
+       "{value, delay_ms?} -> {processed: value} after delay_ms", false,
+       validate_process, run_process},
   };
   return kinds;
 }

@@ -30,9 +30,9 @@ using kind_run_fn = kind_run (*)(const json& input, int32_t attempt);
 
 struct kind_def {
   std::string_view name;
-  std::string_view pool;        // default pool
+  std::string_view pool; // default pool
   std::string_view description;
-  bool cpu_bound;               // must run on a pool of dedicated threads
+  bool cpu_bound; // must run on a pool of dedicated threads
   kind_validate_fn validate;
   kind_run_fn run;
 };
@@ -41,8 +41,8 @@ struct kind_def {
 /// or a message that starts with the field's name.
 
 /// `in[field]` is an integer in [lo, hi]; absent is fine unless `required`.
-std::string check_int(const json& in, const char* field, int64_t lo,
-                      int64_t hi, bool required);
+std::string check_int(const json& in, const char* field, int64_t lo, int64_t hi,
+                      bool required);
 
 /// Every field of the object `in` is one of `allowed` (typos do not pass).
 std::string check_fields(const json& in,

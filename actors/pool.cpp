@@ -27,7 +27,7 @@ void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
     i = outbox.end() - 1;
   }
   i->second.push_back(
-    job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
+      job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
 }
 
 /// An attempt of `j` ended: finish the job, or schedule its retry.
@@ -171,14 +171,13 @@ std::string pool_ref::admit(int64_t n) const {
 
 caf::timespan pool_state::retry_delay(const job& j) {
   auto& cfg = settings.retry;
-  double base = j.spec.backoff_ms > 0 ? j.spec.backoff_ms
-                                      : cfg.backoff.count();
+  double base = j.spec.backoff_ms > 0 ? j.spec.backoff_ms : cfg.backoff.count();
   base *= std::pow(2.0, std::min(j.attempts - 1, 40));
   base = std::min(base, static_cast<double>(cfg.max_backoff.count()));
   std::uniform_real_distribution<double> stretch{0.0, cfg.jitter};
   auto ms = base * (1.0 + stretch(rng));
   return std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double, std::milli>{ms});
+      std::chrono::duration<double, std::milli>{ms});
 }
 
 pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
@@ -193,133 +192,138 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   });
   return {
-    [=](submit_atom, job& j) {
-      self->state.queue.push_back(std::move(j));
-      dispatch(self);
-    },
-    [=](submit_atom, std::vector<job>& jobs) {
-      for (auto& j : jobs)
+      [=](submit_atom, job& j) {
         self->state.queue.push_back(std::move(j));
-      dispatch(self);
-    },
-    [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
-      auto& st = self->state;
-      auto addr = listener.address();
-      for (auto& s : st.slots) {
-        for (auto& r : s.attempts) {
-          if (r.owner && r.owner->key == key
-              && r.owner->listener.address() == addr) {
-            // Abandon the running attempt: the worker stays busy until it
-            // answers, and its result is dropped.
-            job j = std::move(*r.owner);
-            r.owner.reset();
-            self->send(s.worker, cancel_atom::value, r.seq);
-            emit(self, j, job_phase::cancelled);
-            return;
+        dispatch(self);
+      },
+      [=](submit_atom, std::vector<job>& jobs) {
+        for (auto& j : jobs)
+          self->state.queue.push_back(std::move(j));
+        dispatch(self);
+      },
+      [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
+        auto& st = self->state;
+        auto addr = listener.address();
+        for (auto& s : st.slots) {
+          for (auto& r : s.attempts) {
+            if (r.owner && r.owner->key == key
+                && r.owner->listener.address() == addr) {
+              // Abandon the running attempt: the worker stays busy until it
+              // answers, and its result is dropped.
+              job j = std::move(*r.owner);
+              r.owner.reset();
+              self->send(s.worker, cancel_atom::value, r.seq);
+              emit(self, j, job_phase::cancelled);
+              return;
+            }
           }
         }
-      }
-      // Queued: drop it now (cancels are rare; a scan is fine).
-      auto queued = std::find_if(st.queue.begin(), st.queue.end(), [&](auto& j) {
-        return j.key == key && j.listener.address() == addr;
-      });
-      if (queued != st.queue.end()) {
-        job j = std::move(*queued);
-        st.queue.erase(queued);
-        count_queued(self, -1);
-        emit(self, j, job_phase::cancelled);
-        return;
-      }
-      // Backing off: drop it when its retry comes up. Anything else has
-      // already ended (its last event crossed this cancel): nothing to do.
-      if (st.backing_off.count({addr, key}) > 0)
-        st.cancelled.emplace(addr, key);
-    },
-    [=](stats_atom) {
-      auto& st = self->state;
-      return pool_stats{st.settings.name, st.settings.size,  st.busy,
-                        st.queue.size(),   st.completed,      st.failed,
-                        st.restarts,
-                        self->clock().now().time_since_epoch().count()
-                          < st.degraded_until};
-    },
-    [=](attempt_done& done) {
-      on_done(self, done);
-      dispatch(self);
-    },
-    [=](std::vector<attempt_done>& done) {
-      for (auto& d : done)
-        on_done(self, d);
-      dispatch(self);
-    },
-    [=](worker_up_atom, uint32_t index, worker_actor& w) {
-      auto& s = self->state.slots[index];
-      s.worker = std::move(w);
-      s.attempts.clear();
-      self->state.idle.push_back(index);
-      dispatch(self);
-    },
-    [=](worker_dn_atom, uint32_t index, std::string& reason, uint64_t restarts,
-        int64_t degraded_until) {
-      auto& st = self->state;
-      st.restarts = restarts;
-      st.degraded_until = degraded_until;
-      auto& s = st.slots[index];
-      s.worker = nullptr;
-      if (s.attempts.empty()) {
-        auto i = std::find(st.idle.begin(), st.idle.end(), index);
-        if (i != st.idle.end())
-          st.idle.erase(i);
-        return;
-      }
-      auto lost = std::move(s.attempts);
-      s.attempts.clear();
-      --st.busy;
-      // The first unanswered attempt crashed the worker; the ones after it
-      // (in a chunk) never started: requeue them without counting an attempt.
-      for (size_t i = lost.size(); i-- > 1;) {
-        if (lost[i].owner) {
-          --lost[i].owner->attempts;
-          st.queue.push_front(std::move(*lost[i].owner));
-          count_queued(self, 1);
+        // Queued: drop it now (cancels are rare; a scan is fine).
+        auto queued =
+            std::find_if(st.queue.begin(), st.queue.end(), [&](auto& j) {
+              return j.key == key && j.listener.address() == addr;
+            });
+        if (queued != st.queue.end()) {
+          job j = std::move(*queued);
+          st.queue.erase(queued);
+          count_queued(self, -1);
+          emit(self, j, job_phase::cancelled);
+          return;
         }
-      }
-      if (lost[0].owner)
-        settle(self, std::move(*lost[0].owner),
-               outcome{false, {}, std::move(reason)});
-      dispatch(self);
-    },
-    [=](retry_atom, job& j) {
-      auto& st = self->state;
-      std::pair<caf::actor_addr, uint64_t> id{j.listener.address(), j.key};
-      st.backing_off.erase(id);
-      if (st.cancelled.erase(id) > 0) {
-        emit(self, j, job_phase::cancelled);
-        return;
-      }
-      self->state.queue.push_back(std::move(j));
-      count_queued(self, 1);
-      dispatch(self);
-    },
-    [=](flush_atom) {
-      for (auto& [listener, events] : self->state.outbox)
-        self->send(listener, std::move(events));
-      self->state.outbox.clear();
-    },
-    [=](timeout_atom, uint32_t index, uint64_t seq) {
-      auto& s = self->state.slots[index];
-      for (auto& r : s.attempts) {
-        if (r.seq != seq || !r.owner)
-          continue;
-        job j = std::move(*r.owner);
-        r.owner.reset();
-        self->send(s.worker, cancel_atom::value, seq);
-        auto error = "timed out after " + std::to_string(j.spec.timeout_ms)
-                     + " ms";
-        settle(self, std::move(j), outcome{false, {}, std::move(error)});
-        return;
-      }
-    },
+        // Backing off: drop it when its retry comes up. Anything else has
+        // already ended (its last event crossed this cancel): nothing to do.
+        if (st.backing_off.count({addr, key}) > 0)
+          st.cancelled.emplace(addr, key);
+      },
+      [=](stats_atom) {
+        auto& st = self->state;
+        return pool_stats{st.settings.name,
+                          st.settings.size,
+                          st.busy,
+                          st.queue.size(),
+                          st.completed,
+                          st.failed,
+                          st.restarts,
+                          self->clock().now().time_since_epoch().count()
+                              < st.degraded_until};
+      },
+      [=](attempt_done& done) {
+        on_done(self, done);
+        dispatch(self);
+      },
+      [=](std::vector<attempt_done>& done) {
+        for (auto& d : done)
+          on_done(self, d);
+        dispatch(self);
+      },
+      [=](worker_up_atom, uint32_t index, worker_actor& w) {
+        auto& s = self->state.slots[index];
+        s.worker = std::move(w);
+        s.attempts.clear();
+        self->state.idle.push_back(index);
+        dispatch(self);
+      },
+      [=](worker_dn_atom, uint32_t index, std::string& reason,
+          uint64_t restarts, int64_t degraded_until) {
+        auto& st = self->state;
+        st.restarts = restarts;
+        st.degraded_until = degraded_until;
+        auto& s = st.slots[index];
+        s.worker = nullptr;
+        if (s.attempts.empty()) {
+          auto i = std::find(st.idle.begin(), st.idle.end(), index);
+          if (i != st.idle.end())
+            st.idle.erase(i);
+          return;
+        }
+        auto lost = std::move(s.attempts);
+        s.attempts.clear();
+        --st.busy;
+        // The first unanswered attempt crashed the worker; the ones after it
+        // (in a chunk) never started: requeue them without counting an attempt.
+        for (size_t i = lost.size(); i-- > 1;) {
+          if (lost[i].owner) {
+            --lost[i].owner->attempts;
+            st.queue.push_front(std::move(*lost[i].owner));
+            count_queued(self, 1);
+          }
+        }
+        if (lost[0].owner)
+          settle(self, std::move(*lost[0].owner),
+                 outcome{false, {}, std::move(reason)});
+        dispatch(self);
+      },
+      [=](retry_atom, job& j) {
+        auto& st = self->state;
+        std::pair<caf::actor_addr, uint64_t> id{j.listener.address(), j.key};
+        st.backing_off.erase(id);
+        if (st.cancelled.erase(id) > 0) {
+          emit(self, j, job_phase::cancelled);
+          return;
+        }
+        self->state.queue.push_back(std::move(j));
+        count_queued(self, 1);
+        dispatch(self);
+      },
+      [=](flush_atom) {
+        for (auto& [listener, events] : self->state.outbox)
+          self->send(listener, std::move(events));
+        self->state.outbox.clear();
+      },
+      [=](timeout_atom, uint32_t index, uint64_t seq) {
+        auto& s = self->state.slots[index];
+        for (auto& r : s.attempts) {
+          if (r.seq != seq || !r.owner)
+            continue;
+          job j = std::move(*r.owner);
+          r.owner.reset();
+          self->send(s.worker, cancel_atom::value, seq);
+          auto error =
+              "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+          settle(self, std::move(j), outcome{false, {}, std::move(error)});
+          return;
+        }
+      },
   };
 }
 

@@ -9,10 +9,10 @@
 
 #include <deque>
 #include <memory>
-#include <string>
 #include <optional>
 #include <random>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,7 +28,7 @@ struct pool_state {
   };
 
   struct slot {
-    worker_actor worker;          // invalid while the supervisor restarts it
+    worker_actor worker;           // invalid while the supervisor restarts it
     std::vector<running> attempts; // non-empty = busy; >1 only for chunks
   };
 

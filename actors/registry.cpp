@@ -83,7 +83,7 @@ uint64_t registry_state::lookup(const task_id& id) const {
   if (slots.empty())
     return 0;
   auto mask = slots.size() - 1;
-  for (auto i = task_id_hash{}(id) & mask;; i = (i + 1) & mask) {
+  for (auto i = task_id_hash{}(id)&mask;; i = (i + 1) & mask) {
     auto seq = slots[i];
     if (seq == 0 || records[seq - 1].id == id)
       return seq;
@@ -138,8 +138,8 @@ task_view registry_state::view(const record& r) const {
   return v;
 }
 
-registry_actor::behavior_type
-registry(self_ptr self, std::vector<pool_ref> pools) {
+registry_actor::behavior_type registry(self_ptr self,
+                                       std::vector<pool_ref> pools) {
   self->state.pools = std::move(pools);
   // On shutdown, answer every long-poll with the task as it is now: CAF 0.17
   // would otherwise leave the waiting HTTP threads blocked until their timeout.
@@ -152,122 +152,121 @@ registry(self_ptr self, std::vector<pool_ref> pools) {
     self->quit(msg.reason);
   });
   return {
-    [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
-      auto& st = self->state;
-      auto kind = find_kind(spec.kind);
-      auto pool = std::find_if(st.pools.begin(), st.pools.end(),
-                               [&](auto& p) { return p.name == spec.pool; });
-      if (kind == nullptr)
-        return make_error(error_code::invalid, "kind: unknown kind '"
-                                                 + spec.kind + "'");
-      if (pool == st.pools.end())
-        return make_error(error_code::invalid, "pool: unknown pool '"
-                                                 + spec.pool + "'");
-      if (auto full = pool->admit(1); !full.empty())
-        return make_error(error_code::busy, std::move(full));
-      registry_state::record r;
-      do {
-        r.id = task_id::random();
-      } while (st.lookup(r.id) != 0);
-      r.kind = static_cast<uint16_t>(kind - all_kinds().data());
-      r.pool = static_cast<uint8_t>(pool - st.pools.begin());
-      r.max_retries = spec.max_retries;
-      r.created_at = now_ms();
-      st.records.push_back(std::move(r));
-      uint64_t seq = st.records.size();
-      auto& rec = st.records.back();
-      st.index(seq);
-      job j;
-      j.key = seq;
-      j.spec = std::move(spec);
-      j.progress = true;
-      j.listener = caf::actor_cast<job_listener_actor>(self);
-      self->send(st.pools[rec.pool].handle, submit_atom::value, std::move(j));
-      return st.view(rec);
-    },
-    [=](get_atom, const task_id& id) -> caf::result<task_view> {
-      auto& st = self->state;
-      if (auto r = st.find(id))
-        return st.view(*r);
-      return not_found(id);
-    },
-    [=](wait_atom, const task_id& id,
-        int64_t ms) -> caf::result<task_view> {
-      auto& st = self->state;
-      auto seq = st.lookup(id);
-      if (seq == 0)
+      [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
+        auto& st = self->state;
+        auto kind = find_kind(spec.kind);
+        auto pool = std::find_if(st.pools.begin(), st.pools.end(),
+                                 [&](auto& p) { return p.name == spec.pool; });
+        if (kind == nullptr)
+          return make_error(error_code::invalid,
+                            "kind: unknown kind '" + spec.kind + "'");
+        if (pool == st.pools.end())
+          return make_error(error_code::invalid,
+                            "pool: unknown pool '" + spec.pool + "'");
+        if (auto full = pool->admit(1); !full.empty())
+          return make_error(error_code::busy, std::move(full));
+        registry_state::record r;
+        do {
+          r.id = task_id::random();
+        } while (st.lookup(r.id) != 0);
+        r.kind = static_cast<uint16_t>(kind - all_kinds().data());
+        r.pool = static_cast<uint8_t>(pool - st.pools.begin());
+        r.max_retries = spec.max_retries;
+        r.created_at = now_ms();
+        st.records.push_back(std::move(r));
+        uint64_t seq = st.records.size();
+        auto& rec = st.records.back();
+        st.index(seq);
+        job j;
+        j.key = seq;
+        j.spec = std::move(spec);
+        j.progress = true;
+        j.listener = caf::actor_cast<job_listener_actor>(self);
+        self->send(st.pools[rec.pool].handle, submit_atom::value, std::move(j));
+        return st.view(rec);
+      },
+      [=](get_atom, const task_id& id) -> caf::result<task_view> {
+        auto& st = self->state;
+        if (auto r = st.find(id))
+          return st.view(*r);
         return not_found(id);
-      auto& r = st.records[seq - 1];
-      if (is_terminal(r.status) || ms <= 0)
-        return st.view(r);
-      auto promise = self->make_response_promise<task_view>();
-      auto waiter_id = ++st.next_waiter;
-      st.waiters[seq].push_back({waiter_id, promise});
-      self->delayed_send(self, std::chrono::milliseconds{ms},
-                         timeout_atom::value, waiter_id);
-      return promise;
-    },
-    [=](timeout_atom, uint64_t waiter_id) {
-      // Rare and cheap enough to search: waiters per task are few.
-      auto& st = self->state;
-      for (auto i = st.waiters.begin(); i != st.waiters.end(); ++i) {
-        auto& ws = i->second;
-        auto w = std::find_if(ws.begin(), ws.end(), [&](auto& x) {
-          return x.id == waiter_id;
-        });
-        if (w == ws.end())
-          continue;
-        w->promise.deliver(st.view(st.records[i->first - 1]));
-        ws.erase(w);
-        if (ws.empty())
-          st.waiters.erase(i);
-        return;
-      }
-    },
-    [=](list_atom, const task_filter& filter) {
-      auto& st = self->state;
-      task_page page;
-      uint64_t seq = filter.cursor == 0
-                       ? st.records.size()
-                       : std::min<uint64_t>(filter.cursor, st.records.size());
-      auto kind = filter.kind.empty() ? nullptr : find_kind(filter.kind);
-      for (; seq > 0; --seq) {
+      },
+      [=](wait_atom, const task_id& id, int64_t ms) -> caf::result<task_view> {
+        auto& st = self->state;
+        auto seq = st.lookup(id);
+        if (seq == 0)
+          return not_found(id);
         auto& r = st.records[seq - 1];
-        if (filter.status && r.status != *filter.status)
-          continue;
-        if (kind != nullptr && &all_kinds()[r.kind] != kind)
-          continue;
-        if (page.tasks.size() == filter.limit) {
-          page.next = seq; // the next page starts here
-          break;
+        if (is_terminal(r.status) || ms <= 0)
+          return st.view(r);
+        auto promise = self->make_response_promise<task_view>();
+        auto waiter_id = ++st.next_waiter;
+        st.waiters[seq].push_back({waiter_id, promise});
+        self->delayed_send(self, std::chrono::milliseconds{ms},
+                           timeout_atom::value, waiter_id);
+        return promise;
+      },
+      [=](timeout_atom, uint64_t waiter_id) {
+        // Rare and cheap enough to search: waiters per task are few.
+        auto& st = self->state;
+        for (auto i = st.waiters.begin(); i != st.waiters.end(); ++i) {
+          auto& ws = i->second;
+          auto w = std::find_if(ws.begin(), ws.end(),
+                                [&](auto& x) { return x.id == waiter_id; });
+          if (w == ws.end())
+            continue;
+          w->promise.deliver(st.view(st.records[i->first - 1]));
+          ws.erase(w);
+          if (ws.empty())
+            st.waiters.erase(i);
+          return;
         }
-        page.tasks.push_back(st.view(r));
-      }
-      return page;
-    },
-    [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
-      auto& st = self->state;
-      auto seq = st.lookup(id);
-      if (seq == 0)
-        return not_found(id);
-      auto& r = st.records[seq - 1];
-      if (is_terminal(r.status))
-        return make_error(error_code::conflict,
-                          std::string{"task is already "}
-                            + to_string(r.status));
-      auto listener = caf::actor_cast<job_listener_actor>(self);
-      self->send(st.pools[r.pool].handle, cancel_atom::value, listener, seq);
-      if (r.status == task_status::running) {
-        r.cancel_requested = true; // ends cancelled when the pool confirms
+      },
+      [=](list_atom, const task_filter& filter) {
+        auto& st = self->state;
+        task_page page;
+        uint64_t seq =
+            filter.cursor == 0
+                ? st.records.size()
+                : std::min<uint64_t>(filter.cursor, st.records.size());
+        auto kind = filter.kind.empty() ? nullptr : find_kind(filter.kind);
+        for (; seq > 0; --seq) {
+          auto& r = st.records[seq - 1];
+          if (filter.status && r.status != *filter.status)
+            continue;
+          if (kind != nullptr && &all_kinds()[r.kind] != kind)
+            continue;
+          if (page.tasks.size() == filter.limit) {
+            page.next = seq; // the next page starts here
+            break;
+          }
+          page.tasks.push_back(st.view(r));
+        }
+        return page;
+      },
+      [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
+        auto& st = self->state;
+        auto seq = st.lookup(id);
+        if (seq == 0)
+          return not_found(id);
+        auto& r = st.records[seq - 1];
+        if (is_terminal(r.status))
+          return make_error(error_code::conflict,
+                            std::string{"task is already "}
+                                + to_string(r.status));
+        auto listener = caf::actor_cast<job_listener_actor>(self);
+        self->send(st.pools[r.pool].handle, cancel_atom::value, listener, seq);
+        if (r.status == task_status::running) {
+          r.cancel_requested = true; // ends cancelled when the pool confirms
+          return st.view(r);
+        }
+        finish(self, r, seq, task_status::cancelled, now_ms());
         return st.view(r);
-      }
-      finish(self, r, seq, task_status::cancelled, now_ms());
-      return st.view(r);
-    },
-    [=](std::vector<job_event>& events) {
-      for (auto& e : events)
-        on_event(self, e);
-    },
+      },
+      [=](std::vector<job_event>& events) {
+        for (auto& e : events)
+          on_event(self, e);
+      },
   };
 }
 

@@ -9,14 +9,13 @@ namespace actorq {
 
 namespace {
 
-
 void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
                   uint32_t index) {
   auto& st = self->state;
   auto& s = st.slots[index];
   s.worker = st.settings.dedicated_threads
-               ? self->spawn<caf::detached>(worker, index, st.pool)
-               : self->spawn(worker, index, st.pool);
+                 ? self->spawn<caf::detached>(worker, index, st.pool)
+                 : self->spawn(worker, index, st.pool);
   s.started = self->clock().now();
   self->monitor(s.worker);
   st.by_addr.emplace(s.worker.address(), index);
@@ -41,7 +40,7 @@ caf::timespan supervisor_state::backoff(slot& s, bool degraded) {
                        static_cast<double>(cfg.min_backoff.count()),
                        static_cast<double>(cfg.max_backoff.count()));
   return std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double, std::milli>{ms});
+      std::chrono::duration<double, std::milli>{ms});
 }
 
 supervisor_actor::behavior_type
@@ -99,12 +98,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     self->delayed_send(self, delay, restart_atom::value, index, s.generation);
   });
   return {
-    [=](restart_atom, uint32_t index, uint64_t generation) {
-      auto& s = self->state.slots[index];
-      if (s.generation != generation || s.worker)
-        return;
-      spawn_worker(self, index);
-    },
+      [=](restart_atom, uint32_t index, uint64_t generation) {
+        auto& s = self->state.slots[index];
+        if (s.generation != generation || s.worker)
+          return;
+        spawn_worker(self, index);
+      },
   };
 }
 

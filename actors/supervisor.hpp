@@ -18,9 +18,9 @@ struct supervisor_state {
   static inline const char* name = "actorq.supervisor";
 
   struct slot {
-    worker_actor worker;       // invalid while waiting for a restart
-    uint64_t generation = 0;   // bumped per death; stale restarts are ignored
-    uint32_t failures = 0;     // consecutive early deaths
+    worker_actor worker;     // invalid while waiting for a restart
+    uint64_t generation = 0; // bumped per death; stale restarts are ignored
+    uint32_t failures = 0;   // consecutive early deaths
     caf::actor_clock::time_point started;
   };
 

@@ -10,7 +10,7 @@ namespace actorq {
 inline int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
+      .count();
 }
 
 /// ISO-8601 UTC with milliseconds, e.g. 2026-11-25T13:00:39.123Z.

@@ -26,55 +26,57 @@ worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
                attempt_done{self->state.slot, seq, std::move(result)});
   };
   return {
-    [=](attempt& a) {
-      auto kind = find_kind(a.kind);
-      if (kind == nullptr) {
-        report(a.seq, outcome{false, {}, "unknown kind '" + a.kind + "'"});
-        return;
-      }
-      auto run = kind->run(a.input.value, a.number);
-      if (run.delay_ms <= 0) {
-        report(a.seq, std::move(run.result));
-        return;
-      }
-      self->state.pending = a.seq;
-      self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
-                         finish_atom::value, a.seq, std::move(run.result));
-    },
-    [=](std::vector<attempt>& chunk) {
-      std::vector<attempt_done> done;
-      done.reserve(chunk.size());
-      auto slot = self->state.slot;
-      for (auto& a : chunk) {
+      [=](attempt& a) {
         auto kind = find_kind(a.kind);
         if (kind == nullptr) {
-          done.push_back({slot, a.seq,
-                          outcome{false, {}, "unknown kind '" + a.kind + "'"}});
-          continue;
+          report(a.seq, outcome{false, {}, "unknown kind '" + a.kind + "'"});
+          return;
         }
-        try {
-          done.push_back({slot, a.seq, kind->run(a.input.value, a.number).result});
-        } catch (...) {
-          // Report what finished before dying: the pool then knows which
-          // attempt crashed and which never started.
-          self->send(self->state.pool, std::move(done));
-          throw;
+        auto run = kind->run(a.input.value, a.number);
+        if (run.delay_ms <= 0) {
+          report(a.seq, std::move(run.result));
+          return;
         }
-      }
-      self->send(self->state.pool, std::move(done));
-    },
-    [=](cancel_atom, uint64_t seq) {
-      if (self->state.pending != seq)
-        return; // already reported
-      self->state.pending = 0;
-      report(seq, outcome{false, {}, "cancelled"});
-    },
-    [=](finish_atom, uint64_t seq, outcome& result) {
-      if (self->state.pending != seq)
-        return; // cancelled meanwhile
-      self->state.pending = 0;
-      report(seq, std::move(result));
-    },
+        self->state.pending = a.seq;
+        self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
+                           finish_atom::value, a.seq, std::move(run.result));
+      },
+      [=](std::vector<attempt>& chunk) {
+        std::vector<attempt_done> done;
+        done.reserve(chunk.size());
+        auto slot = self->state.slot;
+        for (auto& a : chunk) {
+          auto kind = find_kind(a.kind);
+          if (kind == nullptr) {
+            done.push_back(
+                {slot, a.seq,
+                 outcome{false, {}, "unknown kind '" + a.kind + "'"}});
+            continue;
+          }
+          try {
+            done.push_back(
+                {slot, a.seq, kind->run(a.input.value, a.number).result});
+          } catch (...) {
+            // Report what finished before dying: the pool then knows which
+            // attempt crashed and which never started.
+            self->send(self->state.pool, std::move(done));
+            throw;
+          }
+        }
+        self->send(self->state.pool, std::move(done));
+      },
+      [=](cancel_atom, uint64_t seq) {
+        if (self->state.pending != seq)
+          return; // already reported
+        self->state.pending = 0;
+        report(seq, outcome{false, {}, "cancelled"});
+      },
+      [=](finish_atom, uint64_t seq, outcome& result) {
+        if (self->state.pending != seq)
+          return; // cancelled meanwhile
+        self->state.pending = 0;
+        report(seq, std::move(result));
+      },
   };
 }
 

@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
   actorq_config cfg;
   register_types(cfg);
   if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "actorq: cannot read the configuration: "
-              << cfg.render(err) << "\n";
+    std::cerr << "actorq: cannot read the configuration: " << cfg.render(err)
+              << "\n";
     return 2;
   }
   if (cfg.cli_helptext_printed)
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   actors.settings = cfg.pools();
   for (auto& settings : actors.settings)
     actors.pools.push_back(
-      {settings.name, sys.spawn(pool, settings), settings.gauge});
+        {settings.name, sys.spawn(pool, settings), settings.gauge});
   actors.registry = sys.spawn(registry, actors.pools);
 
   int exit_code = 0;

@@ -69,9 +69,8 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
                                 const char* item_field) {
   if (!body.is_object())
     return invalid("the request body must be a JSON object");
-  if (auto err = check_fields(body, {"kind", item_field, "pool",
-                                      "max_retries", "backoff_ms",
-                                      "timeout_ms"});
+  if (auto err = check_fields(body, {"kind", item_field, "pool", "max_retries",
+                                     "backoff_ms", "timeout_ms"});
       !err.empty())
     return invalid(err);
   task_spec spec;
@@ -209,8 +208,11 @@ std::string valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                          : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len > 0 && i + len <= text.size();
     for (size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
@@ -314,11 +316,10 @@ parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {
   if (!items->is_array())
     return invalid("items must be an array of inputs");
   if (static_cast<int64_t>(items->size()) > cfg.max_batch_items)
-    return http_error{413, "too_large",
-                      "items has " + std::to_string(items->size())
-                        + " entries; at most "
-                        + std::to_string(cfg.max_batch_items)
-                        + " are allowed per batch"};
+    return http_error{
+        413, "too_large",
+        "items has " + std::to_string(items->size()) + " entries; at most "
+            + std::to_string(cfg.max_batch_items) + " are allowed per batch"};
   // Check the options once with an empty input, then each item's input.
   batch.task.input.value = json::object();
   auto def = find_kind(batch.task.kind);
@@ -340,8 +341,8 @@ parsed<int64_t> parse_int_param(const std::string& name,
                                 const std::string& text, int64_t lo,
                                 int64_t hi) {
   int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                   value);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || value < lo
       || value > hi)
     return invalid(name + " must be an integer between " + std::to_string(lo)
@@ -397,17 +398,15 @@ parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
     return invalid("the request body must be a JSON array of objects like "
                    "{\"value\": 1}");
   if (static_cast<int64_t>(body.size()) > cfg.max_batch_items)
-    return http_error{413, "too_large",
-                      "the list has " + std::to_string(body.size())
-                        + " items; at most "
-                        + std::to_string(cfg.max_batch_items)
-                        + " are allowed"};
+    return http_error{
+        413, "too_large",
+        "the list has " + std::to_string(body.size()) + " items; at most "
+            + std::to_string(cfg.max_batch_items) + " are allowed"};
   batch_spec batch;
   batch.task = seed_spec(route, cfg);
   batch.items.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
-    auto input = seed_input(route, body[i], "[" + std::to_string(i) + "]",
-                            cfg);
+    auto input = seed_input(route, body[i], "[" + std::to_string(i) + "]", cfg);
     if (auto err = std::get_if<http_error>(&input))
       return *err;
     batch.items.push_back(json_value{std::get<json>(std::move(input))});
@@ -500,9 +499,8 @@ std::string render_pools(const std::vector<pool_stats>& xs) {
 std::string render_kinds() {
   json out = json::array();
   for (auto& k : all_kinds())
-    out.push_back({{"name", k.name},
-                   {"pool", k.pool},
-                   {"description", k.description}});
+    out.push_back(
+        {{"name", k.name}, {"pool", k.pool}, {"description", k.description}});
   return out.dump();
 }
 

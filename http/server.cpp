@@ -3,11 +3,11 @@
 #include "actors/coordinator.hpp"
 #include "actors/kinds.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <sys/socket.h>
-#include <algorithm>
 #include <regex>
+#include <sys/socket.h>
 
 namespace actorq::http {
 
@@ -41,9 +41,9 @@ parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
                    const Timeout& timeout, Ts&&... xs) {
   parsed<Result> result = http_error{500, "internal", "no reply"};
   thread_self(sys)
-    ->request(dest, timeout, std::forward<Ts>(xs)...)
-    .receive([&](Result& x) { result = std::move(x); },
-             [&](caf::error& err) { result = from_actor_error(err); });
+      ->request(dest, timeout, std::forward<Ts>(xs)...)
+      .receive([&](Result& x) { result = std::move(x); },
+               [&](caf::error& err) { result = from_actor_error(err); });
   return result;
 }
 
@@ -121,18 +121,19 @@ struct route_table {
 
 } // namespace
 
-server::server(caf::actor_system& sys, const actorq_config& cfg,
-               backend actors)
-  : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
+server::server(caf::actor_system& sys, const actorq_config& cfg, backend actors)
+    : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
   codec_.pools = actors_.settings;
   codec_.default_max_retries = cfg.retry_max_retries;
-  codec_.default_backoff_ms
-    = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff)
-        .count();
+  codec_.default_backoff_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff)
+          .count();
   codec_.max_batch_items = cfg.http_max_batch_items;
   codec_.seed_delay_scale = cfg.seed_delay_scale;
   auto threads = static_cast<size_t>(cfg.http_threads);
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
   // Without TCP_NODELAY every response waits ~40 ms for Nagle.
   http_.set_tcp_nodelay(true);
   http_.set_keep_alive_max_count(1'000'000);
@@ -188,16 +189,16 @@ void server::routes() {
     else if (method == "POST")
       // Read the body ourselves: httplib would otherwise treat bodies sent
       // as form data (curl's default) as forms and cap them at 8 KiB.
-      http_.Post(pattern, [h](const httplib::Request& req,
-                              httplib::Response& res,
-                              const httplib::ContentReader& read) {
-        auto& body = const_cast<std::string&>(req.body);
-        read([&](const char* data, size_t n) {
-          body.append(data, n);
-          return true;
-        });
-        h(req, res);
-      });
+      http_.Post(pattern,
+                 [h](const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& read) {
+                   auto& body = const_cast<std::string&>(req.body);
+                   read([&](const char* data, size_t n) {
+                     body.append(data, n);
+                     return true;
+                   });
+                   h(req, res);
+                 });
     else if (method == "DELETE")
       http_.Delete(pattern, std::move(h));
   };
@@ -208,27 +209,25 @@ void server::routes() {
     return {};
   };
   // Runs a batch on a fresh coordinator and renders its result.
-  auto run_batch = [=](
-                     parsed<batch_spec>&& batch, httplib::Response& res,
-                     std::string (*render)(const batch_result&)) {
+  auto run_batch = [=](parsed<batch_spec>&& batch, httplib::Response& res,
+                       std::string (*render)(const batch_result&)) {
     if (auto err = std::get_if<http_error>(&batch))
       return reply(res, *err);
     auto& spec = std::get<batch_spec>(batch);
     auto coord = sys->spawn(coordinator, find_pool(spec.task.pool));
-    auto result = ask<batch_result>(*sys, coord, batch_timeout,
-                                    std::move(spec));
+    auto result =
+        ask<batch_result>(*sys, coord, batch_timeout, std::move(spec));
     if (std::holds_alternative<http_error>(result))
       caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
     reply_with(res, result, render);
   };
-  auto submit = [=](parsed<task_spec>&& spec,
-                                httplib::Response& res, auto render,
-                                int status) {
+  auto submit = [=](parsed<task_spec>&& spec, httplib::Response& res,
+                    auto render, int status) {
     if (auto err = std::get_if<http_error>(&spec))
       return reply(res, *err);
-    auto view = ask<task_view>(*sys, actors->registry, immediate,
-                               submit_atom::value,
-                               std::get<task_spec>(std::move(spec)));
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, submit_atom::value,
+                       std::get<task_spec>(std::move(spec)));
     if (auto v = std::get_if<task_view>(&view); v && status == 202)
       res.set_header("Location", "/v1/tasks/" + v->id.to_string());
     reply_with(res, view, render, status);
@@ -241,14 +240,13 @@ void server::routes() {
     f(std::get<json>(body));
   };
   // Reads one task by the id in the path and renders it with `render`.
-  auto read_task = [=](const httplib::Request& req,
-                                   httplib::Response& res,
-                                   std::string (*render)(const task_view&)) {
+  auto read_task = [=](const httplib::Request& req, httplib::Response& res,
+                       std::string (*render)(const task_view&)) {
     auto id = path_id(req);
     if (!id)
       return reply(res, task_not_found);
-    auto view = ask<task_view>(*sys, actors->registry, immediate,
-                               get_atom::value, *id);
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, get_atom::value, *id);
     reply_with(res, view, render);
   };
   auto task_id_only = [](const task_view& v) {
@@ -277,24 +275,21 @@ void server::routes() {
        if (!id)
          return reply(res, task_not_found);
        auto wait_ms = std::get<int64_t>(ms);
-       auto view = ask<task_view>(*sys, actors->registry,
-                                  std::chrono::milliseconds{wait_ms}
-                                    + promise_grace,
-                                  wait_atom::value, *id, wait_ms);
+       auto view =
+           ask<task_view>(*sys, actors->registry,
+                          std::chrono::milliseconds{wait_ms} + promise_grace,
+                          wait_atom::value, *id, wait_ms);
        reply_with(res, view, render_task);
      });
-  on("GET", R"(/get-result/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_result);
-     });
-  on("GET", R"(/check-task/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_check);
-     });
-  on("GET", R"(/task-status/([^/]+))",
-     [=](const auto& req, auto& res) {
-       read_task(req, res, render_seed_status);
-     });
+  on("GET", R"(/get-result/([^/]+))", [=](const auto& req, auto& res) {
+    read_task(req, res, render_seed_result);
+  });
+  on("GET", R"(/check-task/([^/]+))", [=](const auto& req, auto& res) {
+    read_task(req, res, render_seed_check);
+  });
+  on("GET", R"(/task-status/([^/]+))", [=](const auto& req, auto& res) {
+    read_task(req, res, render_seed_status);
+  });
 
   on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
     auto filter = parse_filter(param(req, "status"), param(req, "kind"),
@@ -302,8 +297,7 @@ void server::routes() {
     if (auto err = std::get_if<http_error>(&filter))
       return reply(res, *err);
     auto page = ask<task_page>(*sys, actors->registry, immediate,
-                               list_atom::value,
-                               std::get<task_filter>(filter));
+                               list_atom::value, std::get<task_filter>(filter));
     reply_with(res, page, render_page);
   });
   on("DELETE", R"(/v1/tasks/([^/]+))",
@@ -322,14 +316,13 @@ void server::routes() {
       run_batch(parse_batch(body, *codec), res, render_batch);
     });
   });
-  on("GET", "/v1/kinds", [](const auto&, auto& res) {
-    reply(res, 200, render_kinds());
-  });
+  on("GET", "/v1/kinds",
+     [](const auto&, auto& res) { reply(res, 200, render_kinds()); });
   auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
     std::vector<pool_stats> out;
     for (auto& pool : actors->pools) {
-      auto stats = ask<pool_stats>(*sys, pool.handle, immediate,
-                                   stats_atom::value);
+      auto stats =
+          ask<pool_stats>(*sys, pool.handle, immediate, stats_atom::value);
       if (auto err = std::get_if<http_error>(&stats))
         return *err;
       out.push_back(std::get<pool_stats>(std::move(stats)));
@@ -354,8 +347,7 @@ void server::routes() {
   // -- seed-compatible routes -------------------------------------------------
 
   auto seed_batch = [=](seed_route route) {
-    return [=](const httplib::Request& req,
-                                 httplib::Response& res) {
+    return [=](const httplib::Request& req, httplib::Response& res) {
       with_body(req, res, [&](const json& body) {
         run_batch(parse_seed_batch(route, body, *codec), res,
                   render_seed_batch);
@@ -363,16 +355,14 @@ void server::routes() {
     };
   };
   auto seed_submit = [=](seed_route route) {
-    return [=](const httplib::Request& req,
-                                            httplib::Response& res) {
+    return [=](const httplib::Request& req, httplib::Response& res) {
       with_body(req, res, [&](const json& body) {
         submit(parse_seed_task(route, body, *codec), res, task_id_only, 200);
       });
     };
   };
   on("POST", "/process-multiple", seed_batch(seed_route::process_multiple));
-  on("POST", "/process-with-limit",
-     seed_batch(seed_route::process_with_limit));
+  on("POST", "/process-with-limit", seed_batch(seed_route::process_with_limit));
   on("POST", "/process-cpu-bound", seed_batch(seed_route::process_cpu_bound));
   on("POST", "/submit-task", seed_submit(seed_route::submit_task));
   on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
@@ -387,27 +377,27 @@ void server::routes() {
       token = env;
   if (!token.empty()) {
     http_.set_pre_routing_handler(
-      [token](const httplib::Request& req, httplib::Response& res) {
-        if (req.path == "/healthz")
-          return httplib::Server::HandlerResponse::Unhandled;
-        auto given = req.get_header_value("Authorization");
-        const std::string prefix = "Bearer ";
-        bool ok = given.size() == prefix.size() + token.size()
-                  && given.compare(0, prefix.size(), prefix) == 0;
-        unsigned char diff = ok ? 0 : 1;
-        for (size_t i = 0; i < token.size(); ++i) {
-          auto c = i + prefix.size() < given.size() ? given[i + prefix.size()]
-                                                    : '\0';
-          diff |= static_cast<unsigned char>(c ^ token[i]);
-        }
-        if (diff == 0)
-          return httplib::Server::HandlerResponse::Unhandled;
-        res.set_header("WWW-Authenticate", "Bearer");
-        reply(res, http_error{401, "unauthorized",
-                              "this route needs the header 'Authorization: "
-                              "Bearer <token>' with the configured token"});
-        return httplib::Server::HandlerResponse::Handled;
-      });
+        [token](const httplib::Request& req, httplib::Response& res) {
+          if (req.path == "/healthz")
+            return httplib::Server::HandlerResponse::Unhandled;
+          auto given = req.get_header_value("Authorization");
+          const std::string prefix = "Bearer ";
+          bool ok = given.size() == prefix.size() + token.size()
+                    && given.compare(0, prefix.size(), prefix) == 0;
+          unsigned char diff = ok ? 0 : 1;
+          for (size_t i = 0; i < token.size(); ++i) {
+            auto c = i + prefix.size() < given.size() ? given[i + prefix.size()]
+                                                      : '\0';
+            diff |= static_cast<unsigned char>(c ^ token[i]);
+          }
+          if (diff == 0)
+            return httplib::Server::HandlerResponse::Unhandled;
+          res.set_header("WWW-Authenticate", "Bearer");
+          reply(res, http_error{401, "unauthorized",
+                                "this route needs the header 'Authorization: "
+                                "Bearer <token>' with the configured token"});
+          return httplib::Server::HandlerResponse::Handled;
+        });
   }
 
   // -- errors -----------------------------------------------------------------
@@ -419,7 +409,7 @@ void server::routes() {
     res.set_header("Allow", allowed);
     reply(res, http_error{405, "method_not_allowed",
                           req.method + " is not allowed on " + req.path
-                            + "; allowed: " + allowed});
+                              + "; allowed: " + allowed});
   };
   for (auto& pattern : table->patterns()) {
     for (auto method : {"GET", "POST", "DELETE", "PUT", "PATCH"}) {
@@ -447,8 +437,8 @@ void server::routes() {
     http_error e{res.status, "error", "request failed"};
     switch (res.status) {
       case 404:
-        e = {404, "not_found", "no route for " + req.method + " "
-                                 + req.path.substr(0, 200)};
+        e = {404, "not_found",
+             "no route for " + req.method + " " + req.path.substr(0, 200)};
         break;
       case 413:
         e = {413, "too_large", "the request body is larger than allowed"};
@@ -463,12 +453,12 @@ void server::routes() {
         if (!allowed.empty() && allowed.find(req.method) == std::string::npos) {
           res.set_header("Allow", allowed);
           e = {405, "method_not_allowed",
-               req.method + " is not allowed on " + req.path + "; allowed: "
-                 + allowed};
-        } else if (allowed.empty() && !req.method.empty()
-                   && req.path.size() > 0 && req.path[0] == '/') {
-          e = {404, "not_found", "no route for " + req.method + " "
-                                   + req.path.substr(0, 200)};
+               req.method + " is not allowed on " + req.path
+                   + "; allowed: " + allowed};
+        } else if (allowed.empty() && !req.method.empty() && req.path.size() > 0
+                   && req.path[0] == '/') {
+          e = {404, "not_found",
+               "no route for " + req.method + " " + req.path.substr(0, 200)};
         } else {
           e = {400, "bad_request", "the HTTP request is malformed"};
         }
