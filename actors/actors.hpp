@@ -281,6 +281,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using worker_up_atom = caf::atom_constant<caf::atom("worker_up")>;
 using worker_dn_atom = caf::atom_constant<caf::atom("worker_dn")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -328,6 +329,8 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<cancel_atom, job_listener_actor, uint64_t>,
     // Report counters.
     caf::replies_to<stats_atom>::with<pool_stats>,
+    // Start no more attempts (shutdown): running ones finish, queued wait.
+    caf::reacts_to<pause_atom>,
     // INTERNAL (worker): an attempt ended.
     caf::reacts_to<attempt_done>,
     // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).

@@ -23,6 +23,9 @@ actorq_config::actorq_config() {
       .add(http_auth_token, "auth-token",
            "require 'Authorization: Bearer TOKEN' on every route but /healthz "
            "(default: $ACTORQ_AUTH_TOKEN, else none)");
+  caf::config_option_adder{custom_options_, "shutdown"}.add(
+    shutdown_grace, "grace",
+    "on SIGTERM/SIGINT, how long running attempts may take to finish");
   caf::config_option_adder{custom_options_, "seed"}.add(
       seed_delay_scale, "delay-scale",
       "multiplies every simulated delay of the seed routes");
@@ -121,6 +124,8 @@ std::vector<std::string> actorq_config::validate() {
   range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
   range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
   positive("http.batch-timeout", http_batch_timeout);
+  if (shutdown_grace.count() < 0)
+    problems.push_back("bad value for 'shutdown.grace': must not be negative");
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))
     problems.push_back("bad value for 'seed.delay-scale': must be between 0 "
                        "and 1000");

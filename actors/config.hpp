@@ -101,6 +101,9 @@ public:
   std::string http_auth_token; // empty: ACTORQ_AUTH_TOKEN, else no auth
   caf::timespan http_batch_timeout = std::chrono::hours{1};
 
+  // [shutdown]
+  caf::timespan shutdown_grace = std::chrono::seconds{10};
+
   // [seed]
   double seed_delay_scale = 1.0;
 

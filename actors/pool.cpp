@@ -97,6 +97,8 @@ std::optional<job> next_job(self_ptr self) {
 /// Hands queued jobs to idle workers until one of the two runs out.
 void dispatch(self_ptr self) {
   auto& st = self->state;
+  if (st.paused)
+    return;
   while (!st.idle.empty() && !st.queue.empty()) {
     auto j = next_job(self);
     if (!j)
@@ -235,6 +237,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         if (st.backing_off.count({addr, key}) > 0)
           st.cancelled.emplace(addr, key);
       },
+      [=](pause_atom) { self->state.paused = true; },
       [=](stats_atom) {
         auto& st = self->state;
         return pool_stats{st.settings.name,

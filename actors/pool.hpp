@@ -38,6 +38,7 @@ struct pool_state {
   std::vector<uint32_t> idle; // slots with a live, idle worker
   std::deque<job> queue;
   uint32_t busy = 0; // slots with attempts out
+  bool paused = false; // shutting down: start nothing new
   uint64_t next_seq = 0;
   uint64_t completed = 0;
   uint64_t failed = 0;

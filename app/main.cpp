@@ -14,6 +14,33 @@
 
 using namespace actorq;
 
+namespace {
+
+/// Graceful stop: refuse new work, start no new attempts, and give the
+/// running ones up to `grace` to finish (long-polls on them then see the end).
+void drain(caf::actor_system& sys, http::server& server,
+           const http::backend& actors, caf::timespan grace) {
+  server.drain();
+  for (auto& p : actors.pools)
+    caf::anon_send(p.handle, pause_atom::value);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  caf::scoped_actor self{sys};
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint32_t busy = 0;
+    for (auto& p : actors.pools)
+      self->request(p.handle, std::chrono::seconds{1}, stats_atom::value)
+        .receive([&](pool_stats& st) { busy += st.busy; },
+                 [&](caf::error&) {});
+    if (busy == 0)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  std::fprintf(stderr, "actorq: attempts still running after the grace "
+                       "period; stopping anyway\n");
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   actorq_config cfg;
   register_types(cfg);
@@ -62,6 +89,7 @@ int main(int argc, char** argv) {
         sigwait(&stop_signals, &sig);
         std::fprintf(stderr, "actorq: received %s, stopping\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
+        drain(sys, server, actors, cfg.shutdown_grace);
         server.stop();
         // Release long-polls now so that the HTTP threads can finish.
         caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);

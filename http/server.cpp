@@ -70,6 +70,20 @@ void reply_with(httplib::Response& res, parsed<T>& x, F render,
 
 const http_error task_not_found{404, "not_found", "Task not found"};
 
+/// "Authorization: Bearer TOKEN", compared in constant time.
+bool bearer_ok(const httplib::Request& req, const std::string& token) {
+  auto given = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  bool ok = given.size() == prefix.size() + token.size()
+            && given.compare(0, prefix.size(), prefix) == 0;
+  unsigned char diff = ok ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
+    auto c = i + prefix.size() < given.size() ? given[i + prefix.size()] : '\0';
+    diff |= static_cast<unsigned char>(c ^ token[i]);
+  }
+  return diff == 0;
+}
+
 /// Validates an id before any lookup: only canonical UUIDs reach actors.
 std::optional<task_id> path_id(const httplib::Request& req) {
   return task_id::parse(req.matches[1].str());
@@ -170,6 +184,10 @@ void server::run() {
 
 void server::stop() {
   http_.stop();
+}
+
+void server::drain() {
+  draining_ = true;
 }
 
 void server::routes() {
@@ -367,7 +385,7 @@ void server::routes() {
   on("POST", "/submit-task", seed_submit(seed_route::submit_task));
   on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
   on("POST", "/start-task", seed_submit(seed_route::start_task));
-  // -- access control ---------------------------------------------------------
+  // -- access control and draining -------------------------------------------
 
   // With a token configured, every route but /healthz needs
   // "Authorization: Bearer TOKEN". Compared in constant time; never logged.
@@ -375,30 +393,25 @@ void server::routes() {
   if (token.empty())
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
-  if (!token.empty()) {
-    http_.set_pre_routing_handler(
-        [token](const httplib::Request& req, httplib::Response& res) {
-          if (req.path == "/healthz")
-            return httplib::Server::HandlerResponse::Unhandled;
-          auto given = req.get_header_value("Authorization");
-          const std::string prefix = "Bearer ";
-          bool ok = given.size() == prefix.size() + token.size()
-                    && given.compare(0, prefix.size(), prefix) == 0;
-          unsigned char diff = ok ? 0 : 1;
-          for (size_t i = 0; i < token.size(); ++i) {
-            auto c = i + prefix.size() < given.size() ? given[i + prefix.size()]
-                                                      : '\0';
-            diff |= static_cast<unsigned char>(c ^ token[i]);
-          }
-          if (diff == 0)
-            return httplib::Server::HandlerResponse::Unhandled;
-          res.set_header("WWW-Authenticate", "Bearer");
-          reply(res, http_error{401, "unauthorized",
-                                "this route needs the header 'Authorization: "
-                                "Bearer <token>' with the configured token"});
-          return httplib::Server::HandlerResponse::Handled;
-        });
-  }
+  auto* draining = &draining_;
+  http_.set_pre_routing_handler([token, draining](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    if (!token.empty() && req.path != "/healthz" && !bearer_ok(req, token)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      reply(res, http_error{401, "unauthorized",
+                            "this route needs the header 'Authorization: "
+                            "Bearer <token>' with the configured token"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Shutting down: no new work; reads and cancels go on.
+    if (*draining && req.method == "POST") {
+      reply(res, http_error{503, "shutting_down",
+                            "the service is shutting down; retry against "
+                            "the next instance"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
 
   // -- errors -----------------------------------------------------------------
 

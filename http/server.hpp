@@ -10,6 +10,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,10 @@ public:
   /// Stops accepting and ends run(). Safe to call from any thread.
   void stop();
 
+  /// From now on, requests that would start work get 503 shutting_down;
+  /// reads go on. Safe to call from any thread.
+  void drain();
+
 private:
   void routes();
 
@@ -54,6 +59,7 @@ private:
   backend actors_;
   codec_settings codec_;
   http_server http_;
+  std::atomic<bool> draining_{false};
 };
 
 } // namespace actorq::http

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <thread>
 
 using namespace itest;
 
@@ -99,4 +100,45 @@ TEST_CASE("limits: a full pool answers 429 busy with Retry-After and creates "
   // Other pools are not affected.
   CHECK(srv.post("/v1/tasks", json{{"kind", "echo"}}).status == 202);
   check_alive(srv);
+}
+
+TEST_CASE("limits: SIGTERM refuses new work with 503 and lets running "
+          "attempts finish",
+          "[limits][shutdown]") {
+  Server srv{{"--shutdown.grace=5s"}};
+  auto id = submit(srv, json{{"kind", "sleep"}, {"input", {{"ms", 800}}}});
+  wait_status(srv, id, "running");
+  // A long-poll on the running task sees it finish during the drain.
+  json polled;
+  std::thread poll{[&] {
+    auto r = srv.get("/v1/tasks/" + id + "?wait_ms=20000");
+    polled = r.j();
+  }};
+  std::this_thread::sleep_for(100ms);
+  srv.kill(SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  auto refused = srv.post("/v1/tasks", json{{"kind", "echo"}});
+  CHECK_ERROR(refused, 503, "shutting_down", "");
+  poll.join();
+  CHECK(polled["status"] == "succeeded");
+  CHECK(polled["result"] == json{{"slept_ms", 800}});
+  auto st = srv.wait_exit(5s);
+  CHECK_FALSE(st.timed_out);
+  CHECK(st.exited);
+  CHECK(st.code == 0);
+}
+
+TEST_CASE("limits: shutdown.grace bounds how long a stop waits",
+          "[limits][shutdown]") {
+  Server srv{{"--shutdown.grace=300ms"}};
+  auto id = submit(srv, json{{"kind", "sleep"}, {"input", {{"ms", 60000}}}});
+  wait_status(srv, id, "running");
+  auto start = std::chrono::steady_clock::now();
+  srv.kill(SIGTERM);
+  auto st = srv.wait_exit(5s);
+  CHECK_FALSE(st.timed_out);
+  CHECK(st.exited);
+  CHECK(st.code == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  CHECK(srv.output().find("stopping anyway") != std::string::npos);
 }
