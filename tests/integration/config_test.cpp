@@ -175,8 +175,8 @@ TEST_CASE("config: SIGTERM and SIGINT stop the daemon cleanly", "[config][signal
     CHECK_STATUS(srv.get("/healthz"), 200);
     check_clean_stop(srv, SIGINT);
   }
-  SECTION("with a long task running") {
-    Server srv;
+  SECTION("with a long task running (stops after shutdown.grace)") {
+    Server srv{{"--shutdown.grace=1s"}};
     auto id = submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 20000}}}});
     wait_status(srv, id, "running");
     std::this_thread::sleep_for(500ms);  // well into the sleep
