@@ -108,12 +108,15 @@ struct task_spec {
   int32_t max_retries = 3; // attempts = 1 + max_retries at most
   int64_t backoff_ms = 0;  // first retry delay, doubled per retry
   int64_t timeout_ms = 0;  // per attempt; 0 = no limit
+  // A client's key for safe retries of a submission: a repeated key gets
+  // the first task back instead of a second one. Empty = none.
+  std::string idempotency_key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
-           x.max_retries, x.backoff_ms, x.timeout_ms);
+           x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key);
 }
 
 /// Everything a client may read about one task. Times are milliseconds since

@@ -160,6 +160,11 @@ registry_actor::behavior_type registry(self_ptr self,
         if (kind == nullptr)
           return make_error(error_code::invalid,
                             "kind: unknown kind '" + spec.kind + "'");
+        // A repeated idempotency key gets the first task, whatever its state.
+        if (!spec.idempotency_key.empty())
+          if (auto i = st.by_key.find(spec.idempotency_key);
+              i != st.by_key.end())
+            return st.view(st.records[i->second - 1]);
         if (pool == st.pools.end())
           return make_error(error_code::invalid,
                             "pool: unknown pool '" + spec.pool + "'");
@@ -177,6 +182,8 @@ registry_actor::behavior_type registry(self_ptr self,
         uint64_t seq = st.records.size();
         auto& rec = st.records.back();
         st.index(seq);
+        if (!spec.idempotency_key.empty())
+          st.by_key.emplace(spec.idempotency_key, seq);
         job j;
         j.key = seq;
         j.spec = std::move(spec);

@@ -47,6 +47,7 @@ struct registry_state {
   // bytes per task instead of a node-based map's ~56.
   std::vector<uint64_t> slots;
   std::unordered_map<uint64_t, std::vector<waiter>> waiters; // seq → waiters
+  std::unordered_map<std::string, uint64_t> by_key; // idempotency key → seq
   uint64_t next_waiter = 0;
 
   /// The seq of the task with this id, or 0.

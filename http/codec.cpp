@@ -3,6 +3,7 @@
 #include "actors/kinds.hpp"
 #include "actors/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -302,6 +303,18 @@ parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
       return invalid(err);
   }
   return result;
+}
+
+void set_idempotency_key(parsed<task_spec>& spec, const std::string& key) {
+  auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
+  if (key.empty() || key.size() > 255
+      || !std::all_of(key.begin(), key.end(), visible)) {
+    spec = invalid("Idempotency-Key must be 1 to 255 visible ASCII "
+                   "characters");
+    return;
+  }
+  if (auto s = std::get_if<task_spec>(&spec))
+    s->idempotency_key = key;
 }
 
 parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {

@@ -42,6 +42,10 @@ struct codec_settings {
 /// POST /v1/tasks body → task_spec.
 parsed<task_spec> parse_task(const json& body, const codec_settings& cfg);
 
+/// Adds the Idempotency-Key header's value to a parsed task: 1–255 visible
+/// ASCII characters, else 422.
+void set_idempotency_key(parsed<task_spec>& spec, const std::string& key);
+
 /// POST /v1/batches body → batch_spec.
 parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg);
 

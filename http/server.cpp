@@ -89,6 +89,14 @@ std::optional<task_id> path_id(const httplib::Request& req) {
   return task_id::parse(req.matches[1].str());
 }
 
+/// The value of header `name`, if the request has it.
+std::optional<std::string> param_header(const httplib::Request& req,
+                                        const char* name) {
+  if (!req.has_header(name))
+    return std::nullopt;
+  return req.get_header_value(name);
+}
+
 const std::string* param(const httplib::Request& req, const char* name) {
   auto i = req.params.find(name);
   return i == req.params.end() ? nullptr : &i->second;
@@ -278,7 +286,10 @@ void server::routes() {
 
   on("POST", "/v1/tasks", [=](const auto& req, auto& res) {
     with_body(req, res, [&](const json& body) {
-      submit(parse_task(body, *codec), res, render_task, 202);
+      auto spec = parse_task(body, *codec);
+      if (auto key = param_header(req, "Idempotency-Key"))
+        set_idempotency_key(spec, *key);
+      submit(std::move(spec), res, render_task, 202);
     });
   });
   on("GET", R"(/v1/tasks/([^/]+))",

@@ -142,3 +142,30 @@ TEST_CASE("limits: shutdown.grace bounds how long a stop waits",
   CHECK(std::chrono::steady_clock::now() - start < 3s);
   CHECK(srv.output().find("stopping anyway") != std::string::npos);
 }
+
+TEST_CASE("limits: a repeated Idempotency-Key returns the first task",
+          "[limits][idempotency]") {
+  Server srv;
+  auto cli = srv.client();
+  auto post = [&](const std::string& key, const json& body) {
+    httplib::Headers headers{{"Idempotency-Key", key}};
+    auto res = cli.Post("/v1/tasks", headers, body.dump(), "application/json");
+    REQUIRE(res);
+    return std::make_pair(res->status, json::parse(res->body, nullptr, false));
+  };
+  json task{{"kind", "double"}, {"input", {{"value", 21}}}};
+  auto before = count_tasks(srv);
+  auto [s1, first] = post("order-42", task);
+  auto [s2, again] = post("order-42", task);
+  CHECK(s1 == 202);
+  CHECK(s2 == 202);
+  CHECK(again["id"] == first["id"]);
+  CHECK(count_tasks(srv) == before + 1);
+  auto [s3, other] = post("order-43", task);
+  CHECK(s3 == 202);
+  CHECK(other["id"] != first["id"]);
+  auto [s4, bad] = post(std::string(256, 'k'), task);
+  CHECK(s4 == 422);
+  CHECK(bad["code"] == "invalid");
+  CHECK(count_tasks(srv) == before + 2);
+}
