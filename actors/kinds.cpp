@@ -11,7 +11,6 @@ namespace actorq {
 
 namespace {
 
-constexpr int64_t max_delay_ms = 3'600'000;
 constexpr int64_t max_primes_below = 100'000'000;
 // Largest value whose square fits in int64.
 constexpr int64_t max_square_root = 3'037'000'499;
@@ -290,14 +289,15 @@ std::string check_task(const task_spec& spec,
     return "pool: kind '" + spec.kind + "' is CPU-bound and cannot run on "
            + "pool '" + spec.pool + "' (use pool '" + std::string{kind->pool}
            + "')";
-  if (spec.max_retries < 0 || spec.max_retries > 100)
-    return "max_retries must be an integer between 0 and 100";
+  if (spec.max_retries < 0 || spec.max_retries > max_task_retries)
+    return "max_retries must be an integer between 0 and "
+           + std::to_string(max_task_retries);
   if (spec.backoff_ms < 0 || spec.backoff_ms > max_delay_ms)
     return "backoff_ms must be an integer between 0 and "
            + std::to_string(max_delay_ms);
-  if (spec.timeout_ms < 0 || spec.timeout_ms > 24 * max_delay_ms)
+  if (spec.timeout_ms < 0 || spec.timeout_ms > max_timeout_ms)
     return "timeout_ms must be an integer between 0 and "
-           + std::to_string(24 * max_delay_ms);
+           + std::to_string(max_timeout_ms);
   return field_error("input", kind->validate(spec.input.value));
 }
 

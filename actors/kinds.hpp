@@ -37,6 +37,11 @@ struct kind_def {
   kind_run_fn run;
 };
 
+/// Limits of a task spec, checked by check_task() and the HTTP codec.
+constexpr int64_t max_task_retries = 100;
+constexpr int64_t max_delay_ms = 3'600'000;           // delays and backoff
+constexpr int64_t max_timeout_ms = 24 * max_delay_ms; // per attempt
+
 /// Validation helpers shared by the kinds and the HTTP codec. Each returns ""
 /// or a message that starts with the field's name.
 

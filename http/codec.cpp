@@ -93,9 +93,10 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
   int64_t max_retries = cfg.default_max_retries;
   int64_t backoff_ms = cfg.default_backoff_ms;
   int64_t timeout_ms = 0;
-  for (auto err : {read_int(body, "max_retries", 0, 100, max_retries),
-                   read_int(body, "backoff_ms", 0, 3'600'000, backoff_ms),
-                   read_int(body, "timeout_ms", 0, 86'400'000, timeout_ms)})
+  for (auto err :
+       {read_int(body, "max_retries", 0, max_task_retries, max_retries),
+        read_int(body, "backoff_ms", 0, max_delay_ms, backoff_ms),
+        read_int(body, "timeout_ms", 0, max_timeout_ms, timeout_ms)})
     if (!err.empty())
       return invalid(err);
   spec.max_retries = static_cast<int32_t>(max_retries);
@@ -306,7 +307,9 @@ parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
 }
 
 void set_idempotency_key(parsed<task_spec>& spec, const std::string& key) {
-  auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
+  auto visible = [](unsigned char c) {
+    return c > 0x20 && c < 0x7F;
+  };
   if (key.empty() || key.size() > 255
       || !std::all_of(key.begin(), key.end(), visible)) {
     spec = invalid("Idempotency-Key must be 1 to 255 visible ASCII "
