@@ -121,7 +121,9 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<job>("actorq::job")
       .add_message_type<std::vector<job>>("std::vector<actorq::job>")
       .add_message_type<job_listener_actor>("actorq::job_listener_actor")
-      .add_message_type<worker_actor>("actorq::worker_actor");
+      .add_message_type<worker_actor>("actorq::worker_actor")
+      .add_message_type<task_row>("actorq::task_row")
+      .add_message_type<store_batch>("actorq::store_batch");
   cfg.add_error_category(caf::atom("actorq"), [](uint8_t code, caf::atom_value,
                                                  const caf::message& ctx) {
     return std::string{"actorq."} + to_string(static_cast<error_code>(code))

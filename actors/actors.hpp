@@ -6,6 +6,7 @@
 //        │                                          └──job_events──┘ └─attempt_done────┘
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
+//   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -269,6 +270,32 @@ typename Inspector::result_type inspect(Inspector& f, job_event& x) {
            x.result);
 }
 
+/// One task as the store keeps it: its state, plus what it takes to run it
+/// again after a restart (`spec`, written once with the first row).
+struct task_row {
+  uint64_t seq = 0;    // the registry's sequence number: creation order
+  bool insert = false; // first write of this task: `spec` is set
+  task_view state;
+  task_spec spec;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_row& x) {
+  return f(caf::meta::type_name("task_row"), x.seq, x.insert, x.state, x.spec);
+}
+
+/// Task rows written in one transaction (group commit). The store answers
+/// with the same batch once it is committed, or with `error` set.
+struct store_batch {
+  std::vector<task_row> rows;
+  std::string error; // empty = committed
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_batch& x) {
+  return f(caf::meta::type_name("store_batch"), x.rows, x.error);
+}
+
 // -- atoms --------------------------------------------------------------------
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;
@@ -285,6 +312,8 @@ using worker_up_atom = caf::atom_constant<caf::atom("worker_up")>;
 using worker_dn_atom = caf::atom_constant<caf::atom("worker_dn")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using key_atom = caf::atom_constant<caf::atom("key")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -362,6 +391,20 @@ using coordinator_actor = caf::typed_actor<
     // INTERNAL (pool): items ended.
     caf::reacts_to<std::vector<job_event>>>;
 
+/// The durable task store: one SQLite file, written and read on its own
+/// thread so that disk waits never hold up an actor scheduler thread.
+using store_actor = caf::typed_actor<
+    // Write these rows in one transaction; answer with the batch when committed.
+    caf::replies_to<store_batch>::with<store_batch>,
+    // Read one task that is not kept in memory; error: not_found.
+    caf::replies_to<get_atom, task_id>::with<task_view>,
+    // Find the task created with this idempotency key; error: not_found.
+    caf::replies_to<get_atom, key_atom, std::string>::with<task_view>,
+    // Page through tasks with seq < filter.cursor, newest first.
+    caf::replies_to<list_atom, task_filter>::with<task_page>,
+    // Delete terminal tasks that finished before this time (ms since epoch).
+    caf::reacts_to<sweep_atom, int64_t>>;
+
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
     // Create a task and enqueue it on its pool.
@@ -377,7 +420,11 @@ using registry_actor = caf::typed_actor<
     // INTERNAL (pool): tasks made progress or ended.
     caf::reacts_to<std::vector<job_event>>,
     // INTERNAL: a waiter's time is up.
-    caf::reacts_to<timeout_atom, uint64_t>>;
+    caf::reacts_to<timeout_atom, uint64_t>,
+    // INTERNAL: write the task changes gathered since the last batch.
+    caf::reacts_to<flush_atom>,
+    // INTERNAL (timer): drop expired tasks, keep memory within its bound.
+    caf::reacts_to<sweep_atom>>;
 
 // -- errors -------------------------------------------------------------------
 

@@ -23,6 +23,18 @@ actorq_config::actorq_config() {
       .add(http_auth_token, "auth-token",
            "require 'Authorization: Bearer TOKEN' on every route but /healthz "
            "(default: $ACTORQ_AUTH_TOKEN, else none)");
+  caf::config_option_adder{custom_options_, "store"}
+      .add(store_path, "path",
+           "SQLite file of the task store (default data/actorq.db); "
+           "':memory:' keeps tasks in memory only (lost on restart)")
+      .add(store_result_ttl, "result-ttl",
+           "ended tasks are deleted this long after they end (0 = never)")
+      .add(store_sync, "sync",
+           "'full': fsync every commit (survives power loss); 'normal': "
+           "survives a crash of the process, not of the machine")
+      .add(store_memory_tasks, "memory-tasks",
+           "most recent tasks kept in memory; older ended ones are read from "
+           "the store");
   caf::config_option_adder{custom_options_, "shutdown"}.add(
     shutdown_grace, "grace",
     "on SIGTERM/SIGINT, how long running attempts may take to finish");
@@ -124,6 +136,16 @@ std::vector<std::string> actorq_config::validate() {
   range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
   range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
   positive("http.batch-timeout", http_batch_timeout);
+  if (store_path.empty())
+    problems.push_back("bad value for 'store.path': must not be empty (use "
+                       "':memory:' for no store)");
+  if (store_result_ttl.count() < 0)
+    problems.push_back("bad value for 'store.result-ttl': must not be "
+                       "negative (0 keeps ended tasks forever)");
+  if (store_sync != "full" && store_sync != "normal")
+    problems.push_back("bad value for 'store.sync': expected 'full' or "
+                       "'normal', got '" + store_sync + "'");
+  range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
   if (shutdown_grace.count() < 0)
     problems.push_back("bad value for 'shutdown.grace': must not be negative");
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))

@@ -101,6 +101,12 @@ public:
   std::string http_auth_token; // empty: ACTORQ_AUTH_TOKEN, else no auth
   caf::timespan http_batch_timeout = std::chrono::hours{1};
 
+  // [store]
+  std::string store_path = "data/actorq.db"; // ":memory:" = not durable
+  caf::timespan store_result_ttl = std::chrono::hours{24}; // 0 = forever
+  std::string store_sync = "full"; // full | normal
+  int64_t store_memory_tasks = 100000;
+
   // [shutdown]
   caf::timespan shutdown_grace = std::chrono::seconds{10};
 

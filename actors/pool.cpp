@@ -30,6 +30,13 @@ void emit(self_ptr self, const job& j, job_phase phase, outcome result = {}) {
       job_event{j.key, phase, j.attempts, now_ms(), std::move(result)});
 }
 
+/// Sends the job events gathered since the last flush.
+void flush_events(self_ptr self) {
+  for (auto& [listener, events] : self->state.outbox)
+    self->send(listener, std::move(events));
+  self->state.outbox.clear();
+}
+
 /// An attempt of `j` ended: finish the job, or schedule its retry.
 void settle(self_ptr self, job j, outcome result) {
   auto& st = self->state;
@@ -240,6 +247,9 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       [=](pause_atom) { self->state.paused = true; },
       [=](stats_atom) {
         auto& st = self->state;
+        // Events go out before the answer: whoever waits for an idle pool
+        // (graceful stop) then knows its listeners have heard everything.
+        flush_events(self);
         return pool_stats{st.settings.name,
                           st.settings.size,
                           st.busy,
@@ -308,11 +318,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         count_queued(self, 1);
         dispatch(self);
       },
-      [=](flush_atom) {
-        for (auto& [listener, events] : self->state.outbox)
-          self->send(listener, std::move(events));
-        self->state.outbox.clear();
-      },
+      [=](flush_atom) { flush_events(self); },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
         auto& s = self->state.slots[index];
         for (auto& r : s.attempts) {

@@ -4,15 +4,27 @@
 #include "actors/time.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace actorq {
 
 namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
+using record = registry_state::record;
 
-caf::error not_found(const task_id& id) {
+caf::error not_found() {
   return make_error(error_code::not_found, "Task not found");
+}
+
+caf::error already_ended(task_status status) {
+  return make_error(error_code::conflict,
+                    std::string{"task is already "} + to_string(status));
+}
+
+bool is_error(const caf::error& err, error_code code) {
+  return err.category() == caf::atom("actorq")
+         && err.code() == static_cast<uint8_t>(code);
 }
 
 /// Answers everyone waiting for the task `seq`.
@@ -21,94 +33,487 @@ void wake_waiters(self_ptr self, uint64_t seq) {
   auto i = st.waiters.find(seq);
   if (i == st.waiters.end())
     return;
-  auto v = st.view(st.records[seq - 1]);
+  auto v = st.view(*st.at(seq));
   for (auto& w : i->second)
     w.promise.deliver(v);
   st.waiters.erase(i);
 }
 
-void finish(self_ptr self, registry_state::record& r, uint64_t seq,
-            task_status status, int64_t at) {
+void flush(self_ptr self);
+
+/// Queues the task's new state for the next batch to the store.
+void mark_changed(self_ptr self, uint64_t seq, record& r) {
+  auto& st = self->state;
+  if (!st.durable() || r.dirty)
+    return;
+  r.dirty = true;
+  st.changed.push_back(seq);
+  if (!st.writing && !st.flush_scheduled) {
+    // Whatever reaches the mailbox before this message joins the batch.
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void finish(self_ptr self, record& r, uint64_t seq, task_status status,
+            int64_t at) {
   r.status = status;
   r.finished_at = at;
+  mark_changed(self, seq, r);
   wake_waiters(self, seq);
+}
+
+/// Hands task `seq` to its pool.
+void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
+  auto& st = self->state;
+  job j;
+  j.key = seq;
+  j.spec = std::move(spec);
+  j.attempts = attempts;
+  j.progress = true;
+  j.listener = caf::actor_cast<job_listener_actor>(self);
+  self->send(st.cfg.pools[st.at(seq)->pool].handle, submit_atom::value,
+             std::move(j));
+}
+
+/// Creates a task its pool has admitted. With a store the task is inserted
+/// with the next batch and dispatched once committed; without, right away.
+uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
+  auto& st = self->state;
+  record r;
+  do {
+    r.id = task_id::random();
+  } while (st.lookup(r.id) != 0);
+  r.kind = kind;
+  r.pool = pool;
+  r.max_retries = spec.max_retries;
+  r.created_at = now_ms();
+  if (!spec.idempotency_key.empty())
+    r.key = std::make_unique<std::string>(spec.idempotency_key);
+  auto id = r.id;
+  st.records.push_back(std::move(r));
+  auto seq = st.last_seq();
+  st.index(seq, id);
+  if (!spec.idempotency_key.empty())
+    st.by_key[spec.idempotency_key] = seq;
+  if (!st.durable()) {
+    st.committed = seq;
+    dispatch(self, seq, std::move(spec), 0);
+    return seq;
+  }
+  st.records.back().dirty = true;
+  st.created.emplace_back(seq, std::move(spec));
+  if (!st.writing && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+  return seq;
+}
+
+/// Answers a submission of task `seq` now if it is stored, else at commit.
+void acknowledge(self_ptr self, registry_state::promise_type promise,
+                 uint64_t seq) {
+  auto& st = self->state;
+  if (seq > st.committed) {
+    st.acks.emplace_back(seq, std::move(promise));
+    return;
+  }
+  if (auto r = st.at(seq))
+    promise.deliver(st.view(*r));
+  else
+    promise.deliver(not_found());
+}
+
+/// Ends tasks whose first write failed: they were never acknowledged and
+/// never ran.
+void fail_unstored(self_ptr self, const std::vector<uint64_t>& seqs,
+                   const std::string& why) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (auto seq : seqs) {
+    auto r = st.at(seq);
+    if (r == nullptr || is_terminal(r->status))
+      continue;
+    st.set_error(*r, "not stored: " + why);
+    finish(self, *r, seq, task_status::failed, now);
+  }
+}
+
+/// Keeps memory bounded: drops terminal tasks that expired or (with a store)
+/// exceed `memory_tasks`, oldest first; tasks that have not ended move aside
+/// to `pinned` instead of blocking the ones behind them.
+void evict(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  auto over_cap = [&] {
+    return st.durable() && st.records.size() > st.cfg.memory_tasks;
+  };
+  // Is an expired task close behind the front (worth moving the front aside)?
+  auto expired_behind = [&] {
+    if (st.cfg.result_ttl.count() == 0)
+      return false;
+    auto n = std::min<size_t>(st.records.size(), 64);
+    for (size_t i = 1; i < n; ++i)
+      if (st.expired(st.records[i], now))
+        return true;
+    return false;
+  };
+  while (!st.records.empty()) {
+    auto seq = st.base + 1;
+    auto& r = st.records.front();
+    if (r.dirty || seq > st.committed)
+      break; // the store does not have its latest state yet
+    if (is_terminal(r.status)) {
+      if (!st.expired(r, now) && !over_cap())
+        break;
+      st.forget(seq, r);
+    } else {
+      if (!over_cap() && !expired_behind())
+        break;
+      st.pinned.emplace(seq, std::move(r));
+    }
+    st.records.pop_front();
+    ++st.base;
+  }
+}
+
+/// Periodic upkeep: expiry in memory and in the store, memory bound.
+void sweep(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  evict(self);
+  for (auto i = st.pinned.begin(); i != st.pinned.end();) {
+    auto& r = i->second;
+    if (is_terminal(r.status) && !r.dirty
+        && (st.durable() || st.expired(r, now))) {
+      st.forget(i->first, r);
+      i = st.pinned.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  st.compact_results();
+  auto ttl = st.cfg.result_ttl;
+  if (st.durable() && ttl.count() > 0)
+    self->send(st.cfg.store, sweep_atom::value, now - ttl.count());
+  auto every = ttl.count() == 0
+                   ? std::chrono::milliseconds{1000}
+                   : std::clamp(ttl / 4, std::chrono::milliseconds{100},
+                                std::chrono::milliseconds{60000});
+  self->delayed_send(self, every, sweep_atom::value);
+}
+
+/// The store answered a batch: dispatch what it inserted, answer the
+/// submissions it made durable, send the next batch.
+void on_written(self_ptr self, store_batch& batch) {
+  auto& st = self->state;
+  st.writing = false;
+  std::vector<uint64_t> inserted;
+  for (auto& row : batch.rows)
+    if (row.insert)
+      inserted.push_back(row.seq);
+  if (!batch.error.empty()) {
+    // Not stored: fail the new tasks (their submitters get 503) and retry
+    // the state changes with the next batch.
+    fail_unstored(self, inserted, batch.error);
+    for (auto& row : batch.rows)
+      if (!row.insert)
+        if (auto r = st.at(row.seq))
+          mark_changed(self, row.seq, *r);
+  } else {
+    for (auto& row : batch.rows) {
+      if (!row.insert)
+        continue;
+      auto r = st.at(row.seq);
+      if (r != nullptr && !is_terminal(r->status)) {
+        dispatch(self, row.seq, std::move(row.spec), 0);
+      } else if (auto& gauge = st.cfg.pools[r ? r->pool : 0].gauge) {
+        gauge->remove(1); // cancelled before it was stored: never queued
+      }
+    }
+  }
+  if (!inserted.empty())
+    st.committed = std::max(st.committed, inserted.back());
+  std::unordered_set<uint64_t> failed;
+  if (!batch.error.empty())
+    failed.insert(inserted.begin(), inserted.end());
+  auto pending = std::move(st.acks);
+  st.acks.clear();
+  for (auto& [seq, promise] : pending) {
+    if (seq > st.committed)
+      st.acks.emplace_back(seq, std::move(promise));
+    else if (failed.count(seq) > 0)
+      promise.deliver(make_error(error_code::unavailable,
+                                 "the task could not be stored: "
+                                     + batch.error));
+    else
+      acknowledge(self, std::move(promise), seq);
+  }
+  if (!st.created.empty() || !st.changed.empty())
+    flush(self);
+  evict(self);
+}
+
+/// Sends the changes gathered since the last batch to the store; one batch
+/// at a time, so batches grow with the store's latency (group commit).
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.writing || (st.created.empty() && st.changed.empty()))
+    return;
+  store_batch batch;
+  batch.rows.reserve(st.created.size() + st.changed.size());
+  uint64_t last_created = 0;
+  for (auto& [seq, spec] : st.created) {
+    auto r = st.at(seq);
+    r->dirty = false;
+    batch.rows.push_back({seq, true, st.view(*r), std::move(spec)});
+    last_created = seq;
+  }
+  for (auto seq : st.changed) {
+    auto r = st.at(seq);
+    if (r == nullptr || !r->dirty)
+      continue; // already in this batch as an insert
+    r->dirty = false;
+    batch.rows.push_back({seq, false, st.view(*r), {}});
+  }
+  st.created.clear();
+  st.changed.clear();
+  st.writing = true;
+  self->request(st.cfg.store, caf::infinite, std::move(batch))
+    .then([=](store_batch& done) { on_written(self, done); },
+          [=](caf::error& err) {
+            // The store is gone (shutdown or crash): nothing more is durable.
+            store_batch lost;
+            lost.error = self->system().render(err);
+            for (auto seq = self->state.committed + 1; seq <= last_created;
+                 ++seq)
+              lost.rows.push_back({seq, true, {}, {}});
+            on_written(self, lost);
+          });
+}
+
+/// Resolves keyed submissions once the store says whether the key exists.
+void lookup_key(self_ptr self, const std::string& key) {
+  auto take = [self, key] {
+    auto& lookups = self->state.key_lookups;
+    auto i = lookups.find(key);
+    auto waiting = std::move(i->second);
+    lookups.erase(i);
+    return waiting;
+  };
+  self->request(self->state.cfg.store, caf::infinite, get_atom::value,
+                key_atom::value, key)
+    .then(
+      [=](task_view& v) {
+        for (auto& w : take())
+          w.promise.deliver(v);
+      },
+      [=](caf::error& err) {
+        auto waiting = take();
+        if (!is_error(err, error_code::not_found)) {
+          for (auto& w : waiting)
+            w.promise.deliver(err);
+          return;
+        }
+        // A new key: the first submission creates the task, the others
+        // (same key, sent meanwhile) get that task too.
+        auto& st = self->state;
+        auto& spec = waiting.front().spec;
+        auto kind = find_kind(spec.kind);
+        auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
+                                 [&](auto& p) { return p.name == spec.pool; });
+        if (auto full = pool->admit(1); !full.empty()) {
+          for (auto& w : waiting)
+            w.promise.deliver(make_error(error_code::busy, full));
+          return;
+        }
+        auto seq = create(self, std::move(spec),
+                          static_cast<uint16_t>(kind - all_kinds().data()),
+                          static_cast<uint8_t>(pool - st.cfg.pools.begin()));
+        for (auto& w : waiting)
+          acknowledge(self, std::move(w.promise), seq);
+      });
+}
+
+/// Takes over the tasks a previous run left unfinished. Those that were
+/// running lost that attempt: it counts, so a task that keeps killing the
+/// process runs out of attempts instead of looping.
+void recover(self_ptr self, std::vector<task_row>& rows) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (auto& row : rows) {
+    auto& v = row.state;
+    record r;
+    r.id = v.id;
+    r.created_at = v.created_at;
+    r.started_at = v.started_at;
+    r.finished_at = v.finished_at;
+    r.attempts = v.attempts;
+    r.max_retries = v.max_retries;
+    r.status = v.status;
+    r.cancel_requested = v.cancel_requested;
+    if (v.error)
+      r.error = std::make_unique<std::string>(*v.error);
+    if (!row.spec.idempotency_key.empty())
+      r.key = std::make_unique<std::string>(row.spec.idempotency_key);
+    auto kind = find_kind(v.kind);
+    auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
+                             [&](auto& p) { return p.name == v.pool; });
+    r.kind = kind ? static_cast<uint16_t>(kind - all_kinds().data()) : 0;
+    r.pool = pool != st.cfg.pools.end()
+               ? static_cast<uint8_t>(pool - st.cfg.pools.begin())
+               : 0;
+    auto seq = row.seq;
+    auto& rec = st.pinned.emplace(seq, std::move(r)).first->second;
+    st.index(seq, rec.id);
+    if (rec.key)
+      st.by_key[*rec.key] = seq;
+    std::string lost;
+    if (kind == nullptr || pool == st.cfg.pools.end()) {
+      st.set_error(rec, "cannot resume after a restart: unknown kind '"
+                          + v.kind + "' or pool '" + v.pool + "'");
+      finish(self, rec, seq, task_status::failed, now);
+      continue;
+    }
+    if (rec.status == task_status::running) {
+      auto msg = "attempt " + std::to_string(rec.attempts)
+                 + " was lost: actorq stopped while it ran";
+      if (rec.cancel_requested) {
+        finish(self, rec, seq, task_status::cancelled, now);
+        continue;
+      }
+      if (rec.attempts > rec.max_retries) {
+        st.set_error(rec, msg + "; no attempts left");
+        finish(self, rec, seq, task_status::failed, now);
+        continue;
+      }
+      st.set_error(rec, msg);
+      rec.status = task_status::retrying;
+      mark_changed(self, seq, rec);
+    }
+    if (auto& gauge = st.cfg.pools[rec.pool].gauge)
+      gauge->add(1);
+    dispatch(self, seq, std::move(row.spec), rec.attempts);
+  }
 }
 
 /// Applies one event from a pool to its task.
 void on_event(self_ptr self, job_event& e) {
   auto& st = self->state;
-  if (e.key == 0 || e.key > st.records.size())
-    return;
-  auto& r = st.records[e.key - 1];
-  if (is_terminal(r.status))
+  auto r = st.at(e.key);
+  if (r == nullptr || is_terminal(r->status))
     return; // e.g. cancelled while queued; the pool's echo arrives late
-  r.attempts = e.attempts;
+  r->attempts = e.attempts;
   switch (e.phase) {
     case job_phase::started:
-      r.status = task_status::running;
-      if (r.started_at == 0)
-        r.started_at = e.at;
+      r->status = task_status::running;
+      if (r->started_at == 0)
+        r->started_at = e.at;
+      mark_changed(self, e.key, *r);
       break;
     case job_phase::retrying:
-      r.status = task_status::retrying;
-      st.set_error(r, std::move(e.result.error));
+      r->status = task_status::retrying;
+      st.set_error(*r, std::move(e.result.error));
+      mark_changed(self, e.key, *r);
       break;
     case job_phase::succeeded:
-      if (r.cancel_requested) {
-        finish(self, r, e.key, task_status::cancelled, e.at);
+      if (r->cancel_requested) {
+        finish(self, *r, e.key, task_status::cancelled, e.at);
         break;
       }
-      st.set_result(r, e.result.result.value);
-      st.set_error(r, {});
-      finish(self, r, e.key, task_status::succeeded, e.at);
+      st.set_result(*r, e.result.result.value);
+      st.set_error(*r, {});
+      finish(self, *r, e.key, task_status::succeeded, e.at);
       break;
     case job_phase::failed:
-      st.set_error(r, std::move(e.result.error));
-      finish(self, r, e.key, task_status::failed, e.at);
+      st.set_error(*r, std::move(e.result.error));
+      finish(self, *r, e.key, task_status::failed, e.at);
       break;
     case job_phase::cancelled:
-      finish(self, r, e.key, task_status::cancelled, e.at);
+      finish(self, *r, e.key, task_status::cancelled, e.at);
       break;
   }
 }
 
 } // namespace
 
-registry_state::record* registry_state::find(const task_id& id) {
-  auto seq = lookup(id);
-  return seq == 0 ? nullptr : &records[seq - 1];
+// -- registry_state -----------------------------------------------------------
+
+registry_state::record* registry_state::at(uint64_t seq) {
+  if (seq > base && seq - base <= records.size())
+    return &records[seq - base - 1];
+  auto i = pinned.find(seq);
+  return i == pinned.end() ? nullptr : &i->second;
 }
 
-uint64_t registry_state::lookup(const task_id& id) const {
+uint64_t registry_state::lookup(const task_id& id) {
   if (slots.empty())
     return 0;
   auto mask = slots.size() - 1;
   for (auto i = task_id_hash{}(id)&mask;; i = (i + 1) & mask) {
     auto seq = slots[i];
-    if (seq == 0 || records[seq - 1].id == id)
+    if (seq == 0 || at(seq)->id == id)
       return seq;
   }
 }
 
-void registry_state::index(uint64_t seq) {
-  if (2 * (records.size() + 1) > slots.size()) {
-    // Grow to keep the table at most half full, then re-insert everything.
-    slots.assign(std::max<size_t>(1024, 4 * records.size()), 0);
-    for (uint64_t s = 1; s <= records.size(); ++s)
+void registry_state::index(uint64_t seq, const task_id& id) {
+  auto insert = [this](uint64_t s, const task_id& x) {
+    auto mask = slots.size() - 1;
+    auto i = task_id_hash{}(x)&mask;
+    while (slots[i] != 0)
+      i = (i + 1) & mask;
+    slots[i] = s;
+  };
+  if (2 * (indexed + 1) > slots.size()) {
+    // Grow to keep the table at most a quarter full after growing, then
+    // re-insert everything in memory (but `seq`, inserted below).
+    size_t size = 1024;
+    while (size < 4 * (indexed + 1))
+      size *= 2;
+    slots.assign(size, 0);
+    for (size_t i = 0; i < records.size(); ++i)
+      if (base + 1 + i != seq)
+        insert(base + 1 + i, records[i].id);
+    for (auto& [s, r] : pinned)
       if (s != seq)
-        index(s);
+        insert(s, r.id);
   }
+  insert(seq, id);
+  ++indexed;
+}
+
+void registry_state::unindex(uint64_t seq, const task_id& id) {
+  if (slots.empty())
+    return;
   auto mask = slots.size() - 1;
-  auto i = task_id_hash{}(records[seq - 1].id) & mask;
-  while (slots[i] != 0)
+  auto i = task_id_hash{}(id)&mask;
+  while (slots[i] != seq) {
+    if (slots[i] == 0)
+      return;
     i = (i + 1) & mask;
-  slots[i] = seq;
+  }
+  // Backward-shift deletion: move later entries of the probe run into the
+  // hole unless that would put them before their home slot.
+  for (auto j = (i + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
+    auto home = task_id_hash{}(at(slots[j])->id) & mask;
+    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!stays) {
+      slots[i] = slots[j];
+      i = j;
+    }
+  }
+  slots[i] = 0;
+  --indexed;
 }
 
 void registry_state::set_result(record& r, const json& result) {
   auto text = result.dump();
+  result_bytes -= r.result_size;
   r.result_offset = results.size();
   r.result_size = static_cast<uint32_t>(text.size());
+  result_bytes += r.result_size;
   results += text;
 }
 
@@ -119,11 +524,47 @@ void registry_state::set_error(record& r, std::string error) {
     r.error = std::make_unique<std::string>(std::move(error));
 }
 
+bool registry_state::expired(const record& r, int64_t now) const {
+  auto ttl = cfg.result_ttl.count();
+  return ttl > 0 && is_terminal(r.status) && r.finished_at < now - ttl;
+}
+
+void registry_state::forget(uint64_t seq, record& r) {
+  unindex(seq, r.id);
+  if (r.key) {
+    if (auto i = by_key.find(*r.key); i != by_key.end() && i->second == seq)
+      by_key.erase(i);
+    r.key.reset();
+  }
+  result_bytes -= r.result_size;
+  r.result_size = 0;
+  r.error.reset();
+}
+
+void registry_state::compact_results() {
+  if (results.size() < (1u << 20) || results.size() < 2 * result_bytes)
+    return;
+  std::string fresh;
+  fresh.reserve(result_bytes + result_bytes / 2);
+  auto move = [&](record& r) {
+    if (r.result_size == 0)
+      return;
+    auto offset = fresh.size();
+    fresh.append(results, r.result_offset, r.result_size);
+    r.result_offset = offset;
+  };
+  for (auto& r : records)
+    move(r);
+  for (auto& [seq, r] : pinned)
+    move(r);
+  results = std::move(fresh);
+}
+
 task_view registry_state::view(const record& r) const {
   task_view v;
   v.id = r.id;
   v.kind = std::string{all_kinds()[r.kind].name};
-  v.pool = pools[r.pool].name;
+  v.pool = cfg.pools[r.pool].name;
   v.status = r.status;
   v.cancel_requested = r.cancel_requested;
   v.attempts = r.attempts;
@@ -138,72 +579,114 @@ task_view registry_state::view(const record& r) const {
   return v;
 }
 
+// -- behavior -----------------------------------------------------------------
+
 registry_actor::behavior_type registry(self_ptr self,
-                                       std::vector<pool_ref> pools) {
-  self->state.pools = std::move(pools);
-  // On shutdown, answer every long-poll with the task as it is now: CAF 0.17
-  // would otherwise leave the waiting HTTP threads blocked until their timeout.
+                                       registry_settings settings) {
+  auto& st = self->state;
+  auto recovered = std::move(settings.recovered);
+  st.cfg = std::move(settings);
+  st.base = st.cfg.last_seq;
+  st.committed = st.cfg.last_seq;
+  if (st.durable())
+    self->link_to(st.cfg.store); // the store ends after our last batch
+  recover(self, recovered);
+  if (st.durable() || st.cfg.result_ttl.count() > 0)
+    sweep(self);
+  // On shutdown, answer every long-poll with the task as it is now (CAF 0.17
+  // would leave the waiting HTTP threads blocked until their timeout), send
+  // the last changes to the store, and refuse what is not stored yet.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
     for (auto& [seq, ws] : st.waiters)
       for (auto& w : ws)
-        w.promise.deliver(st.view(st.records[seq - 1]));
+        w.promise.deliver(st.view(*st.at(seq)));
     st.waiters.clear();
+    if (st.durable()) {
+      st.writing = false; // the batch at the store still gets written
+      flush(self);
+    }
+    auto stopping = make_error(error_code::unavailable,
+                               "actorq is shutting down; the task was not "
+                               "acknowledged");
+    for (auto& [seq, promise] : st.acks)
+      promise.deliver(stopping);
+    st.acks.clear();
+    for (auto& [key, ws] : st.key_lookups)
+      for (auto& w : ws)
+        w.promise.deliver(stopping);
+    st.key_lookups.clear();
     self->quit(msg.reason);
   });
   return {
       [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
         auto& st = self->state;
         auto kind = find_kind(spec.kind);
-        auto pool = std::find_if(st.pools.begin(), st.pools.end(),
+        auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
                                  [&](auto& p) { return p.name == spec.pool; });
         if (kind == nullptr)
           return make_error(error_code::invalid,
                             "kind: unknown kind '" + spec.kind + "'");
-        // A repeated idempotency key gets the first task, whatever its state.
-        if (!spec.idempotency_key.empty())
-          if (auto i = st.by_key.find(spec.idempotency_key);
-              i != st.by_key.end())
-            return st.view(st.records[i->second - 1]);
-        if (pool == st.pools.end())
+        auto& key = spec.idempotency_key;
+        if (!key.empty()) {
+          // A repeated idempotency key gets the first task, whatever its state.
+          if (auto i = st.by_key.find(key); i != st.by_key.end()) {
+            auto r = st.at(i->second);
+            if (r != nullptr && !st.expired(*r, now_ms())) {
+              auto promise = self->make_response_promise<task_view>();
+              acknowledge(self, promise, i->second);
+              return promise;
+            }
+            st.by_key.erase(i);
+          }
+        }
+        if (pool == st.cfg.pools.end())
           return make_error(error_code::invalid,
                             "pool: unknown pool '" + spec.pool + "'");
+        if (!key.empty() && st.durable() && st.base > 0) {
+          // Older tasks live in the store only: ask it about the key.
+          auto promise = self->make_response_promise<task_view>();
+          auto& waiting = st.key_lookups[key];
+          waiting.push_back({promise, std::move(spec)});
+          if (waiting.size() == 1)
+            lookup_key(self, waiting.front().spec.idempotency_key);
+          return promise;
+        }
         if (auto full = pool->admit(1); !full.empty())
           return make_error(error_code::busy, std::move(full));
-        registry_state::record r;
-        do {
-          r.id = task_id::random();
-        } while (st.lookup(r.id) != 0);
-        r.kind = static_cast<uint16_t>(kind - all_kinds().data());
-        r.pool = static_cast<uint8_t>(pool - st.pools.begin());
-        r.max_retries = spec.max_retries;
-        r.created_at = now_ms();
-        st.records.push_back(std::move(r));
-        uint64_t seq = st.records.size();
-        auto& rec = st.records.back();
-        st.index(seq);
-        if (!spec.idempotency_key.empty())
-          st.by_key.emplace(spec.idempotency_key, seq);
-        job j;
-        j.key = seq;
-        j.spec = std::move(spec);
-        j.progress = true;
-        j.listener = caf::actor_cast<job_listener_actor>(self);
-        self->send(st.pools[rec.pool].handle, submit_atom::value, std::move(j));
-        return st.view(rec);
+        auto seq = create(self, std::move(spec),
+                          static_cast<uint16_t>(kind - all_kinds().data()),
+                          static_cast<uint8_t>(pool - st.cfg.pools.begin()));
+        if (!st.durable())
+          return st.view(*st.at(seq));
+        auto promise = self->make_response_promise<task_view>();
+        acknowledge(self, promise, seq);
+        return promise;
       },
       [=](get_atom, const task_id& id) -> caf::result<task_view> {
         auto& st = self->state;
-        if (auto r = st.find(id))
+        if (auto seq = st.lookup(id)) {
+          auto r = st.at(seq);
+          if (st.expired(*r, now_ms()))
+            return not_found();
           return st.view(*r);
-        return not_found(id);
+        }
+        if (st.durable())
+          return self->delegate(st.cfg.store, get_atom::value, id);
+        return not_found();
       },
       [=](wait_atom, const task_id& id, int64_t ms) -> caf::result<task_view> {
         auto& st = self->state;
         auto seq = st.lookup(id);
-        if (seq == 0)
-          return not_found(id);
-        auto& r = st.records[seq - 1];
+        if (seq == 0) {
+          // Not in memory: ended long ago (the store has it) or never existed.
+          if (st.durable())
+            return self->delegate(st.cfg.store, get_atom::value, id);
+          return not_found();
+        }
+        auto& r = *st.at(seq);
+        if (st.expired(r, now_ms()))
+          return not_found();
         if (is_terminal(r.status) || ms <= 0)
           return st.view(r);
         auto promise = self->make_response_promise<task_view>();
@@ -222,49 +705,102 @@ registry_actor::behavior_type registry(self_ptr self,
                                 [&](auto& x) { return x.id == waiter_id; });
           if (w == ws.end())
             continue;
-          w->promise.deliver(st.view(st.records[i->first - 1]));
+          w->promise.deliver(st.view(*st.at(i->first)));
           ws.erase(w);
           if (ws.empty())
             st.waiters.erase(i);
           return;
         }
       },
-      [=](list_atom, const task_filter& filter) {
+      [=](list_atom, const task_filter& filter) -> caf::result<task_page> {
         auto& st = self->state;
+        auto now = now_ms();
         task_page page;
-        uint64_t seq =
-            filter.cursor == 0
-                ? st.records.size()
-                : std::min<uint64_t>(filter.cursor, st.records.size());
+        uint64_t seq = filter.cursor == 0
+                         ? st.last_seq()
+                         : std::min<uint64_t>(filter.cursor, st.last_seq());
         auto kind = filter.kind.empty() ? nullptr : find_kind(filter.kind);
-        for (; seq > 0; --seq) {
-          auto& r = st.records[seq - 1];
-          if (filter.status && r.status != *filter.status)
-            continue;
-          if (kind != nullptr && &all_kinds()[r.kind] != kind)
+        auto matches = [&](const record& r) {
+          return (!filter.status || r.status == *filter.status)
+                 && (kind == nullptr || &all_kinds()[r.kind] == kind)
+                 && !st.expired(r, now);
+        };
+        for (; seq > st.base; --seq) {
+          auto& r = st.records[seq - st.base - 1];
+          if (!matches(r))
             continue;
           if (page.tasks.size() == filter.limit) {
             page.next = seq; // the next page starts here
-            break;
+            return page;
           }
           page.tasks.push_back(st.view(r));
         }
-        return page;
+        if (seq == 0)
+          return page;
+        if (!st.durable()) {
+          // Older tasks still in memory are the pinned ones.
+          for (auto i = st.pinned.upper_bound(seq); i != st.pinned.begin();) {
+            --i;
+            if (!matches(i->second))
+              continue;
+            if (page.tasks.size() == filter.limit) {
+              page.next = i->first;
+              return page;
+            }
+            page.tasks.push_back(st.view(i->second));
+          }
+          return page;
+        }
+        // Older tasks come from the store; for those still in memory
+        // (pinned) the memory state is newer.
+        auto rest = filter;
+        rest.cursor = seq;
+        rest.limit = filter.limit - static_cast<uint32_t>(page.tasks.size());
+        auto promise = self->make_response_promise<task_page>();
+        self->request(st.cfg.store, caf::infinite, list_atom::value, rest)
+          .then(
+            [=](task_page& more) mutable {
+              auto& st = self->state;
+              for (auto& v : more.tasks) {
+                if (auto s = st.lookup(v.id))
+                  v = st.view(*st.at(s));
+                page.tasks.push_back(std::move(v));
+              }
+              page.next = more.next;
+              promise.deliver(std::move(page));
+            },
+            [=](caf::error& err) mutable { promise.deliver(err); });
+        return promise;
       },
       [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
         auto& st = self->state;
         auto seq = st.lookup(id);
-        if (seq == 0)
-          return not_found(id);
-        auto& r = st.records[seq - 1];
+        if (seq == 0) {
+          if (!st.durable())
+            return not_found();
+          // Not in memory: it ended; the store knows how.
+          auto promise = self->make_response_promise<task_view>();
+          self->request(st.cfg.store, caf::infinite, get_atom::value, id)
+            .then(
+              [=](task_view& v) mutable {
+                promise.deliver(already_ended(v.status));
+              },
+              [=](caf::error& err) mutable { promise.deliver(err); });
+          return promise;
+        }
+        auto& r = *st.at(seq);
+        if (st.expired(r, now_ms()))
+          return not_found();
         if (is_terminal(r.status))
-          return make_error(error_code::conflict,
-                            std::string{"task is already "}
-                                + to_string(r.status));
-        auto listener = caf::actor_cast<job_listener_actor>(self);
-        self->send(st.pools[r.pool].handle, cancel_atom::value, listener, seq);
+          return already_ended(r.status);
+        if (seq <= st.committed) { // dispatched: the pool has it
+          auto listener = caf::actor_cast<job_listener_actor>(self);
+          self->send(st.cfg.pools[r.pool].handle, cancel_atom::value, listener,
+                     seq);
+        }
         if (r.status == task_status::running) {
           r.cancel_requested = true; // ends cancelled when the pool confirms
+          mark_changed(self, seq, r);
           return st.view(r);
         }
         finish(self, r, seq, task_status::cancelled, now_ms());
@@ -274,6 +810,8 @@ registry_actor::behavior_type registry(self_ptr self,
         for (auto& e : events)
           on_event(self, e);
       },
+      [=](flush_atom) { flush(self); },
+      [=](sweep_atom) { sweep(self); },
   };
 }
 

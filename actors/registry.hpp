@@ -1,12 +1,19 @@
 // The registry owns every task's state. It creates tasks, hands them to their
 // pool, follows their progress (job_event) and answers reads, long-polls
 // (wait) and cancellations. Nothing else touches task state.
+//
+// With a store, every change is written to it in batches (group commit): a
+// submission is answered only once its task is committed, and the task goes
+// to its pool only then. Terminal tasks beyond `memory_tasks` are dropped
+// from memory and read back from the store on demand.
 #pragma once
 
 #include "actors/actors.hpp"
 #include "actors/pool.hpp"
 
+#include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,11 +21,20 @@
 
 namespace actorq {
 
+struct registry_settings {
+  std::vector<pool_ref> pools;
+  store_actor store; // invalid: tasks live in memory only (store.path=:memory:)
+  std::chrono::milliseconds result_ttl{0}; // 0 = keep terminal tasks forever
+  size_t memory_tasks = 100000; // with a store: most recent tasks kept in RAM
+  std::vector<task_row> recovered; // tasks that had not ended, from the store
+  uint64_t last_seq = 0;           // highest seq in the store
+};
+
 struct registry_state {
   static inline const char* name = "actorq.registry";
 
-  /// One task, kept compact (~72 bytes + its result text): millions of
-  /// terminal tasks stay in memory.
+  /// One task, kept compact (~88 bytes + its result text): millions of
+  /// terminal tasks fit in memory.
   struct record {
     task_id id;
     int64_t created_at = 0;
@@ -32,7 +48,9 @@ struct registry_state {
     uint8_t pool = 0;  // index into pools
     task_status status = task_status::queued;
     bool cancel_requested = false;
+    bool dirty = false; // changed since the last batch sent to the store
     std::unique_ptr<std::string> error; // null = no error (the common case)
+    std::unique_ptr<std::string> key;   // idempotency key; null = none
   };
 
   struct waiter {
@@ -40,29 +58,67 @@ struct registry_state {
     caf::typed_response_promise<task_view> promise;
   };
 
-  std::vector<pool_ref> pools;
-  std::deque<record> records; // records[seq - 1]
-  std::string results;        // every result's compact JSON text, appended
+  using promise_type = caf::typed_response_promise<task_view>;
+
+  /// A keyed submission waiting for the store to say whether its key is new.
+  struct keyed_submission {
+    promise_type promise;
+    task_spec spec;
+  };
+
+  registry_settings cfg;
+  // Tasks by seq: records[seq - base - 1] for seq > base; older tasks that
+  // have not ended wait in `pinned`; older ended ones are in the store only
+  // (or expired).
+  std::deque<record> records;
+  uint64_t base = 0;
+  std::map<uint64_t, record> pinned;
+  std::string results;          // result JSON texts, appended
+  uint64_t result_bytes = 0;    // bytes of `results` still referenced
   // Open-addressing index id → seq (0 = empty slot), at most half full: 16
   // bytes per task instead of a node-based map's ~56.
   std::vector<uint64_t> slots;
+  size_t indexed = 0;
   std::unordered_map<uint64_t, std::vector<waiter>> waiters; // seq → waiters
   std::unordered_map<std::string, uint64_t> by_key; // idempotency key → seq
+  std::unordered_map<std::string, std::vector<keyed_submission>> key_lookups;
   uint64_t next_waiter = 0;
 
-  /// The seq of the task with this id, or 0.
-  uint64_t lookup(const task_id& id) const;
-  /// Adds records[seq - 1] to the index.
-  void index(uint64_t seq);
+  // Group commit (only with a store).
+  std::vector<std::pair<uint64_t, task_spec>> created; // to insert
+  std::vector<uint64_t> changed;                       // to update
+  bool writing = false;        // a batch is at the store
+  bool flush_scheduled = false;
+  uint64_t committed = 0; // every task with seq <= committed is stored
+  std::vector<std::pair<uint64_t, promise_type>> acks; // answered at commit
+
+  bool durable() const {
+    return static_cast<bool>(cfg.store);
+  }
+  uint64_t last_seq() const {
+    return base + records.size();
+  }
+
+  /// The record of `seq`, or null if it is not in memory.
+  record* at(uint64_t seq);
+  /// The seq of the task with this id if it is in memory, or 0.
+  uint64_t lookup(const task_id& id);
+  void index(uint64_t seq, const task_id& id);
+  void unindex(uint64_t seq, const task_id& id);
   void set_result(record& r, const json& result);
   void set_error(record& r, std::string error);
+  /// Terminal and past the result TTL: answers as if it never existed.
+  bool expired(const record& r, int64_t now) const;
+  /// Frees what `r` holds outside the record (index, key, result).
+  void forget(uint64_t seq, record& r);
+  /// Rewrites `results` when most of it is no longer referenced.
+  void compact_results();
 
-  record* find(const task_id& id);
   task_view view(const record& r) const;
 };
 
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
-         std::vector<pool_ref> pools);
+         registry_settings settings);
 
 } // namespace actorq

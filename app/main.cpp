@@ -4,6 +4,8 @@
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
 #include "actors/registry.hpp"
+#include "actors/store.hpp"
+#include "actors/time.hpp"
 #include "http/server.hpp"
 
 #include <csignal>
@@ -64,13 +66,41 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The store first: a file that is not ours, or corrupt, stops startup
+  // before anything else runs (and is left as it was).
+  registry_settings reg;
+  reg.result_ttl =
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.store_result_ttl);
+  reg.memory_tasks = static_cast<size_t>(cfg.store_memory_tasks);
+  std::shared_ptr<task_store> db;
+  if (cfg.store_path != ":memory:") {
+    try {
+      db = task_store::open(cfg.store_path, cfg.store_sync == "full");
+      if (reg.result_ttl.count() > 0)
+        db->expire(now_ms() - reg.result_ttl.count());
+      reg.recovered = db->load_live();
+      reg.last_seq = db->last_seq();
+    } catch (const std::exception& e) {
+      std::cerr << "actorq: cannot start: " << e.what() << "\n";
+      return 1;
+    }
+  }
+
   caf::actor_system sys{cfg};
   http::backend actors;
   actors.settings = cfg.pools();
   for (auto& settings : actors.settings)
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
-  actors.registry = sys.spawn(registry, actors.pools);
+  reg.pools = actors.pools;
+  if (db) {
+    if (!reg.recovered.empty())
+      std::fprintf(stderr, "actorq: resuming %zu unfinished tasks from %s\n",
+                   reg.recovered.size(), cfg.store_path.c_str());
+    reg.store = sys.spawn<caf::detached>(store, std::move(db),
+                                         reg.result_ttl.count());
+  }
+  actors.registry = sys.spawn(registry, std::move(reg));
 
   int exit_code = 0;
   {

@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
       settings.size = 1000;
     pools.push_back({settings.name, sys.spawn(pool, settings), settings.gauge});
   }
-  auto reg = sys.spawn(registry, pools);
+  registry_settings settings; // in memory: this measures the actor path
+  settings.pools = pools;
+  auto reg = sys.spawn(registry, std::move(settings));
   caf::scoped_actor self{sys};
 
   std::vector<double> registry_rates;

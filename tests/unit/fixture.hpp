@@ -113,7 +113,9 @@ struct fixture {
     std::vector<pool_ref> refs;
     for (auto& [name, handle] : pools)
       refs.push_back({name, handle, nullptr});
-    auto r = sys.spawn(registry, std::move(refs));
+    registry_settings settings;
+    settings.pools = std::move(refs);
+    auto r = sys.spawn(registry, std::move(settings));
     long_lived.push_back(caf::actor_cast<caf::actor>(r));
     sched.run();
     return r;

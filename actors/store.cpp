@@ -1,0 +1,494 @@
+#include "actors/store.hpp"
+
+#include "actors/time.hpp"
+
+#include <sqlite3.h>
+
+#include <climits>
+#include <filesystem>
+
+namespace actorq {
+
+namespace {
+
+/// "actq": marks a SQLite file as an actorq store (PRAGMA application_id).
+constexpr int application_id = 0x61637471;
+/// Bumped whenever the schema changes (PRAGMA user_version).
+constexpr int schema_version = 1;
+
+constexpr const char* schema = R"(
+CREATE TABLE tasks (
+  seq              INTEGER PRIMARY KEY, -- creation order, never reused
+  id               BLOB NOT NULL UNIQUE, -- 16 bytes of the uuid
+  kind             TEXT NOT NULL,
+  pool             TEXT NOT NULL,
+  input            TEXT NOT NULL,        -- JSON
+  max_retries      INTEGER NOT NULL,
+  backoff_ms       INTEGER NOT NULL,
+  timeout_ms       INTEGER NOT NULL,
+  idempotency_key  TEXT,
+  status           INTEGER NOT NULL,     -- 0 queued 1 running 2 retrying
+                                         -- 3 succeeded 4 failed 5 cancelled
+  cancel_requested INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,     -- ms since the Unix epoch; 0 = not yet
+  started_at       INTEGER NOT NULL,
+  finished_at      INTEGER NOT NULL,
+  result           TEXT,                 -- JSON; NULL = null
+  error            TEXT
+);
+CREATE INDEX tasks_by_key ON tasks(idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status >= 3;
+CREATE INDEX tasks_live ON tasks(seq) WHERE status < 3;
+)";
+
+/// Columns of a task_view, in the order read_view expects.
+constexpr const char* view_columns =
+    "seq, id, kind, pool, status, cancel_requested, attempts, max_retries, "
+    "created_at, started_at, finished_at, result, error";
+
+/// A task that ended before the cutoff is gone (expired).
+constexpr const char* not_expired = "NOT (status >= 3 AND finished_at < ?)";
+
+void bind_id(sqlite3_stmt* st, int col, const task_id& id) {
+  unsigned char bytes[16];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<unsigned char>(id.hi >> (56 - 8 * i));
+    bytes[8 + i] = static_cast<unsigned char>(id.lo >> (56 - 8 * i));
+  }
+  sqlite3_bind_blob(st, col, bytes, 16, SQLITE_TRANSIENT);
+}
+
+task_id column_id(sqlite3_stmt* st, int col) {
+  task_id id;
+  auto bytes = static_cast<const unsigned char*>(sqlite3_column_blob(st, col));
+  if (bytes == nullptr || sqlite3_column_bytes(st, col) != 16)
+    return id;
+  for (int i = 0; i < 8; ++i) {
+    id.hi = (id.hi << 8) | bytes[i];
+    id.lo = (id.lo << 8) | bytes[8 + i];
+  }
+  return id;
+}
+
+void bind_text(sqlite3_stmt* st, int col, const std::string& text) {
+  sqlite3_bind_text(st, col, text.data(), static_cast<int>(text.size()),
+                    SQLITE_STATIC);
+}
+
+std::string column_text(sqlite3_stmt* st, int col) {
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p == nullptr ? std::string{}
+                      : std::string(p, sqlite3_column_bytes(st, col));
+}
+
+task_status column_status(sqlite3_stmt* st, int col) {
+  auto x = sqlite3_column_int(st, col);
+  return static_cast<task_status>(x < 0 || x > 5 ? 4 : x);
+}
+
+/// Reads the view_columns starting at column `at`.
+task_view read_view(sqlite3_stmt* st, int at = 0) {
+  task_view v;
+  v.id = column_id(st, at + 1);
+  v.kind = column_text(st, at + 2);
+  v.pool = column_text(st, at + 3);
+  v.status = column_status(st, at + 4);
+  v.cancel_requested = sqlite3_column_int(st, at + 5) != 0;
+  v.attempts = sqlite3_column_int(st, at + 6);
+  v.max_retries = sqlite3_column_int(st, at + 7);
+  v.created_at = sqlite3_column_int64(st, at + 8);
+  v.started_at = sqlite3_column_int64(st, at + 9);
+  v.finished_at = sqlite3_column_int64(st, at + 10);
+  v.result.text = column_text(st, at + 11);
+  if (sqlite3_column_type(st, at + 12) != SQLITE_NULL)
+    v.error = column_text(st, at + 12);
+  return v;
+}
+
+/// Resets a statement when leaving a scope, whatever happens.
+struct stmt_guard {
+  sqlite3_stmt* st;
+  ~stmt_guard() {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+};
+
+/// Owns a statement prepared for one call.
+struct stmt_owner {
+  sqlite3_stmt* st = nullptr;
+  ~stmt_owner() {
+    sqlite3_finalize(st);
+  }
+};
+
+} // namespace
+
+task_store::task_store(sqlite3* db, std::string path)
+  : db_(db), path_(std::move(path)) {
+}
+
+task_store::~task_store() {
+  for (auto st : {insert_, update_, by_id_, by_key_, expire_})
+    sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
+
+void task_store::fail(const std::string& what) {
+  throw store_error("store " + path_ + ": " + what);
+}
+
+void task_store::check(int rc, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+    fail(std::string{what} + ": " + sqlite3_errmsg(db_));
+}
+
+sqlite3_stmt* task_store::prepare(const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  check(sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           nullptr),
+        "cannot prepare a statement");
+  return st;
+}
+
+std::unique_ptr<task_store> task_store::open(const std::string& path,
+                                             bool full_sync) {
+  namespace fs = std::filesystem;
+  auto folder = fs::path{path}.parent_path();
+  std::error_code ec;
+  if (!folder.empty() && !fs::exists(folder, ec)
+      && !fs::create_directories(folder, ec))
+    throw store_error("store " + path + ": cannot create the folder "
+                      + folder.string() + ": " + ec.message());
+  if (fs::is_directory(path, ec))
+    throw store_error("store " + path + ": is a directory, not a file");
+  sqlite3* raw = nullptr;
+  auto rc = sqlite3_open_v2(path.c_str(), &raw,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                | SQLITE_OPEN_NOMUTEX,
+                            nullptr);
+  std::unique_ptr<task_store> self{new task_store(raw, path)};
+  if (rc != SQLITE_OK)
+    self->fail(std::string{"cannot open: "} + sqlite3_errstr(rc));
+  sqlite3_extended_result_codes(raw, 1);
+  auto exec = [&](const char* sql, const char* what) {
+    self->check(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), what);
+  };
+  auto pragma_int = [&](const char* sql, const char* what) {
+    stmt_owner st;
+    self->check(sqlite3_prepare_v2(raw, sql, -1, &st.st, nullptr), what);
+    self->check(sqlite3_step(st.st), what);
+    return sqlite3_column_int64(st.st, 0);
+  };
+  // Nothing below writes before the file is known to be ours (or empty).
+  // One process at a time: the first transaction takes an exclusive lock that
+  // is held until the store closes.
+  exec("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE",
+       "cannot configure");
+  int64_t app = 0;
+  int64_t objects = 0;
+  try {
+    app = pragma_int("PRAGMA application_id", "cannot read");
+    objects = pragma_int("SELECT count(*) FROM sqlite_schema", "cannot read");
+  } catch (const store_error&) {
+    auto code = sqlite3_extended_errcode(raw);
+    if ((code & 0xff) == SQLITE_NOTADB)
+      self->fail("not an actorq store (not a SQLite database); refusing "
+                 "to touch it");
+    if ((code & 0xff) == SQLITE_CORRUPT)
+      self->fail("the database is corrupt; refusing to touch it");
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+      self->fail("in use by another process");
+    throw;
+  }
+  bool fresh = app == 0 && objects == 0;
+  if (!fresh && app != application_id)
+    self->fail("not an actorq store (a SQLite database of another "
+               "application); refusing to touch it");
+  if (!fresh) {
+    auto version = pragma_int("PRAGMA user_version", "cannot read");
+    if (version != schema_version)
+      self->fail("schema version " + std::to_string(version)
+                 + " is not the one this actorq uses ("
+                 + std::to_string(schema_version) + ")");
+    stmt_owner check;
+    self->check(sqlite3_prepare_v2(raw, "PRAGMA quick_check", -1, &check.st,
+                                   nullptr),
+                "cannot check");
+    auto step = sqlite3_step(check.st);
+    if (step != SQLITE_ROW || column_text(check.st, 0) != "ok")
+      self->fail("the database is corrupt ("
+                 + (step == SQLITE_ROW ? column_text(check.st, 0)
+                                       : std::string{sqlite3_errmsg(raw)})
+                 + "); refusing to touch it");
+  }
+  // Take the lock now, so that a second actorq on the same file is refused.
+  try {
+    exec("BEGIN EXCLUSIVE; COMMIT", "cannot lock");
+  } catch (const store_error&) {
+    if ((sqlite3_extended_errcode(raw) & 0xff) == SQLITE_BUSY)
+      self->fail("in use by another process");
+    throw;
+  }
+  exec("PRAGMA journal_mode = WAL", "cannot switch to WAL");
+  exec(full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+       "cannot configure");
+  exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192",
+       "cannot configure");
+  if (fresh) {
+    exec("BEGIN", "cannot create the schema");
+    exec(schema, "cannot create the schema");
+    exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str(),
+         "cannot create the schema");
+    exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
+         "cannot create the schema");
+    exec("COMMIT", "cannot create the schema");
+  }
+  self->insert_ = self->prepare(
+      "INSERT INTO tasks (seq, id, kind, pool, input, max_retries, backoff_ms, "
+      "timeout_ms, idempotency_key, status, cancel_requested, attempts, "
+      "created_at, started_at, finished_at, result, error) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  self->update_ = self->prepare(
+      "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
+      "started_at = ?, finished_at = ?, result = ?, error = ? WHERE seq = ?");
+  self->by_id_ = self->prepare((std::string{"SELECT "} + view_columns
+                                + " FROM tasks WHERE id = ? AND " + not_expired)
+                                   .c_str());
+  self->by_key_ = self->prepare(
+      (std::string{"SELECT "} + view_columns
+       + " FROM tasks WHERE idempotency_key = ? AND " + not_expired
+       + " ORDER BY seq DESC LIMIT 1")
+          .c_str());
+  self->expire_ = self->prepare(
+      "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status >= 3 "
+      "AND finished_at < ? LIMIT 10000)");
+  return self;
+}
+
+void task_store::write(const std::vector<task_row>& rows) {
+  check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr), "cannot write");
+  try {
+    for (auto& row : rows) {
+      auto& v = row.state;
+      sqlite3_stmt* st;
+      int col = 1;
+      std::string input;
+      if (row.insert) {
+        st = insert_;
+        input = row.spec.input.value.dump();
+        sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));
+        bind_id(st, col++, v.id);
+        bind_text(st, col++, v.kind);
+        bind_text(st, col++, v.pool);
+        bind_text(st, col++, input);
+        sqlite3_bind_int(st, col++, row.spec.max_retries);
+        sqlite3_bind_int64(st, col++, row.spec.backoff_ms);
+        sqlite3_bind_int64(st, col++, row.spec.timeout_ms);
+        if (row.spec.idempotency_key.empty())
+          sqlite3_bind_null(st, col++);
+        else
+          bind_text(st, col++, row.spec.idempotency_key);
+      } else {
+        st = update_;
+      }
+      stmt_guard guard{st};
+      sqlite3_bind_int(st, col++, static_cast<int>(v.status));
+      sqlite3_bind_int(st, col++, v.cancel_requested ? 1 : 0);
+      sqlite3_bind_int(st, col++, v.attempts);
+      if (row.insert)
+        sqlite3_bind_int64(st, col++, v.created_at);
+      sqlite3_bind_int64(st, col++, v.started_at);
+      sqlite3_bind_int64(st, col++, v.finished_at);
+      if (v.result.text.empty())
+        sqlite3_bind_null(st, col++);
+      else
+        bind_text(st, col++, v.result.text);
+      if (v.error)
+        bind_text(st, col++, *v.error);
+      else
+        sqlite3_bind_null(st, col++);
+      if (!row.insert)
+        sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));
+      check(sqlite3_step(st), row.insert ? "cannot insert" : "cannot update");
+    }
+    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
+          "cannot commit");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<task_row> task_store::load_live() {
+  stmt_owner st;
+  check(sqlite3_prepare_v2(
+            db_,
+            (std::string{"SELECT "} + view_columns
+             + ", input, backoff_ms, timeout_ms, idempotency_key FROM tasks "
+               "WHERE status < 3 ORDER BY seq")
+                .c_str(),
+            -1, &st.st, nullptr),
+        "cannot read");
+  std::vector<task_row> out;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
+    task_row row;
+    row.seq = static_cast<uint64_t>(sqlite3_column_int64(st.st, 0));
+    row.state = read_view(st.st);
+    row.spec.kind = row.state.kind;
+    row.spec.pool = row.state.pool;
+    row.spec.max_retries = row.state.max_retries;
+    row.spec.input.value = json::parse(column_text(st.st, 13), nullptr, false);
+    row.spec.backoff_ms = sqlite3_column_int64(st.st, 14);
+    row.spec.timeout_ms = sqlite3_column_int64(st.st, 15);
+    row.spec.idempotency_key = column_text(st.st, 16);
+    out.push_back(std::move(row));
+  }
+  check(rc, "cannot read");
+  return out;
+}
+
+uint64_t task_store::last_seq() {
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_, "SELECT coalesce(max(seq), 0) FROM tasks", -1,
+                           &st.st, nullptr),
+        "cannot read");
+  check(sqlite3_step(st.st), "cannot read");
+  return static_cast<uint64_t>(sqlite3_column_int64(st.st, 0));
+}
+
+std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
+  stmt_guard guard{by_id_};
+  bind_id(by_id_, 1, id);
+  sqlite3_bind_int64(by_id_, 2, cutoff);
+  auto rc = sqlite3_step(by_id_);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return read_view(by_id_);
+}
+
+std::optional<task_view> task_store::find_key(const std::string& key,
+                                              int64_t cutoff) {
+  stmt_guard guard{by_key_};
+  bind_text(by_key_, 1, key);
+  sqlite3_bind_int64(by_key_, 2, cutoff);
+  auto rc = sqlite3_step(by_key_);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return read_view(by_key_);
+}
+
+task_page task_store::list(const task_filter& filter, int64_t cutoff) {
+  std::string sql = std::string{"SELECT "} + view_columns
+                    + " FROM tasks WHERE seq <= ? AND " + not_expired;
+  if (filter.status)
+    sql += " AND status = ?";
+  if (!filter.kind.empty())
+    sql += " AND kind = ?";
+  sql += " ORDER BY seq DESC LIMIT ?";
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.st, nullptr),
+        "cannot read");
+  int col = 1;
+  sqlite3_bind_int64(st.st, col++, static_cast<int64_t>(filter.cursor));
+  sqlite3_bind_int64(st.st, col++, cutoff);
+  if (filter.status)
+    sqlite3_bind_int(st.st, col++, static_cast<int>(*filter.status));
+  if (!filter.kind.empty())
+    bind_text(st.st, col++, filter.kind);
+  sqlite3_bind_int64(st.st, col++, int64_t{filter.limit} + 1);
+  task_page page;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
+    if (page.tasks.size() == filter.limit) {
+      page.next = static_cast<uint64_t>(sqlite3_column_int64(st.st, 0));
+      break;
+    }
+    page.tasks.push_back(read_view(st.st));
+  }
+  if (rc != SQLITE_ROW)
+    check(rc, "cannot read");
+  return page;
+}
+
+size_t task_store::expire(int64_t cutoff) {
+  size_t total = 0;
+  for (;;) {
+    stmt_guard guard{expire_};
+    sqlite3_bind_int64(expire_, 1, cutoff);
+    check(sqlite3_step(expire_), "cannot delete expired tasks");
+    auto n = static_cast<size_t>(sqlite3_changes(db_));
+    total += n;
+    if (n < 10000)
+      return total;
+  }
+}
+
+// -- the actor ----------------------------------------------------------------
+
+int64_t store_state::cutoff() const {
+  return result_ttl_ms > 0 ? now_ms() - result_ttl_ms : INT64_MIN;
+}
+
+store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
+                                 std::shared_ptr<task_store> db,
+                                 int64_t result_ttl_ms) {
+  self->state.db = std::move(db);
+  self->state.result_ttl_ms = result_ttl_ms;
+  // SQLite errors become `unavailable` for the caller; the store stays up.
+  auto unavailable = [](const std::exception& e) {
+    return make_error(error_code::unavailable, e.what());
+  };
+  return {
+      [=](store_batch& batch) -> store_batch {
+        try {
+          self->state.db->write(batch.rows);
+        } catch (const std::exception& e) {
+          if (self->state.failed_batches++ == 0)
+            std::fprintf(stderr, "actorq: %s\n", e.what());
+          batch.error = e.what();
+        }
+        return std::move(batch);
+      },
+      [=](get_atom, const task_id& id) -> caf::result<task_view> {
+        try {
+          if (auto v = self->state.db->get(id, self->state.cutoff()))
+            return std::move(*v);
+          return make_error(error_code::not_found, "Task not found");
+        } catch (const std::exception& e) {
+          return unavailable(e);
+        }
+      },
+      [=](get_atom, key_atom, const std::string& key)
+          -> caf::result<task_view> {
+        try {
+          if (auto v = self->state.db->find_key(key, self->state.cutoff()))
+            return std::move(*v);
+          return make_error(error_code::not_found, "no task with this key");
+        } catch (const std::exception& e) {
+          return unavailable(e);
+        }
+      },
+      [=](list_atom, const task_filter& filter) -> caf::result<task_page> {
+        try {
+          return self->state.db->list(filter, self->state.cutoff());
+        } catch (const std::exception& e) {
+          return unavailable(e);
+        }
+      },
+      [=](sweep_atom, int64_t cutoff) {
+        try {
+          self->state.db->expire(cutoff);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "actorq: %s\n", e.what());
+        }
+      },
+  };
+}
+
+} // namespace actorq
