@@ -108,6 +108,13 @@ std::vector<std::string> actorq_config::validate() {
       problems.push_back("unknown configuration key '" + name + "'");
       continue;
     }
+    // "0" means no duration (e.g. store.result-ttl = 0: keep forever); CAF
+    // only reads durations with a unit.
+    if (opt->type_name() == "timespan" && caf::get_if<int64_t>(value) != nullptr
+        && *caf::get_if<int64_t>(value) == 0) {
+      opt->store(caf::config_value{caf::timespan{0}});
+      continue;
+    }
     if (auto err = opt->check(*value))
       problems.push_back(
           "bad value for '" + name + "': expected "
@@ -198,6 +205,27 @@ std::vector<pool_settings> actorq_config::pools() const {
       {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup,
        gauge(pool_heavy_queue_limit)},
   };
+}
+
+} // namespace actorq
+
+namespace actorq {
+
+std::vector<std::string> zero_durations(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (auto& a : args)
+    if (a.size() > 4 && a.compare(0, 2, "--") == 0
+        && a.compare(a.size() - 2, 2, "=0") == 0) {
+      auto key = a.substr(2, a.size() - 4);
+      for (auto& name :
+           {"store.result-ttl", "shutdown.grace", "http.batch-timeout",
+            "retry.backoff", "retry.max-backoff", "supervisor.min-backoff",
+            "supervisor.max-backoff", "supervisor.reset-after",
+            "supervisor.window"})
+        if (key == name)
+          a += "s";
+    }
+  return args;
 }
 
 } // namespace actorq

@@ -80,6 +80,10 @@ struct pool_settings {
   std::shared_ptr<pool_gauge> gauge; // null: no admission control (tests)
 };
 
+/// The command line with "--KEY=0" for duration options read as "0s" (CAF
+/// only parses durations with a unit).
+std::vector<std::string> zero_durations(int argc, char** argv);
+
 class actorq_config : public caf::actor_system_config {
 public:
   actorq_config();

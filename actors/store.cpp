@@ -218,11 +218,18 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
                                    nullptr),
                 "cannot check");
     auto step = sqlite3_step(check.st);
-    if (step != SQLITE_ROW || column_text(check.st, 0) != "ok")
-      self->fail("the database is corrupt ("
-                 + (step == SQLITE_ROW ? column_text(check.st, 0)
-                                       : std::string{sqlite3_errmsg(raw)})
+    if (step != SQLITE_ROW || column_text(check.st, 0) != "ok") {
+      // SQLite's report spans many lines: keep its first findings.
+      auto report = step == SQLITE_ROW ? column_text(check.st, 0)
+                                       : std::string{sqlite3_errmsg(raw)};
+      for (auto& c : report)
+        if (c == '\n')
+          c = ' ';
+      if (report.size() > 160)
+        report = report.substr(0, 160) + "...";
+      self->fail("the database is corrupt (" + report
                  + "); refusing to touch it");
+    }
   }
   // Take the lock now, so that a second actorq on the same file is refused.
   try {

@@ -46,7 +46,12 @@ void drain(caf::actor_system& sys, http::server& server,
 int main(int argc, char** argv) {
   actorq_config cfg;
   register_types(cfg);
-  if (auto err = cfg.parse(argc, argv)) {
+  auto args = zero_durations(argc, argv);
+  std::vector<char*> args_c;
+  for (auto& a : args)
+    args_c.push_back(a.data());
+  args_c.push_back(nullptr);
+  if (auto err = cfg.parse(argc, args_c.data())) {
     std::cerr << "actorq: cannot read the configuration: " << cfg.render(err)
               << "\n";
     return 2;

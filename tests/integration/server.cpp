@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -83,11 +84,29 @@ std::string join_args(const std::vector<std::string>& args) {
   return s;
 }
 
+// Every daemon gets a store file of its own in a folder removed when the test
+// process ends (tests that restart on one store pass --store.path).
+struct StoreFolder {
+  std::string path;
+  StoreFolder() {
+    char tmpl[] = "/tmp/actorq-itest.XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~StoreFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 std::vector<std::string> with_port(std::vector<std::string> args) {
-  bool has_port = std::any_of(args.begin(), args.end(), [](const std::string& a) {
-    return a.rfind("--http.port", 0) == 0;
-  });
-  if (!has_port) args.insert(args.begin(), "--http.port=0");
+  auto has = [&](const char* prefix) {
+    return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+      return a.rfind(prefix, 0) == 0;
+    });
+  };
+  if (!has("--http.port")) args.insert(args.begin(), "--http.port=0");
+  if (!has("--store.path")) args.insert(args.begin(), "--store.path=" + fresh_store_path());
   return args;
 }
 
@@ -138,6 +157,12 @@ const std::regex& listening_re() {
 }  // namespace
 
 CATCH_REGISTER_LISTENER(DumpOnFailure)
+
+std::string fresh_store_path() {
+  static StoreFolder folder;
+  static std::atomic<int> next{0};
+  return folder.path + "/store-" + std::to_string(++next) + ".db";
+}
 
 // ------------------------------------------------------------- ExitStatus
 

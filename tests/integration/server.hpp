@@ -224,6 +224,10 @@ void check_error_reply_any(const Reply& r, const std::vector<int>& statuses,
 // GET /healthz answers 200 (after hostile input).
 void check_alive(const Server& srv);
 
+// A new, unused store path in a temporary folder removed when the test process
+// ends. Every daemon gets one unless its args name --store.path.
+std::string fresh_store_path();
+
 // Source directory of the project (derived from this file's path).
 std::string source_dir();
 
