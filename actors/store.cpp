@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 
@@ -453,6 +454,9 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
   };
   return {
       [=](store_batch& batch) -> store_batch {
+        auto& st = self->state;
+        ++st.batches;
+        st.largest_batch = std::max(st.largest_batch, batch.rows.size());
         try {
           self->state.db->write(batch.rows);
         } catch (const std::exception& e) {

@@ -78,7 +78,9 @@ struct store_state {
   static inline const char* name = "actorq.store";
   std::shared_ptr<task_store> db;
   int64_t result_ttl_ms = 0; // 0 = keep forever
+  uint64_t batches = 0;        // committed or failed
   uint64_t failed_batches = 0;
+  size_t largest_batch = 0;    // rows
 
   /// Tasks that ended before this time are gone (INT64_MIN: none are).
   int64_t cutoff() const;

@@ -154,6 +154,21 @@ def build(res):
     else:
         not_measured(name, "submissions/s", "≥ 20 000", res.why_not("submit"))
 
+    name = "POST /v1/tasks with store.path=:memory: (no durability), same run"
+    mem = [d for d in res.runs.get("submit_memory", []) if http_ok(d)]
+    if mem:
+        rps_mem = median(d["req_per_s"] for d in mem)
+        note = f"p99 {fmt(median(d['latency_us']['p99'] / 1000 for d in mem))} ms"
+        met = None
+        if good:
+            durable = median(d["req_per_s"] for d in good)
+            note += f"; durable (row above) = {durable / rps_mem * 100:.0f} % of this"
+            met = durable >= rps_mem / 2
+        row(name, rps_mem, "submissions/s", "durable ≥ ½ of this", met, ratio(rps_mem),
+            [d["req_per_s"] for d in mem], note)
+    else:
+        not_measured(name, "submissions/s", "durable ≥ ½ of this", res.why_not("submit_memory"))
+
     # --- end to end
     name = "end to end over HTTP: submit + GET ?wait_ms, 10 000 double tasks, 50 conns"
     good = [d for d in res.runs.get("e2e", []) if d.get("tasks_done", 0) == d.get("tasks") and d.get("tasks_error", 1) == 0]
@@ -218,7 +233,7 @@ def build(res):
     else:
         not_measured(name, "MB", "≤ 40 MB", res.why_not("idle_rss"))
 
-    name = "RSS per retained terminal task"
+    name = "RSS per retained terminal task (store.path=:memory:, every task in RAM)"
     d = next(iter(res.runs.get("memory", [])), {})
     if d.get("bytes_per_task") is not None and not d.get("error"):
         n = d["tasks"]
@@ -229,6 +244,19 @@ def build(res):
         row(name, d["bytes_per_task"], "bytes/task", "≤ 200", d["bytes_per_task"] <= 200, None, [], note)
     else:
         not_measured(name, "bytes/task", "≤ 200", d.get("error") or res.why_not("memory"))
+
+    name = "RSS after N tasks with the durable store (default store.memory-tasks = 100 000)"
+    d = next(iter(res.runs.get("memory_durable", [])), {})
+    if d.get("rss_after_kib") and not d.get("error"):
+        n = d["tasks"]
+        mb = d["rss_after_kib"] / 1024
+        note = (f"N = {n:,} double tasks".replace(",", " ")
+                + f" at {fmt(d['submit_per_s'])}/s; RSS {fmt(d['rss_before_kib'] / 1024)} → {fmt(mb)} MiB, "
+                + f"{fmt(d['bytes_per_task'])} B per task submitted"
+                + ("" if d.get("drained") else "; WARNING: not all tasks were seen finished"))
+        row(name, mb, "MiB", "bounded", None, None, [], note)
+    else:
+        not_measured(name, "MiB", "bounded", d.get("error") or res.why_not("memory_durable"))
 
     # --- supervision
     name = "supervision: crashed worker serves again"

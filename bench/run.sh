@@ -113,6 +113,10 @@ start_server() {
   shift
   SRV_PID= SRV_URL= SRV_ERR= SRV_LOG=$LOGS/$name.log
   if [[ ! -x $1 ]]; then SRV_ERR="$1 does not exist (server not built)"; return 1; fi
+  # Each actorq gets a store file of its own (one process per store).
+  if [[ $1 == */actorq && " $* " != *" --store.path="* ]]; then
+    set -- "$@" "--store.path=$TMP/$name.db"
+  fi
   "$@" >"$SRV_LOG" 2>&1 &
   SRV_PID=$!
   PIDS+=("$SRV_PID")
@@ -289,6 +293,18 @@ if main_ready submit; then
   done
 fi
 
+# The same load on a server without a store (store.path=:memory:): what
+# durability costs, measured in the same run.
+if start_server actorq_inmemory "${ACTORQ[@]}" --store.path=:memory:; then
+  log "POST /v1/tasks, store.path=:memory:"
+  for _ in $(seq "$RUNS"); do
+    run_load submit_memory submit --url="$SRV_URL" --conns=$CONNS --duration="$DUR" >/dev/null
+  done
+  stop_server "$SRV_PID"
+else
+  skip submit_memory "$SRV_ERR"
+fi
+
 if main_ready e2e; then
   log "end to end, 10000 tasks"
   for _ in $(seq "$RUNS"); do
@@ -360,14 +376,21 @@ else
 fi
 
 # ---- 5. memory per retained terminal task (a fresh server) -------------
-if start_server actorq_memory "${ACTORQ[@]}"; then
-  log "memory: up to $MEM_TASKS tasks, ${MEM_BUDGET}s of submitting at most"
-  record memory "$(python3 bench/tools.py memory --url="$SRV_URL" --pid="$SRV_PID" \
-    --bench-load="$BIN/bench_load" --tasks="$MEM_TASKS" --budget="$MEM_BUDGET")"
-  stop_server "$SRV_PID"
-else
-  skip memory "$SRV_ERR"
-fi
+# In memory only (store.path=:memory:) every task stays in RAM: the figure
+# per retained task. With the durable store (the default) ended tasks beyond
+# store.memory-tasks leave RAM: the figure is the RSS after as many tasks.
+for variant in memory memory_durable; do
+  args=("${ACTORQ[@]}")
+  [[ $variant == memory ]] && args+=(--store.path=:memory:)
+  if start_server "actorq_$variant" "${args[@]}"; then
+    log "$variant: up to $MEM_TASKS tasks, ${MEM_BUDGET}s of submitting at most"
+    record "$variant" "$(python3 bench/tools.py memory --url="$SRV_URL" --pid="$SRV_PID" \
+      --bench-load="$BIN/bench_load" --tasks="$MEM_TASKS" --budget="$MEM_BUDGET")"
+    stop_server "$SRV_PID"
+  else
+    skip "$variant" "$SRV_ERR"
+  fi
+done
 
 # ---- 6. supervision: a crashed worker serves again ----------------------
 min_backoff_ms=$(python3 bench/tools.py ini "$CONFIG" supervisor.min-backoff --ms --default=50ms)

@@ -21,14 +21,17 @@ Each subcommand prints one JSON line on stdout (or a plain value for `http`).
       since the mark, less the suite's own (bash `times`, children included).
 """
 import argparse
+import atexit
 import http.client
 import json
 import os
 import re
 import select
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -91,6 +94,11 @@ def rss_kib(pid):
 
 def start_server(cmd, timeout=10.0):
     """Start CMD; return (process, url, seconds from exec to the listening line)."""
+    if os.path.basename(cmd[0]) == "actorq" and not any(x.startswith("--store.path=") for x in cmd):
+        # A store file of its own for every start (one process per store).
+        folder = tempfile.mkdtemp(prefix="actorq-bench.")
+        atexit.register(shutil.rmtree, folder, True)
+        cmd = cmd + ["--store.path=" + os.path.join(folder, "tasks.db")]
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,0 +1,227 @@
+// The SQLite task store on a real file, and the registry's group commit and
+// memory bound with the store actor on the deterministic scheduler.
+#include "fixture.hpp"
+
+#include "actors/store.hpp"
+#include "actors/time.hpp"
+
+#include <filesystem>
+
+using namespace actorq;
+using namespace actorq::test;
+
+namespace {
+
+/// A fresh folder for one test's store, removed afterwards.
+struct temp_store {
+  std::string folder;
+  std::string path;
+  temp_store() {
+    char tmpl[] = "/tmp/actorq-unit.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    folder = tmpl;
+    path = folder + "/tasks.db";
+  }
+  ~temp_store() {
+    std::error_code ec;
+    std::filesystem::remove_all(folder, ec);
+  }
+};
+
+task_row new_row(uint64_t seq, std::string kind, json input,
+                 std::string key = {}) {
+  task_row row;
+  row.seq = seq;
+  row.insert = true;
+  row.state.id = task_id::random();
+  row.state.kind = kind;
+  row.state.pool = "io";
+  row.state.max_retries = 2;
+  row.state.created_at = 1000 + static_cast<int64_t>(seq);
+  row.spec.kind = std::move(kind);
+  row.spec.pool = "io";
+  row.spec.input.value = std::move(input);
+  row.spec.max_retries = 2;
+  row.spec.backoff_ms = 10;
+  row.spec.timeout_ms = 500;
+  row.spec.idempotency_key = std::move(key);
+  return row;
+}
+
+} // namespace
+
+TEST_CASE("task_store: rows written, read back, listed, expired, reopened",
+          "[store]") {
+  temp_store tmp;
+  std::vector<task_row> rows{new_row(1, "double", {{"value", 1}}, "k-1"),
+                             new_row(2, "echo", {{"a", "ü"}}),
+                             new_row(3, "double", {{"value", 3}})};
+  {
+    auto db = task_store::open(tmp.path, true);
+    CHECK(db->last_seq() == 0);
+    db->write(rows);
+    // Task 1 succeeds, task 2 fails; task 3 stays queued.
+    auto done = rows[0];
+    done.insert = false;
+    done.state.status = task_status::succeeded;
+    done.state.attempts = 1;
+    done.state.started_at = 2000;
+    done.state.finished_at = 2001;
+    done.state.result.text = R"({"result":2})";
+    auto failed = rows[1];
+    failed.insert = false;
+    failed.state.status = task_status::failed;
+    failed.state.attempts = 3;
+    failed.state.finished_at = 5000;
+    failed.state.error = std::string{"boom"};
+    db->write({done, failed});
+    CHECK(db->last_seq() == 3);
+
+    auto v = db->get(rows[0].state.id, INT64_MIN);
+    REQUIRE(v);
+    CHECK(v->status == task_status::succeeded);
+    CHECK(v->result.text == R"({"result":2})");
+    CHECK(v->attempts == 1);
+    CHECK(v->finished_at == 2001);
+    CHECK_FALSE(v->error);
+    CHECK(db->find_key("k-1", INT64_MIN)->id == rows[0].state.id);
+    CHECK_FALSE(db->find_key("k-2", INT64_MIN));
+
+    task_filter f;
+    f.cursor = 3;
+    f.limit = 2;
+    auto page = db->list(f, INT64_MIN);
+    REQUIRE(page.tasks.size() == 2);
+    CHECK(page.tasks[0].id == rows[2].state.id);
+    CHECK(page.next == 1);
+    f.status = task_status::failed;
+    page = db->list(f, INT64_MIN);
+    REQUIRE(page.tasks.size() == 1);
+    CHECK(*page.tasks[0].error == "boom");
+
+    auto live = db->load_live();
+    REQUIRE(live.size() == 1);
+    CHECK(live[0].seq == 3);
+    CHECK(live[0].spec.input.value == json{{"value", 3}});
+    CHECK(live[0].spec.timeout_ms == 500);
+    CHECK(live[0].spec.backoff_ms == 10);
+
+    // A second process (here: a second handle) is refused while this is open.
+    CHECK_THROWS_WITH(task_store::open(tmp.path, true),
+                      Catch::Contains("in use by another process"));
+
+    // Tasks that ended before the cutoff are gone; others stay.
+    CHECK_FALSE(db->get(rows[0].state.id, 3000)); // hidden by the cutoff
+    CHECK(db->expire(3000) == 1);
+  }
+  auto db = task_store::open(tmp.path, false);
+  CHECK_FALSE(db->get(rows[0].state.id, INT64_MIN));
+  CHECK(db->get(rows[1].state.id, INT64_MIN));
+  CHECK(db->load_live().size() == 1);
+  CHECK(db->last_seq() == 3);
+}
+
+TEST_CASE("task_store: a failed batch writes nothing", "[store]") {
+  temp_store tmp;
+  auto db = task_store::open(tmp.path, true);
+  auto a = new_row(1, "echo", json::object());
+  db->write({a});
+  auto b = new_row(2, "echo", json::object());
+  auto dup = new_row(1, "echo", json::object()); // seq 1 exists
+  CHECK_THROWS_AS(db->write({b, dup}), store_error);
+  CHECK_FALSE(db->get(b.state.id, INT64_MIN));
+  CHECK(db->last_seq() == 1);
+}
+
+namespace {
+
+using store_impl = caf::stateful_actor<store_state, store_actor::base>;
+using registry_impl = caf::stateful_actor<registry_state, registry_actor::base>;
+
+struct durable_fixture : fixture {
+  temp_store tmp;
+  pool_actor io;
+  store_actor db;
+  registry_actor reg;
+
+  void start(size_t memory_tasks) {
+    io = spawn_pool(make_settings("io", 4));
+    db = sys.spawn(store, std::shared_ptr<task_store>{task_store::open(tmp.path, true)},
+                   int64_t{0});
+    registry_settings settings;
+    settings.pools = {{"io", io, nullptr}};
+    settings.store = db;
+    settings.memory_tasks = memory_tasks;
+    reg = sys.spawn(registry, std::move(settings));
+    long_lived.push_back(caf::actor_cast<caf::actor>(reg));
+    sched.run();
+  }
+
+  store_state& store_st() {
+    return dynamic_cast<store_impl&>(
+               *caf::actor_cast<caf::abstract_actor*>(db))
+      .state;
+  }
+
+  registry_state& reg_st() {
+    return dynamic_cast<registry_impl&>(
+               *caf::actor_cast<caf::abstract_actor*>(reg))
+      .state;
+  }
+
+  task_spec square(int v) {
+    task_spec s;
+    s.kind = "square";
+    s.input.value = json{{"value", v}};
+    s.pool = "io";
+    s.max_retries = 0;
+    return s;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(durable_fixture, "registry: submissions arriving together "
+                                  "share one commit and are answered after it",
+                 "[store][registry]") {
+  start(100000);
+  for (int i = 0; i < 50; ++i)
+    self->send(reg, submit_atom::value, square(i));
+  sched.run();
+  size_t answered = 0;
+  while (self->has_next_message())
+    self->receive([&](task_view&) { ++answered; },
+                  [&](caf::error& e) { FAIL(to_string(e)); });
+  CHECK(answered == 50);
+  // One batch held all 50 inserts; later batches carry the state changes.
+  CHECK(store_st().largest_batch >= 50);
+  CHECK(store_st().failed_batches == 0);
+}
+
+TEST_CASE_METHOD(durable_fixture, "registry: ended tasks beyond memory_tasks "
+                                  "are read back from the store",
+                 "[store][registry]") {
+  start(2);
+  std::vector<task_id> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto v = ask<task_view>(reg, submit_atom::value, square(i));
+    REQUIRE(v);
+    ids.push_back(v->id);
+  }
+  sched.run();
+  CHECK(reg_st().records.size() <= 2 + 1);
+  CHECK(reg_st().lookup(ids[0]) == 0); // no longer in memory
+  auto v = ask<task_view>(reg, get_atom::value, ids[0]);
+  REQUIRE(v);
+  CHECK(v->status == task_status::succeeded);
+  CHECK(v->result.text == R"({"result":0})");
+  task_filter all;
+  all.limit = 10;
+  auto page = ask<task_page>(reg, list_atom::value, all);
+  REQUIRE(page);
+  REQUIRE(page->tasks.size() == 6);
+  for (size_t i = 0; i < 6; ++i)
+    CHECK(page->tasks[5 - i].id == ids[i]);
+  auto gone = ask<task_view>(reg, get_atom::value, task_id::random());
+  CHECK_FALSE(gone);
+}
