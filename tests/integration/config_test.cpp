@@ -99,7 +99,8 @@ TEST_CASE("config: every documented key is accepted", "[config]") {
               "--pools.heavy.size=2", "--retry.max-retries=5", "--supervisor.min-backoff=50ms",
               "--supervisor.max-backoff=5s", "--supervisor.random-factor=0.2",
               "--supervisor.reset-after=30s", "--supervisor.max-restarts=20",
-              "--supervisor.window=60s"});
+              "--supervisor.window=60s", "--store.result-ttl=0", "--store.sync=normal",
+              "--store.memory-tasks=1000", "--shutdown.grace=0"});
   CHECK(srv.host() == "127.0.0.1");
   // retry.max-retries is the default max_retries of a task.
   auto id = submit(srv, {{"kind", "double"}, {"input", {{"value", 1}}}});
@@ -122,6 +123,10 @@ TEST_CASE("config: a bad value stops startup with a message naming the key", "[c
   check_refused({"--pools.limited.size=abc"}, "pools.limited.size");
   check_refused({"--seed.delay-scale=fast"}, "seed.delay-scale");
   check_refused({"--seed.delay-scale=-1"}, "seed.delay-scale");
+  check_refused({"--store.sync=sometimes"}, "store.sync");
+  check_refused({"--store.result-ttl=-5s"}, "store.result-ttl");
+  check_refused({"--store.memory-tasks=0"}, "store.memory-tasks");
+  check_refused({"--store.path="}, "store.path");
 }
 
 TEST_CASE("config: --config-file=configs/default.ini starts with the documented defaults",
