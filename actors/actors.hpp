@@ -7,9 +7,13 @@
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
+//   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
+//   worker node: supervisor ──worker_up/down──▶ head's pool ──attempt──▶ remote worker
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
+
+#include "actorq/gateway.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -22,127 +26,11 @@
 
 namespace actorq {
 
-using json = nlohmann::json;
+// The value types clients see (task_spec, task_view, task_id, batch_spec,
+// batch_result, error_code, ...) and the gateway interface are in
+// include/actorq/gateway.hpp; this file adds actorq's internal messages.
 
 // -- value types --------------------------------------------------------------
-
-/// An arbitrary JSON value (a task's input or result). It travels parsed inside
-/// one process; between CAF nodes it is serialized as compact JSON text.
-struct json_value {
-  json value;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, json_value& x) {
-  std::string text;
-  if constexpr (Inspector::reads_state) {
-    text = x.value.dump();
-    return f(caf::meta::type_name("json_value"), text);
-  } else {
-    auto load = caf::meta::load_callback([&]() -> caf::error {
-      x.value = json::parse(text, nullptr, false);
-      return caf::none;
-    });
-    return f(caf::meta::type_name("json_value"), text, load);
-  }
-}
-
-/// A JSON document kept in serialized form: the registry stores results this
-/// way (a few bytes instead of a node tree) and the HTTP bridge splices the
-/// text into its responses without parsing it again.
-struct raw_json {
-  std::string text; // empty means JSON null
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, raw_json& x) {
-  return f(caf::meta::type_name("raw_json"), x.text);
-}
-
-/// A task id: a random (version 4) UUID.
-struct task_id {
-  uint64_t hi = 0;
-  uint64_t lo = 0;
-
-  static task_id random();
-  /// Parses the canonical 36-character form; nullopt for anything else.
-  static std::optional<task_id> parse(std::string_view text);
-  std::string to_string() const;
-
-  friend bool operator==(const task_id& a, const task_id& b) {
-    return a.hi == b.hi && a.lo == b.lo;
-  }
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, task_id& x) {
-  return f(caf::meta::type_name("task_id"), x.hi, x.lo);
-}
-
-struct task_id_hash {
-  size_t operator()(const task_id& x) const noexcept {
-    return static_cast<size_t>(x.hi ^ (x.lo * 0x9E3779B97F4A7C15ull));
-  }
-};
-
-/// Lifecycle of a task: queued → running → (retrying → running)* → terminal.
-enum class task_status : uint8_t {
-  queued,
-  running,
-  retrying,
-  succeeded,
-  failed,
-  cancelled,
-};
-
-const char* to_string(task_status x);
-std::optional<task_status> parse_task_status(std::string_view text);
-inline bool is_terminal(task_status x) {
-  return x >= task_status::succeeded;
-}
-
-/// What a client asks to run. Validated by the caller (see kinds.hpp).
-struct task_spec {
-  std::string kind;
-  json_value input;
-  std::string pool;        // never empty once validated
-  int32_t max_retries = 3; // attempts = 1 + max_retries at most
-  int64_t backoff_ms = 0;  // first retry delay, doubled per retry
-  int64_t timeout_ms = 0;  // per attempt; 0 = no limit
-  // A client's key for safe retries of a submission: a repeated key gets
-  // the first task back instead of a second one. Empty = none.
-  std::string idempotency_key;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
-  return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
-           x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key);
-}
-
-/// Everything a client may read about one task. Times are milliseconds since
-/// the Unix epoch; 0 means "not yet".
-struct task_view {
-  task_id id;
-  std::string kind;
-  std::string pool;
-  task_status status = task_status::queued;
-  bool cancel_requested = false;
-  int32_t attempts = 0;
-  int32_t max_retries = 0;
-  int64_t created_at = 0;
-  int64_t started_at = 0;
-  int64_t finished_at = 0;
-  raw_json result;
-  caf::optional<std::string> error;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, task_view& x) {
-  return f(caf::meta::type_name("task_view"), x.id, x.kind, x.pool, x.status,
-           x.cancel_requested, x.attempts, x.max_retries, x.created_at,
-           x.started_at, x.finished_at, x.result, x.error);
-}
 
 /// A query over the registry: newest first, paged by an opaque cursor.
 struct task_filter {
@@ -166,30 +54,6 @@ struct task_page {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_page& x) {
   return f(caf::meta::type_name("task_page"), x.tasks, x.next);
-}
-
-/// Many inputs for one kind, answered in input order.
-struct batch_spec {
-  task_spec task; // every field but `input` applies to each item
-  std::vector<json_value> items;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, batch_spec& x) {
-  return f(caf::meta::type_name("batch_spec"), x.task, x.items);
-}
-
-struct batch_result {
-  std::vector<json_value> results;                // null where the item failed
-  std::vector<caf::optional<std::string>> errors; // set where the item failed
-  uint32_t succeeded = 0;
-  uint32_t failed = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, batch_result& x) {
-  return f(caf::meta::type_name("batch_result"), x.results, x.errors,
-           x.succeeded, x.failed);
 }
 
 /// A pool's counters, as served by GET /v1/pools.
@@ -296,13 +160,21 @@ typename Inspector::result_type inspect(Inspector& f, store_batch& x) {
   return f(caf::meta::type_name("store_batch"), x.rows, x.error);
 }
 
+/// Attempts that ended on one node, as a pool counts them.
+struct node_counts {
+  uint32_t node = 0; // index into the gateway's nodes; 0 = the head
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_counts& x) {
+  return f(caf::meta::type_name("node_counts"), x.node, x.completed, x.failed);
+}
+
 // -- atoms --------------------------------------------------------------------
 
-using submit_atom = caf::atom_constant<caf::atom("submit")>;
-using get_atom = caf::atom_constant<caf::atom("get")>;
-using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
@@ -314,6 +186,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using key_atom = caf::atom_constant<caf::atom("key")>;
+using add_slots_atom = caf::atom_constant<caf::atom("add_slots")>;
+using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -377,7 +251,13 @@ using pool_actor = caf::typed_actor<
     // INTERNAL: the attempt `seq` on `slot` ran out of time.
     caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
     // INTERNAL: send the job events gathered since the last flush.
-    caf::reacts_to<flush_atom>>;
+    caf::reacts_to<flush_atom>,
+    // Attempts ended per node (for GET /v1/nodes).
+    caf::replies_to<nodes_atom>::with<std::vector<node_counts>>,
+    // A worker node lends `n` workers; answers the first of their slots.
+    caf::replies_to<add_slots_atom, uint32_t, uint32_t>::with<uint32_t>,
+    // That node is gone: requeue its attempts (not counted), drop its slots.
+    caf::reacts_to<node_down_atom, uint32_t>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.
 using supervisor_actor = caf::typed_actor<
@@ -425,23 +305,6 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<flush_atom>,
     // INTERNAL (timer): drop expired tasks, keep memory within its bound.
     caf::reacts_to<sweep_atom>>;
-
-// -- errors -------------------------------------------------------------------
-
-/// actorq's error codes; the context message holds a detail for people.
-enum class error_code : uint8_t {
-  not_found = 1,
-  conflict,
-  invalid,
-  busy,
-  unavailable,
-  worker_crashed,
-};
-
-const char* to_string(error_code x);
-
-/// Builds an actorq error with a human-readable detail.
-caf::error make_error(error_code code, std::string detail);
 
 /// Registers actorq's message types and error category with a CAF config.
 void register_types(caf::actor_system_config& cfg);

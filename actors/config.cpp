@@ -35,6 +35,22 @@ actorq_config::actorq_config() {
       .add(store_memory_tasks, "memory-tasks",
            "most recent tasks kept in memory; older ended ones are read from "
            "the store");
+  caf::config_option_adder{custom_options_, "cluster"}
+      .add(cluster_host, "host",
+           "address the head publishes its gateway on (default 127.0.0.1: "
+           "plain BASP has no authentication)")
+      .add(cluster_port, "port",
+           "publish the gateway (CAF clients, worker nodes) on this port; "
+           "0 = off")
+      .add(cluster_join, "join",
+           "HOST:PORT of a head: run as a worker node lending its pools")
+      .add(cluster_name, "name", "this worker node's name (default host-pid)");
+  caf::config_option_adder{custom_options_, "cluster.tls"}
+      .add(cluster_tls_certificate, "certificate",
+           "PEM certificate of this node (enables TLS with key and ca-file)")
+      .add(cluster_tls_key, "key", "PEM private key of this node")
+      .add(cluster_tls_ca_file, "ca-file",
+           "PEM CA certificate; peers must present a certificate it signed");
   caf::config_option_adder{custom_options_, "shutdown"}.add(
     shutdown_grace, "grace",
     "on SIGTERM/SIGINT, how long running attempts may take to finish");
@@ -153,6 +169,10 @@ std::vector<std::string> actorq_config::validate() {
     problems.push_back("bad value for 'store.sync': expected 'full' or "
                        "'normal', got '" + store_sync + "'");
   range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
+  range("cluster.port", cluster_port, 0, 65535);
+  if (!cluster_join.empty() && cluster_join.find(':') == std::string::npos)
+    problems.push_back("bad value for 'cluster.join': expected HOST:PORT, got '"
+                       + cluster_join + "'");
   if (shutdown_grace.count() < 0)
     problems.push_back("bad value for 'shutdown.grace': must not be negative");
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))

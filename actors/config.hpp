@@ -78,6 +78,10 @@ struct pool_settings {
   retry_settings retry;
   supervisor_settings supervisor;
   std::shared_ptr<pool_gauge> gauge; // null: no admission control (tests)
+  // On a worker node: the workers serve the head's pool from this slot on,
+  // and the node's clock means nothing to the head (no degraded window).
+  uint32_t first_slot = 0;
+  bool remote = false;
 };
 
 /// The command line with "--KEY=0" for duration options read as "0s" (CAF
@@ -110,6 +114,16 @@ public:
   caf::timespan store_result_ttl = std::chrono::hours{24}; // 0 = forever
   std::string store_sync = "full"; // full | normal
   int64_t store_memory_tasks = 100000;
+
+  // [cluster]
+  std::string cluster_host = "127.0.0.1"; // where the head publishes
+  int64_t cluster_port = 0;               // 0 = no gateway on the network
+  std::string cluster_join;               // HOST:PORT: run as a worker node
+  std::string cluster_name;               // worker node name; default host-pid
+  // [cluster.tls]
+  std::string cluster_tls_certificate;
+  std::string cluster_tls_key;
+  std::string cluster_tls_ca_file;
 
   // [shutdown]
   caf::timespan shutdown_grace = std::chrono::seconds{10};

@@ -162,6 +162,11 @@ void on_done(self_ptr self, attempt_done& done) {
     return; // from a worker that has since been replaced
   auto owner = std::move(i->owner);
   s.attempts.erase(i);
+  if (st.per_node.size() <= s.node)
+    st.per_node.resize(s.node + 1);
+  auto& counts = st.per_node[s.node];
+  counts.node = s.node;
+  ++(done.result.ok ? counts.completed : counts.failed);
   release_if_done(self, done.slot);
   if (owner)
     settle(self, std::move(*owner), std::move(done.result));
@@ -250,8 +255,10 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         // Events go out before the answer: whoever waits for an idle pool
         // (graceful stop) then knows its listeners have heard everything.
         flush_events(self);
+        auto live = std::count_if(st.slots.begin(), st.slots.end(),
+                                  [](auto& s) { return !s.gone; });
         return pool_stats{st.settings.name,
-                          st.settings.size,
+                          static_cast<uint32_t>(live),
                           st.busy,
                           st.queue.size(),
                           st.completed,
@@ -270,6 +277,8 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         dispatch(self);
       },
       [=](worker_up_atom, uint32_t index, worker_actor& w) {
+        if (index >= self->state.slots.size() || self->state.slots[index].gone)
+          return; // from a worker node already given up
         auto& s = self->state.slots[index];
         s.worker = std::move(w);
         s.attempts.clear();
@@ -279,8 +288,10 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       [=](worker_dn_atom, uint32_t index, std::string& reason,
           uint64_t restarts, int64_t degraded_until) {
         auto& st = self->state;
-        st.restarts = restarts;
-        st.degraded_until = degraded_until;
+        if (index >= st.slots.size())
+          return;
+        ++st.restarts; // counted here: a pool may have many supervisors
+        st.degraded_until = std::max(st.degraded_until, degraded_until);
         auto& s = st.slots[index];
         s.worker = nullptr;
         if (s.attempts.empty()) {
@@ -319,6 +330,43 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         dispatch(self);
       },
       [=](flush_atom) { flush_events(self); },
+      [=](nodes_atom) { return self->state.per_node; },
+      [=](add_slots_atom, uint32_t node, uint32_t n) {
+        auto& st = self->state;
+        auto first = static_cast<uint32_t>(st.slots.size());
+        st.slots.resize(st.slots.size() + n);
+        for (auto i = first; i < st.slots.size(); ++i)
+          st.slots[i].node = node;
+        return first; // the node's supervisor reports worker_up for each
+      },
+      [=](node_down_atom, uint32_t node) {
+        auto& st = self->state;
+        for (uint32_t index = 0; index < st.slots.size(); ++index) {
+          auto& s = st.slots[index];
+          if (s.node != node || s.gone)
+            continue;
+          s.gone = true;
+          s.worker = nullptr;
+          auto i = std::find(st.idle.begin(), st.idle.end(), index);
+          if (i != st.idle.end())
+            st.idle.erase(i);
+          if (s.attempts.empty())
+            continue;
+          // Lost with the node, not failed: back to the front of the queue,
+          // the attempt not counted. Late answers find no attempt and are
+          // dropped, so nothing completes twice.
+          --st.busy;
+          for (auto r = s.attempts.rbegin(); r != s.attempts.rend(); ++r) {
+            if (!r->owner)
+              continue;
+            --r->owner->attempts;
+            st.queue.push_front(std::move(*r->owner));
+            count_queued(self, 1);
+          }
+          s.attempts.clear();
+        }
+        dispatch(self);
+      },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
         auto& s = self->state.slots[index];
         for (auto& r : s.attempts) {

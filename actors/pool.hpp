@@ -30,6 +30,8 @@ struct pool_state {
   struct slot {
     worker_actor worker;           // invalid while the supervisor restarts it
     std::vector<running> attempts; // non-empty = busy; >1 only for chunks
+    uint32_t node = 0;             // 0 = this process; else a worker node
+    bool gone = false;             // its worker node is down
   };
 
   pool_settings settings;
@@ -43,6 +45,7 @@ struct pool_state {
   uint64_t completed = 0;
   uint64_t failed = 0;
   uint64_t restarts = 0;
+  std::vector<node_counts> per_node; // attempts ended, by node index
   int64_t degraded_until = 0; // actor-clock ticks since its epoch
   // Jobs waiting for a retry (listener, key); the ones among them that were
   // cancelled meanwhile are dropped when their retry comes up.

@@ -13,13 +13,14 @@ void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
                   uint32_t index) {
   auto& st = self->state;
   auto& s = st.slots[index];
+  auto slot = st.settings.first_slot + index; // the pool's slot number
   s.worker = st.settings.dedicated_threads
-                 ? self->spawn<caf::detached>(worker, index, st.pool)
-                 : self->spawn(worker, index, st.pool);
+                 ? self->spawn<caf::detached>(worker, slot, st.pool)
+                 : self->spawn(worker, slot, st.pool);
   s.started = self->clock().now();
   self->monitor(s.worker);
   st.by_addr.emplace(s.worker.address(), index);
-  self->send(st.pool, worker_up_atom::value, index, s.worker);
+  self->send(st.pool, worker_up_atom::value, slot, s.worker);
 }
 
 } // namespace
@@ -93,8 +94,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       reason = msg.reason.context().get_as<std::string>(0);
     else
       reason = "worker died: " + self->system().render(msg.reason);
-    self->send(st.pool, worker_dn_atom::value, index, std::move(reason),
-               st.restarts, degraded_until);
+    if (st.settings.remote)
+      degraded_until = 0;
+    self->send(st.pool, worker_dn_atom::value,
+               st.settings.first_slot + index, std::move(reason), st.restarts,
+               degraded_until);
     self->delayed_send(self, delay, restart_atom::value, index, s.generation);
   });
   return {

@@ -1,6 +1,11 @@
 // actorq daemon: reads the configuration, starts the pools and the registry,
-// serves HTTP until SIGINT/SIGTERM, then shuts the actors down in order.
+// serves HTTP (and, with --cluster.port, the gateway for other CAF nodes)
+// until SIGINT/SIGTERM, then shuts the actors down in order. With
+// --cluster.join=HOST:PORT it runs as a worker node instead (worker_node.cpp).
 #include "actors/actors.hpp"
+#include "actors/gateway.hpp"
+#include "app/cluster.hpp"
+#include "app/worker_node.hpp"
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
 #include "actors/registry.hpp"
@@ -63,6 +68,15 @@ int main(int argc, char** argv) {
       std::cerr << "actorq: " << p << "\n";
     return 2;
   }
+  tls_files tls{cfg.cluster_tls_certificate, cfg.cluster_tls_key,
+                cfg.cluster_tls_ca_file};
+  if (auto problem = tls.check(); !problem.empty()) {
+    std::cerr << "actorq: cluster.tls: " << problem << "\n";
+    return 2;
+  }
+  bool networked = cfg.cluster_port > 0 || !cfg.cluster_join.empty();
+  if (networked)
+    prepare_network(cfg, tls);
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -70,6 +84,11 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  if (!cfg.cluster_join.empty()) {
+    caf::actor_system sys{cfg};
+    return run_worker_node(sys, cfg, tls.enabled(), stop_signals);
+  }
 
   // The store first: a file that is not ours, or corrupt, stops startup
   // before anything else runs (and is left as it was).
@@ -106,6 +125,25 @@ int main(int argc, char** argv) {
                                          reg.result_ttl.count());
   }
   actors.registry = sys.spawn(registry, std::move(reg));
+  actors.gateway =
+      sys.spawn(gateway, actors.registry, actors.pools, actors.settings);
+  if (cfg.cluster_port > 0) {
+    auto port = publish_gateway(sys, actors.gateway, cfg.cluster_host,
+                                static_cast<uint16_t>(cfg.cluster_port),
+                                tls.enabled());
+    if (!port) {
+      std::cerr << "actorq: cannot publish the gateway on " << cfg.cluster_host
+                << ":" << cfg.cluster_port << ": " << sys.render(port.error())
+                << "\n";
+      caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
+      for (auto& p : actors.pools)
+        caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    std::printf("actorq gateway on %s:%u%s\n", cfg.cluster_host.c_str(), *port,
+                tls.enabled() ? " (TLS)" : "");
+  }
 
   int exit_code = 0;
   {
@@ -136,6 +174,7 @@ int main(int argc, char** argv) {
     }
   }
   // The HTTP threads are gone; end the actors before ~actor_system waits.
+  caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
   for (auto& p : actors.pools)
     caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);

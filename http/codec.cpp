@@ -512,6 +512,22 @@ std::string render_pools(const std::vector<pool_stats>& xs) {
   return out.dump();
 }
 
+std::string render_nodes(const std::vector<node_view>& xs) {
+  json out = json::array();
+  for (auto& n : xs) {
+    json pools = json::object();
+    for (auto& [name, size] : n.pools)
+      pools[name] = size;
+    out.push_back({{"id", n.id},
+                   {"address", n.address},
+                   {"state", n.up ? "up" : "down"},
+                   {"pools", std::move(pools)},
+                   {"completed", n.completed},
+                   {"failed", n.failed}});
+  }
+  return out.dump();
+}
+
 std::string render_kinds() {
   json out = json::array();
   for (auto& k : all_kinds())

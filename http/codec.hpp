@@ -86,6 +86,7 @@ std::string render_page(const task_page& p);
 std::string render_batch(const batch_result& r);
 std::string render_pools(const std::vector<pool_stats>& xs);
 std::string render_kinds();
+std::string render_nodes(const std::vector<node_view>& xs);
 
 /// The seed's list answer: the results alone, in order ([{"result": ...}]).
 std::string render_seed_batch(const batch_result& r);

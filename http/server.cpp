@@ -362,6 +362,11 @@ void server::routes() {
     auto stats = all_stats();
     reply_with(res, stats, render_pools);
   });
+  on("GET", "/v1/nodes", [=](const auto&, auto& res) {
+    auto nodes = ask<std::vector<node_view>>(*sys, actors->gateway, immediate,
+                                            nodes_atom::value);
+    reply_with(res, nodes, render_nodes);
+  });
   on("GET", "/healthz", [=](const auto&, auto& res) {
     auto stats = all_stats();
     reply_with(res, stats, [](const std::vector<pool_stats>& xs) {

@@ -21,6 +21,7 @@ namespace actorq::http {
 /// The actors the bridge talks to.
 struct backend {
   registry_actor registry;
+  gateway_actor gateway; // knows the cluster's nodes
   std::vector<pool_ref> pools;
   std::vector<pool_settings> settings; // of the same pools, same order
 };

@@ -1,0 +1,132 @@
+#include "app/worker_node.hpp"
+
+#include "actors/supervisor.hpp"
+#include "app/cluster.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace actorq {
+
+namespace {
+
+std::string default_name() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return std::string{host} + "-" + std::to_string(::getpid());
+}
+
+} // namespace
+
+int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
+                    sigset_t stop_signals) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(cfg.cluster_join, host, port)) {
+    std::fprintf(stderr, "actorq: bad value for 'cluster.join': expected "
+                         "HOST:PORT, got '%s'\n", cfg.cluster_join.c_str());
+    return 2;
+  }
+  std::atomic<bool> stop{false};
+  std::thread waiter{[&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    stop = true;
+  }};
+  auto settings = cfg.pools();
+  node_offer offer;
+  offer.name = cfg.cluster_name.empty() ? default_name() : cfg.cluster_name;
+  char hostname[256] = {0};
+  ::gethostname(hostname, sizeof(hostname) - 1);
+  offer.address = std::string{hostname} + ":" + std::to_string(::getpid());
+  for (auto& s : settings)
+    offer.pools.emplace_back(s.name, s.size);
+  // This scoped actor is the node's agent: the head monitors it, so the
+  // node's death or disconnection frees its attempts at once.
+  caf::scoped_actor self{sys};
+  std::vector<supervisor_actor> supervisors;
+  auto drop_workers = [&] {
+    for (auto& sup : supervisors)
+      self->send_exit(sup, caf::exit_reason::user_shutdown);
+    supervisors.clear();
+  };
+  // Sleeps up to `d`, waking early on a stop signal.
+  auto pause = [&](std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!stop && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  };
+  std::chrono::milliseconds backoff{100};
+  const std::chrono::milliseconds max_backoff{5000};
+  std::string last_problem;
+  while (!stop) {
+    auto gw = connect_gateway(sys, host, port, tls);
+    std::string problem;
+    std::vector<pool_grant> grants;
+    if (!gw) {
+      problem = "cannot reach the head at " + cfg.cluster_join + ": "
+                + sys.render(gw.error());
+    } else {
+      self->request(*gw, std::chrono::seconds{10}, join_atom::value, offer)
+        .receive([&](std::vector<pool_grant>& xs) { grants = std::move(xs); },
+                 [&](caf::error& err) {
+                   problem = "the head refused to let this node join: "
+                             + sys.render(err);
+                 });
+    }
+    if (!problem.empty()) {
+      if (problem != last_problem)
+        std::fprintf(stderr, "actorq: %s; retrying (backoff up to %llds)\n",
+                     problem.c_str(),
+                     static_cast<long long>(max_backoff.count() / 1000));
+      last_problem = problem;
+      pause(backoff);
+      backoff = std::min(backoff * 2, max_backoff);
+      continue;
+    }
+    last_problem.clear();
+    backoff = std::chrono::milliseconds{100};
+    std::string lent;
+    for (auto& g : grants) {
+      auto s = std::find_if(settings.begin(), settings.end(),
+                            [&](auto& x) { return x.name == g.name; });
+      if (s == settings.end())
+        continue;
+      auto mine = *s;
+      mine.first_slot = g.first_slot;
+      mine.remote = true;
+      mine.gauge = nullptr;
+      supervisors.push_back(sys.spawn(
+          supervisor, caf::actor_cast<pool_actor>(g.pool), std::move(mine)));
+      lent += (lent.empty() ? "" : ", ") + g.name + " " + std::to_string(s->size);
+    }
+    std::printf("actorq worker node %s joined %s (pools: %s)\n",
+                offer.name.c_str(), cfg.cluster_join.c_str(), lent.c_str());
+    std::fflush(stdout);
+    self->monitor(*gw);
+    bool lost = false;
+    while (!stop && !lost)
+      self->receive(
+          [&](caf::down_msg& msg) {
+            lost = msg.source == gw->address();
+          },
+          caf::after(std::chrono::milliseconds{50}) >> [] {});
+    drop_workers();
+    if (lost) {
+      std::fprintf(stderr, "actorq: lost the head at %s; rejoining\n",
+                   cfg.cluster_join.c_str());
+      pause(backoff);
+    }
+  }
+  drop_workers();
+  waiter.join();
+  std::fprintf(stderr, "actorq: worker node %s stopping\n", offer.name.c_str());
+  return 0;
+}
+
+} // namespace actorq
