@@ -69,8 +69,16 @@ gateway(self_ptr self, registry_actor registry, std::vector<pool_ref> pools,
       },
       [=](batch_spec& batch) -> caf::result<batch_result> {
         auto& st = self->state;
+        if (batch.items.empty()) {
+          if (find_kind(batch.task.kind) == nullptr)
+            return make_error(error_code::invalid,
+                              "kind: unknown kind '" + batch.task.kind + "'");
+          return batch_result{};
+        }
+        // Each item is checked as the input of the batch's task spec.
+        batch.task.input = batch.items.front();
         if (auto problem = prepare(self, batch.task); !problem.empty())
-          return make_error(error_code::invalid, std::move(problem));
+          return make_error(error_code::invalid, "items[0]: " + problem);
         auto probe = batch.task;
         for (size_t i = 0; i < batch.items.size(); ++i) {
           probe.input = batch.items[i];

@@ -158,6 +158,18 @@ const std::regex& listening_re() {
 
 CATCH_REGISTER_LISTENER(DumpOnFailure)
 
+bool Server::wait_output(const std::string& text, std::chrono::milliseconds timeout,
+                         size_t occurrences) {
+  auto count = [&] {
+    std::lock_guard<std::mutex> lk(mu_);
+    size_t n = 0;
+    for (auto pos = all_.find(text); pos != std::string::npos; pos = all_.find(text, pos + 1))
+      ++n;
+    return n;
+  };
+  return wait_until([&] { return count() >= occurrences; }, timeout, 10ms);
+}
+
 std::string fresh_store_path() {
   static StoreFolder folder;
   static std::atomic<int> next{0};
@@ -220,6 +232,12 @@ Server::Server(std::vector<std::string> args, std::chrono::milliseconds startup_
   ::close(err_pipe[1]);
   drain_ = std::thread([this, o = out_pipe[0], e = err_pipe[0]] { drain_loop(o, e); });
 
+  // A worker node (--cluster.join) serves no HTTP: the test waits for what it
+  // needs (e.g. the "joined" line, see wait_output).
+  if (std::any_of(args_.begin(), args_.end(), [](const std::string& a) {
+        return a.rfind("--cluster.join=", 0) == 0;
+      }))
+    return;
   // Wait for the listening line on stdout.
   auto deadline = Clock::now() + startup_timeout;
   std::smatch m;

@@ -110,6 +110,9 @@ class Server {
   bool running();
 
   std::string output() const;      // stdout and stderr, interleaved
+  // Waits until `text` has appeared `occurrences` times in the output.
+  bool wait_output(const std::string& text, std::chrono::milliseconds timeout = 10s,
+                   size_t occurrences = 1);
   std::string stdout_text() const;
   std::string stderr_text() const;
 
