@@ -300,3 +300,15 @@ TEST_CASE("cluster: with TLS only nodes and clients with a certificate from "
   CHECK(rc3 != 0);
   check_alive(head);
 }
+
+TEST_CASE("cluster: the example client in examples/ works against a head",
+          "[cluster][cli]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port)}};
+  auto [rc, out] = run(std::string{ACTORQ_EXAMPLE_BIN} + " 127.0.0.1 "
+                       + std::to_string(port));
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("succeeded: {\"result\":144}") != std::string::npos);
+  CHECK(out.find("{\"result\":25}") != std::string::npos);
+}
