@@ -219,10 +219,22 @@ void server::routes() {
                  [h](const httplib::Request& req, httplib::Response& res,
                      const httplib::ContentReader& read) {
                    auto& body = const_cast<std::string&>(req.body);
-                   read([&](const char* data, size_t n) {
+                   bool complete = read([&](const char* data, size_t n) {
                      body.append(data, n);
                      return true;
                    });
+                   if (!complete) {
+                     // httplib stops reading past http.max-body-bytes (and
+                     // sets 413) or when the client breaks off.
+                     reply(res, res.status == 413
+                                  ? http_error{413, "too_large",
+                                               "the request body is larger "
+                                               "than http.max-body-bytes"}
+                                  : http_error{400, "bad_request",
+                                               "the request body could not "
+                                               "be read"});
+                     return;
+                   }
                    h(req, res);
                  });
     else if (method == "DELETE")

@@ -169,3 +169,23 @@ TEST_CASE("limits: a repeated Idempotency-Key returns the first task",
   CHECK(bad["code"] == "invalid");
   CHECK(count_tasks(srv) == before + 2);
 }
+
+TEST_CASE("limits: a body over http.max-body-bytes gets 413 and creates nothing",
+          "[limits][body]") {
+  Server srv{{"--http.max-body-bytes=4096"}};
+  auto before = count_tasks(srv);
+  json big{{"kind", "echo"}, {"input", {{"pad", std::string(5000, 'x')}}}};
+  for (auto path : {"/v1/tasks", "/v1/batches", "/submit-task", "/process-multiple"}) {
+    INFO(path);
+    CHECK_ERROR(srv.post(path, big), 413, "too_large", "");
+  }
+  // Just under the limit is fine.
+  json fits{{"kind", "echo"}, {"input", {{"pad", std::string(3000, 'x')}}}};
+  CHECK(srv.post("/v1/tasks", fits).status == 202);
+  CHECK(count_tasks(srv) == before + 1);
+  // The default is 1 MiB.
+  Server defaults;
+  json huge{{"kind", "echo"}, {"input", {{"pad", std::string((1 << 20) + 10, 'x')}}}};
+  CHECK_ERROR(defaults.post("/v1/tasks", huge), 413, "too_large", "");
+  check_alive(defaults);
+}
