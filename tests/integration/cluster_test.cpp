@@ -312,3 +312,36 @@ TEST_CASE("cluster: the example client in examples/ works against a head",
   CHECK(out.find("succeeded: {\"result\":144}") != std::string::npos);
   CHECK(out.find("{\"result\":25}") != std::string::npos);
 }
+
+TEST_CASE("cluster: a node that stops answering (network cut) is given up "
+          "after the heartbeat timeout and its attempts run elsewhere",
+          "[cluster][cut]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port), "--pools.io.size=2"}};
+  Server w1{worker_args(port, "w1")};
+  REQUIRE(w1.wait_output("joined"));
+  // SIGSTOP freezes the node with its connection open, like a cut cable:
+  // only the missing heartbeats tell.
+  json items = json::array();
+  for (int i = 0; i < 30; ++i)
+    items.push_back({{"value", i}, {"delay_ms", 300}});
+  json reply;
+  std::thread batch{[&] {
+    reply = head.post("/v1/batches", json{{"kind", "double"}, {"items", items}}).j();
+  }};
+  REQUIRE(wait_until([&] { return pools(head)["io"]["busy"] >= 5; }, 10s));
+  auto start = Clock::now();
+  w1.kill(SIGSTOP);
+  REQUIRE(wait_until([&] { return node_is(head, "w1", "down"); }, 15s, 100ms));
+  auto detected = ms_since(start);
+  batch.join();
+  w1.kill(SIGCONT);
+  CHECK(detected < 10000);
+  REQUIRE(reply["results"].size() == 30);
+  CHECK(reply["succeeded"] == 30);
+  for (int i = 0; i < 30; ++i)
+    CHECK(reply["results"][i] == json{{"result", 2 * i}});
+  // The frozen node comes back and rejoins.
+  REQUIRE(w1.wait_output("joined", 20s, 2));
+  CHECK(node_is(head, "w1", "up"));
+}
