@@ -14,6 +14,7 @@
 #include <caf/io/all.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -157,6 +158,22 @@ void draw_progress(size_t done, size_t total) {
   std::fflush(stderr);
 }
 
+
+/// CAF throws from the actor_system constructor on, e.g., a TLS certificate
+/// or key it cannot use; a normal return then hangs in CAF's logger at exit,
+/// so report and leave at once.
+caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
+                                caf::actor_system_config& cfg) {
+  try {
+    holder.emplace(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", "actorq-cli", e.what());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  return *holder;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -168,15 +185,17 @@ int main(int argc, char** argv) {
   if (auto problem = opt.tls.check(); !problem.empty())
     fail_usage(problem);
   caf::actor_system_config cfg;
+  std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_gateway_types(cfg);
   prepare_network(cfg, opt.tls);
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
+  auto& sys = start_system(system_holder, cfg);
   auto gw = connect_gateway(sys, host, port, opt.tls.enabled());
   if (!gw) {
     std::cerr << "actorq-cli: cannot connect to " << opt.connect << ": "
-              << sys.render(gw.error()) << "\n";
-    return 1;
+              << sys.render(gw.error()) << std::endl;
+    // CAF 0.17 can crash tearing down after a refused TLS handshake.
+    std::_Exit(1);
   }
   caf::scoped_actor self{sys};
   auto& cmd = opt.words[0];

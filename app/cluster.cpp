@@ -4,6 +4,10 @@
 #include <caf/openssl/all.hpp>
 
 #include <fstream>
+#include <memory>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace actorq {
 
@@ -23,6 +27,28 @@ std::string tls_files::check() const {
     if (!readable(*path))
       return std::string{"cannot read the TLS "} + name + " " + *path;
   }
+  // CAF loads these files only at the first handshake and aborts the
+  // process if they are unusable: try them now with OpenSSL itself.
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_method()),
+                                                    SSL_CTX_free};
+  auto why = [](const std::string& what, const std::string& path) {
+    char buf[256] = {0};
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    ERR_clear_error();
+    return what + " " + path + " (" + buf + ")";
+  };
+  if (!ctx)
+    return "cannot set up OpenSSL";
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), certificate.c_str()) != 1)
+    return why("not a usable PEM certificate:", certificate);
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return why("not a usable PEM private key for the certificate "
+               "(passphrase-protected keys are not supported):",
+               key);
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return why("the key does not match the certificate:", key);
+  if (SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1)
+    return why("not a usable PEM CA certificate:", ca_file);
   return {};
 }
 

@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -46,10 +47,27 @@ void drain(caf::actor_system& sys, http::server& server,
                        "period; stopping anyway\n");
 }
 
+
+/// CAF throws from the actor_system constructor on, e.g., a TLS certificate
+/// or key it cannot use; a normal return then hangs in CAF's logger at exit,
+/// so report and leave at once.
+caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
+                                caf::actor_system_config& cfg) {
+  try {
+    holder.emplace(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", "actorq", e.what());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  return *holder;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   actorq_config cfg;
+  std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
   auto args = zero_durations(argc, argv);
   std::vector<char*> args_c;
@@ -86,7 +104,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   if (!cfg.cluster_join.empty()) {
-    caf::actor_system sys{cfg};
+    auto& sys = start_system(system_holder, cfg);
     return run_worker_node(sys, cfg, tls.enabled(), stop_signals);
   }
 
@@ -110,7 +128,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  caf::actor_system sys{cfg};
+  auto& sys = start_system(system_holder, cfg);
   http::backend actors;
   actors.settings = cfg.pools();
   for (auto& settings : actors.settings)
