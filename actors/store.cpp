@@ -372,11 +372,7 @@ std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
   stmt_guard guard{by_id_};
   bind_id(by_id_, 1, id);
   sqlite3_bind_int64(by_id_, 2, cutoff);
-  auto rc = sqlite3_step(by_id_);
-  check(rc, "cannot read");
-  if (rc != SQLITE_ROW)
-    return std::nullopt;
-  return read_view(by_id_);
+  return read_one(by_id_);
 }
 
 std::optional<task_view> task_store::find_key(const std::string& key,
@@ -384,11 +380,15 @@ std::optional<task_view> task_store::find_key(const std::string& key,
   stmt_guard guard{by_key_};
   bind_text(by_key_, 1, key);
   sqlite3_bind_int64(by_key_, 2, cutoff);
-  auto rc = sqlite3_step(by_key_);
+  return read_one(by_key_);
+}
+
+std::optional<task_view> task_store::read_one(sqlite3_stmt* st) {
+  auto rc = sqlite3_step(st);
   check(rc, "cannot read");
   if (rc != SQLITE_ROW)
     return std::nullopt;
-  return read_view(by_key_);
+  return read_view(st);
 }
 
 task_page task_store::list(const task_filter& filter, int64_t cutoff) {

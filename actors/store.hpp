@@ -63,6 +63,8 @@ private:
   task_store(sqlite3* db, std::string path);
   void check(int rc, const char* what);
   sqlite3_stmt* prepare(const char* sql);
+  /// Steps a bound view query: its row as a task, or none.
+  std::optional<task_view> read_one(sqlite3_stmt* st);
   [[noreturn]] void fail(const std::string& what);
 
   sqlite3* db_;
