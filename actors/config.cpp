@@ -131,11 +131,16 @@ std::vector<std::string> actorq_config::validate() {
       opt->store(caf::config_value{caf::timespan{0}});
       continue;
     }
-    if (auto err = opt->check(*value))
+    if (auto err = opt->check(*value)) {
       problems.push_back(
           "bad value for '" + name + "': expected "
           + std::string(opt->type_name().data(), opt->type_name().size())
           + ", got '" + caf::to_string(*value) + "'");
+      continue;
+    }
+    // CAF 0.17 does not hand values of dotted INI sections ([pools.io]) to
+    // their options: store every checked value ourselves.
+    opt->store(*value);
   }
   auto range = [&](const char* key, int64_t value, int64_t lo, int64_t hi) {
     if (value < lo || value > hi)

@@ -358,3 +358,17 @@ TEST_CASE("cluster: a node that stops answering (network cut) is given up "
   REQUIRE(w1.wait_output("joined", 20s, 2));
   CHECK(node_is(head, "w1", "up"));
 }
+
+TEST_CASE("cluster: configs/head.ini and configs/worker.ini start a cluster",
+          "[cluster][config]") {
+  auto port = std::to_string(free_port());
+  Server head{{"--config-file=" + source_dir() + "/configs/head.ini", "--http.port=0",
+               "--cluster.port=" + port}};
+  Server node{{"--config-file=" + source_dir() + "/configs/worker.ini",
+               "--cluster.join=127.0.0.1:" + port, "--cluster.name=from-config"}};
+  REQUIRE(node.wait_output("joined"));
+  auto all = nodes(head);
+  REQUIRE(all.count("from-config") == 1);
+  CHECK(all["from-config"]["pools"]["io"] == 1000);
+  CHECK(all["from-config"]["state"] == "up");
+}
