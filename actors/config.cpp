@@ -44,7 +44,10 @@ actorq_config::actorq_config() {
            "0 = off")
       .add(cluster_join, "join",
            "HOST:PORT of a head: run as a worker node lending its pools")
-      .add(cluster_name, "name", "this worker node's name (default host-pid)");
+      .add(cluster_name, "name", "this worker node's name (default host-pid)")
+      .add(cluster_worker_http, "worker-http",
+           "a worker node also serves GET /healthz on http.host:http.port "
+           "(200 while it serves a head, else 503)");
   caf::config_option_adder{custom_options_, "cluster.tls"}
       .add(cluster_tls_certificate, "certificate",
            "PEM certificate of this node (enables TLS with key and ca-file)")

@@ -120,6 +120,7 @@ public:
   int64_t cluster_port = 0;               // 0 = no gateway on the network
   std::string cluster_join;               // HOST:PORT: run as a worker node
   std::string cluster_name;               // worker node name; default host-pid
+  bool cluster_worker_http = false; // worker node: serve GET /healthz
   // [cluster.tls]
   std::string cluster_tls_certificate;
   std::string cluster_tls_key;

@@ -3,6 +3,9 @@
 #include "actors/supervisor.hpp"
 #include "app/cluster.hpp"
 
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -46,6 +49,41 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   offer.address = std::string{hostname} + ":" + std::to_string(::getpid());
   for (auto& s : settings)
     offer.pools.emplace_back(s.name, s.size);
+  // Asked for (cluster.worker-http): GET /healthz says whether this node is
+  // serving a head, for load balancers and orchestrators.
+  std::atomic<bool> joined{false};
+  std::unique_ptr<httplib::Server> http;
+  std::thread http_thread;
+  if (cfg.cluster_worker_http) {
+    http = std::make_unique<httplib::Server>();
+    http->set_tcp_nodelay(true);
+    http->Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json body{{"status", joined ? "ok" : "joining"},
+                          {"node", offer.name},
+                          {"head", cfg.cluster_join}};
+      res.status = joined ? 200 : 503;
+      res.set_content(body.dump(), "application/json");
+    });
+    auto port = cfg.http_port == 0
+                    ? http->bind_to_any_port(cfg.http_host)
+                    : (http->bind_to_port(cfg.http_host,
+                                          static_cast<int>(cfg.http_port))
+                           ? static_cast<int>(cfg.http_port)
+                           : -1);
+    if (port < 0) {
+      std::fprintf(stderr, "actorq: cannot listen on %s:%lld\n",
+                   cfg.http_host.c_str(),
+                   static_cast<long long>(cfg.http_port));
+      stop = true;
+      pthread_kill(waiter.native_handle(), SIGTERM);
+      waiter.join();
+      return 1;
+    }
+    std::printf("actorq worker node health on http://%s:%d/healthz\n",
+                cfg.http_host.c_str(), port);
+    std::fflush(stdout);
+    http_thread = std::thread{[&] { http->listen_after_bind(); }};
+  }
   // This scoped actor is the node's agent: the head monitors it, so the
   // node's death or disconnection frees its attempts at once.
   caf::scoped_actor self{sys};
@@ -105,6 +143,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
           supervisor, caf::actor_cast<pool_actor>(g.pool), std::move(mine)));
       lent += (lent.empty() ? "" : ", ") + g.name + " " + std::to_string(s->size);
     }
+    joined = true;
     std::printf("actorq worker node %s joined %s (pools: %s)\n",
                 offer.name.c_str(), cfg.cluster_join.c_str(), lent.c_str());
     std::fflush(stdout);
@@ -116,6 +155,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
             lost = msg.source == gw->address();
           },
           caf::after(std::chrono::milliseconds{50}) >> [] {});
+    joined = false;
     drop_workers();
     if (lost) {
       std::fprintf(stderr, "actorq: lost the head at %s; rejoining\n",
@@ -125,6 +165,10 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   }
   drop_workers();
   waiter.join();
+  if (http) {
+    http->stop();
+    http_thread.join();
+  }
   std::fprintf(stderr, "actorq: worker node %s stopping\n", offer.name.c_str());
   return 0;
 }

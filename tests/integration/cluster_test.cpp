@@ -372,3 +372,34 @@ TEST_CASE("cluster: configs/head.ini and configs/worker.ini start a cluster",
   CHECK(all["from-config"]["pools"]["io"] == 1000);
   CHECK(all["from-config"]["state"] == "up");
 }
+
+TEST_CASE("cluster: a worker node serves /healthz only when asked",
+          "[cluster][config]") {
+  auto port = free_port();
+  auto http_port = free_port();
+  auto health = [&]() -> std::pair<int, json> {
+    httplib::Client c{"127.0.0.1", http_port};
+    c.set_connection_timeout(1);
+    auto res = c.Get("/healthz");
+    if (!res)
+      return {0, json{}};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  };
+  // No head yet: the node says it is joining.
+  Server node{worker_args(port, "healthy", {"--cluster.worker-http",
+                                            "--http.port=" + std::to_string(http_port)})};
+  REQUIRE(node.wait_output("health on http://"));
+  auto [s1, b1] = health();
+  CHECK(s1 == 503);
+  CHECK(b1["status"] == "joining");
+  Server head{{"--cluster.port=" + std::to_string(port)}};
+  REQUIRE(node.wait_output("joined", 15s));
+  auto [s2, b2] = health();
+  CHECK(s2 == 200);
+  CHECK(b2["status"] == "ok");
+  CHECK(b2["node"] == "healthy");
+  // By default a worker node opens no HTTP port.
+  Server quiet{worker_args(port, "quiet", {"--http.port=" + std::to_string(http_port + 0)})};
+  REQUIRE(quiet.wait_output("joined"));
+  CHECK(quiet.output().find("health on") == std::string::npos);
+}
