@@ -17,6 +17,10 @@ std::string prepare(self_ptr self, task_spec& spec) {
   if (spec.pool.empty())
     if (auto kind = find_kind(spec.kind))
       spec.pool = std::string{kind->pool};
+  auto& key = spec.idempotency_key;
+  auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
+  if (key.size() > 255 || !std::all_of(key.begin(), key.end(), visible))
+    return "idempotency_key must be 1 to 255 visible ASCII characters";
   return check_task(spec, self->state.settings);
 }
 
@@ -24,8 +28,9 @@ std::string prepare(self_ptr self, task_spec& spec) {
 
 gateway_actor::behavior_type
 gateway(self_ptr self, registry_actor registry, std::vector<pool_ref> pools,
-        std::vector<pool_settings> settings) {
+        std::vector<pool_settings> settings, size_t max_batch_items) {
   auto& st = self->state;
+  st.max_batch_items = max_batch_items;
   st.registry = std::move(registry);
   st.pools = std::move(pools);
   st.settings = std::move(settings);
@@ -69,6 +74,11 @@ gateway(self_ptr self, registry_actor registry, std::vector<pool_ref> pools,
       },
       [=](batch_spec& batch) -> caf::result<batch_result> {
         auto& st = self->state;
+        if (batch.items.size() > st.max_batch_items)
+          return make_error(error_code::invalid,
+                            "items: at most "
+                              + std::to_string(st.max_batch_items)
+                              + " per batch (http.max-batch-items)");
         if (batch.items.empty()) {
           if (find_kind(batch.task.kind) == nullptr)
             return make_error(error_code::invalid,
@@ -146,6 +156,7 @@ gateway(self_ptr self, registry_actor registry, std::vector<pool_ref> pools,
         auto grants = std::make_shared<std::vector<pool_grant>>();
         auto left = std::make_shared<size_t>(0);
         for (auto& [name, size] : offer.pools) {
+          size = std::min<uint32_t>(size, 1'000'000); // as pools.<name>.size
           auto pool = std::find_if(st.pools.begin(), st.pools.end(),
                                    [&](auto& p) { return p.name == name; });
           if (pool == st.pools.end() || size == 0)

@@ -25,11 +25,12 @@ struct gateway_state {
   std::vector<pool_ref> pools;
   std::vector<pool_settings> settings; // to validate specs like HTTP does
   std::vector<node> nodes;             // nodes[0] is the head
+  size_t max_batch_items = 100000;     // as http.max-batch-items
 };
 
 gateway_actor::behavior_type
 gateway(gateway_actor::stateful_pointer<gateway_state> self,
         registry_actor registry, std::vector<pool_ref> pools,
-        std::vector<pool_settings> settings);
+        std::vector<pool_settings> settings, size_t max_batch_items);
 
 } // namespace actorq

@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   }
   actors.registry = sys.spawn(registry, std::move(reg));
   actors.gateway =
-      sys.spawn(gateway, actors.registry, actors.pools, actors.settings);
+      sys.spawn(gateway, actors.registry, actors.pools, actors.settings,
+                static_cast<size_t>(cfg.http_max_batch_items));
   if (cfg.cluster_port > 0) {
     auto port = publish_gateway(sys, actors.gateway, cfg.cluster_host,
                                 static_cast<uint16_t>(cfg.cluster_port),

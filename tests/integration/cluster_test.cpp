@@ -403,3 +403,31 @@ TEST_CASE("cluster: a worker node serves /healthz only when asked",
   REQUIRE(quiet.wait_output("joined"));
   CHECK(quiet.output().find("health on") == std::string::npos);
 }
+
+TEST_CASE("cluster: the gateway checks what CAF clients send like HTTP does",
+          "[cluster][cli]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port), "--http.max-batch-items=10"}};
+  auto file = fresh_store_path() + ".json";
+  {
+    std::ofstream f{file};
+    json items = json::array();
+    for (int i = 0; i < 25; ++i)
+      items.push_back({{"value", i}});
+    f << items.dump();
+  }
+  auto [rc, out] = run(cli(port, "batch square " + file));
+  CHECK(rc == 1);
+  CHECK(json::parse(out, nullptr, false)["code"] == "invalid");
+  CHECK(out.find("at most 10") != std::string::npos);
+  auto [rc2, out2] = run(cli(port, "batch square " + file + " --chunk=10"));
+  CHECK(rc2 == 0);
+  CHECK(json::parse(out2, nullptr, false)["succeeded"] == 25);
+  auto [rc3, out3] = run(cli(port, "submit primes '{\"below\":1000000000000}'"));
+  CHECK(rc3 == 1);
+  CHECK(json::parse(out3, nullptr, false)["code"] == "invalid");
+  auto [rc4, out4] = run(cli(port, "submit square '{\"value\":2}' --pool=nosuch"));
+  CHECK(rc4 == 1);
+  CHECK(out4.find("pool") != std::string::npos);
+  check_alive(head);
+}
