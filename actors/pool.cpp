@@ -172,6 +172,43 @@ void on_done(self_ptr self, attempt_done& done) {
     settle(self, std::move(*owner), std::move(done.result));
 }
 
+/// Slot `index` lost its worker. `crashed`: the worker died running its
+/// first attempt, which counts as failed; the rest of a chunk never started.
+/// Otherwise (its node is gone) no attempt counts: all go back to the front
+/// of the queue, and late answers find no attempt and are dropped.
+void lose_worker(self_ptr self, uint32_t index, std::string reason,
+                 bool crashed) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  s.worker = nullptr;
+  if (auto i = std::find(st.idle.begin(), st.idle.end(), index);
+      i != st.idle.end())
+    st.idle.erase(i);
+  if (s.attempts.empty())
+    return;
+  auto lost = std::move(s.attempts);
+  s.attempts.clear();
+  --st.busy;
+  size_t first_requeued = crashed ? 1 : 0;
+  for (size_t i = lost.size(); i-- > first_requeued;) {
+    if (lost[i].owner) {
+      --lost[i].owner->attempts;
+      st.queue.push_front(std::move(*lost[i].owner));
+      count_queued(self, 1);
+    }
+  }
+  if (crashed) {
+    if (st.per_node.size() <= s.node)
+      st.per_node.resize(s.node + 1);
+    st.per_node[s.node].node = s.node;
+    ++st.per_node[s.node].failed; // the attempt that crashed it
+    if (lost[0].owner)
+      settle(self, std::move(*lost[0].owner),
+             outcome{false, {}, std::move(reason)});
+  }
+  dispatch(self);
+}
+
 } // namespace
 
 std::string pool_ref::admit(int64_t n) const {
@@ -204,6 +241,22 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   // When the pool goes, so does its supervisor (and with it the workers).
   self->attach_functor([sup = st.supervisor](const caf::error&) {
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (uint32_t index = 0; index < st.slots.size(); ++index) {
+      auto& s = st.slots[index];
+      if (s.node == 0 || !s.worker || s.worker.address() != msg.source)
+        continue;
+      // Cut off from its node: not the task's fault. Anything else is a
+      // crash, which the node's supervisor also reports (whoever comes
+      // first handles it; the other finds the slot empty).
+      auto link_lost = msg.reason == caf::sec::remote_linking_failed
+                       || msg.reason == caf::exit_reason::remote_link_unreachable;
+      lose_worker(self, index, "worker died: " + self->system().render(msg.reason),
+                  !link_lost);
+      return;
+    }
   });
   return {
       [=](submit_atom, job& j) {
@@ -281,6 +334,10 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return; // from a worker node already given up
         auto& s = self->state.slots[index];
         s.worker = std::move(w);
+        // A worker on another node: watch it from here too, so that its
+        // loss is seen even if its node's supervisor cannot report it.
+        if (s.node != 0)
+          self->monitor(s.worker);
         s.attempts.clear();
         self->state.idle.push_back(index);
         dispatch(self);
@@ -292,30 +349,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return;
         ++st.restarts; // counted here: a pool may have many supervisors
         st.degraded_until = std::max(st.degraded_until, degraded_until);
-        auto& s = st.slots[index];
-        s.worker = nullptr;
-        if (s.attempts.empty()) {
-          auto i = std::find(st.idle.begin(), st.idle.end(), index);
-          if (i != st.idle.end())
-            st.idle.erase(i);
-          return;
-        }
-        auto lost = std::move(s.attempts);
-        s.attempts.clear();
-        --st.busy;
-        // The first unanswered attempt crashed the worker; the ones after it
-        // (in a chunk) never started: requeue them without counting an attempt.
-        for (size_t i = lost.size(); i-- > 1;) {
-          if (lost[i].owner) {
-            --lost[i].owner->attempts;
-            st.queue.push_front(std::move(*lost[i].owner));
-            count_queued(self, 1);
-          }
-        }
-        if (lost[0].owner)
-          settle(self, std::move(*lost[0].owner),
-                 outcome{false, {}, std::move(reason)});
-        dispatch(self);
+        lose_worker(self, index, std::move(reason), true);
       },
       [=](retry_atom, job& j) {
         auto& st = self->state;
@@ -346,26 +380,8 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           if (s.node != node || s.gone)
             continue;
           s.gone = true;
-          s.worker = nullptr;
-          auto i = std::find(st.idle.begin(), st.idle.end(), index);
-          if (i != st.idle.end())
-            st.idle.erase(i);
-          if (s.attempts.empty())
-            continue;
-          // Lost with the node, not failed: back to the front of the queue,
-          // the attempt not counted. Late answers find no attempt and are
-          // dropped, so nothing completes twice.
-          --st.busy;
-          for (auto r = s.attempts.rbegin(); r != s.attempts.rend(); ++r) {
-            if (!r->owner)
-              continue;
-            --r->owner->attempts;
-            st.queue.push_front(std::move(*r->owner));
-            count_queued(self, 1);
-          }
-          s.attempts.clear();
+          lose_worker(self, index, {}, false);
         }
-        dispatch(self);
       },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
         auto& s = self->state.slots[index];

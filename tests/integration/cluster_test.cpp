@@ -431,3 +431,29 @@ TEST_CASE("cluster: the gateway checks what CAF clients send like HTTP does",
   CHECK(out4.find("pool") != std::string::npos);
   check_alive(head);
 }
+
+TEST_CASE("cluster: a worker that crashes on a worker node fails its attempt "
+          "once and is restarted there",
+          "[cluster]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port), "--pools.io.size=1",
+               "--supervisor.min-backoff=20ms"}};
+  Server w1{worker_args(port, "w1", {"--pools.io.size=1", "--supervisor.min-backoff=20ms"})};
+  REQUIRE(w1.wait_output("joined"));
+  // Idle workers are taken last-in first-out: w1's joined last, so the next
+  // io attempt goes to w1.
+  auto crash = submit(head, {{"kind", "crash"}, {"max_retries", 0}});
+  auto t = wait_terminal(head, crash);
+  CHECK(t["status"] == "failed");
+  CHECK(t["attempts"] == 1);
+  CHECK(nodes(head)["w1"]["failed"] == 1);
+  // Reported once (by w1's supervisor or the head's own monitor, not both).
+  REQUIRE(wait_until([&] { return pools(head)["io"]["restarts"] == 1; }, 5s));
+  std::this_thread::sleep_for(200ms);
+  CHECK(pools(head)["io"]["restarts"] == 1);
+  // w1 restarted its worker: it serves again.
+  auto after = submit(head, {{"kind", "double"}, {"input", {{"value", 5}}}});
+  auto done = wait_terminal(head, after);
+  CHECK(done["status"] == "succeeded");
+  CHECK(nodes(head)["w1"]["completed"] == 1);
+}
