@@ -159,21 +159,6 @@ void draw_progress(size_t done, size_t total) {
 }
 
 
-/// CAF throws from the actor_system constructor on, e.g., a TLS certificate
-/// or key it cannot use; a normal return then hangs in CAF's logger at exit,
-/// so report and leave at once.
-caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
-                                caf::actor_system_config& cfg) {
-  try {
-    holder.emplace(cfg);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: cannot start: %s\n", "actorq-cli", e.what());
-    std::fflush(stderr);
-    std::_Exit(1);
-  }
-  return *holder;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -189,7 +174,7 @@ int main(int argc, char** argv) {
   register_gateway_types(cfg);
   prepare_network(cfg, opt.tls);
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  auto& sys = start_system(system_holder, cfg);
+  auto& sys = start_system(system_holder, cfg, "actorq-cli");
   auto gw = connect_gateway(sys, host, port, opt.tls.enabled());
   if (!gw) {
     std::cerr << "actorq-cli: cannot connect to " << opt.connect << ": "

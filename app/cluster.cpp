@@ -3,6 +3,8 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 
@@ -101,6 +103,19 @@ caf::expected<gateway_actor> connect_gateway(caf::actor_system& sys,
   if (tls)
     return caf::openssl::remote_actor<gateway_actor>(sys, host, port);
   return sys.middleman().remote_actor<gateway_actor>(host, port);
+}
+
+caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
+                                caf::actor_system_config& cfg,
+                                const char* program) {
+  try {
+    holder.emplace(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", program, e.what());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  return *holder;
 }
 
 } // namespace actorq

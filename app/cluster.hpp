@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace actorq {
@@ -43,5 +44,12 @@ caf::expected<uint16_t> publish_gateway(caf::actor_system& sys,
 caf::expected<gateway_actor> connect_gateway(caf::actor_system& sys,
                                              const std::string& host,
                                              uint16_t port, bool tls);
+
+/// Creates the actor system in `holder`. CAF throws from its constructor on
+/// e.g. a module it cannot start, and a normal return then hangs in CAF's
+/// logger at exit: this reports and leaves at once (exit status 1).
+caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
+                                caf::actor_system_config& cfg,
+                                const char* program);
 
 } // namespace actorq

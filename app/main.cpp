@@ -48,21 +48,6 @@ void drain(caf::actor_system& sys, http::server& server,
 }
 
 
-/// CAF throws from the actor_system constructor on, e.g., a TLS certificate
-/// or key it cannot use; a normal return then hangs in CAF's logger at exit,
-/// so report and leave at once.
-caf::actor_system& start_system(std::optional<caf::actor_system>& holder,
-                                caf::actor_system_config& cfg) {
-  try {
-    holder.emplace(cfg);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: cannot start: %s\n", "actorq", e.what());
-    std::fflush(stderr);
-    std::_Exit(1);
-  }
-  return *holder;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -104,7 +89,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   if (!cfg.cluster_join.empty()) {
-    auto& sys = start_system(system_holder, cfg);
+    auto& sys = start_system(system_holder, cfg, "actorq");
     return run_worker_node(sys, cfg, tls.enabled(), stop_signals);
   }
 
@@ -128,7 +113,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto& sys = start_system(system_holder, cfg);
+  auto& sys = start_system(system_holder, cfg, "actorq");
   http::backend actors;
   actors.settings = cfg.pools();
   for (auto& settings : actors.settings)
