@@ -107,6 +107,16 @@ void leaf_keys(
 
 } // namespace
 
+const caf::config_option*
+actorq_config::option(const std::string& name) const {
+  auto dot = name.rfind('.');
+  if (dot == std::string::npos)
+    return custom_options_.qualified_name_lookup("global", name);
+  return custom_options_.qualified_name_lookup(
+      caf::string_view{name.data(), dot},
+      caf::string_view{name.data() + dot + 1, name.size() - dot - 1});
+}
+
 std::vector<std::string> actorq_config::validate() {
   std::vector<std::string> problems;
   // CAF stores unknown keys and silently drops values of the wrong type:
@@ -116,13 +126,7 @@ std::vector<std::string> actorq_config::validate() {
   for (auto& [name, value] : keys) {
     if (name == "config-file" || name == "global.config-file")
       continue; // consumed by CAF itself
-    auto dot = name.rfind('.');
-    auto opt =
-        dot == std::string::npos
-            ? custom_options_.qualified_name_lookup("global", name)
-            : custom_options_.qualified_name_lookup(
-                caf::string_view{name.data(), dot},
-                caf::string_view{name.data() + dot + 1, name.size() - dot - 1});
+    auto opt = option(name);
     if (opt == nullptr) {
       problems.push_back("unknown configuration key '" + name + "'");
       continue;
@@ -235,24 +239,17 @@ std::vector<pool_settings> actorq_config::pools() const {
   };
 }
 
-} // namespace actorq
-
-namespace actorq {
-
-std::vector<std::string> zero_durations(int argc, char** argv) {
+std::vector<std::string> actorq_config::zero_durations(int argc,
+                                                      char** argv) const {
   std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args)
-    if (a.size() > 4 && a.compare(0, 2, "--") == 0
-        && a.compare(a.size() - 2, 2, "=0") == 0) {
-      auto key = a.substr(2, a.size() - 4);
-      for (auto& name :
-           {"store.result-ttl", "shutdown.grace", "http.batch-timeout",
-            "retry.backoff", "retry.max-backoff", "supervisor.min-backoff",
-            "supervisor.max-backoff", "supervisor.reset-after",
-            "supervisor.window"})
-        if (key == name)
-          a += "s";
-    }
+  for (auto& a : args) {
+    if (a.size() <= 4 || a.compare(0, 2, "--") != 0
+        || a.compare(a.size() - 2, 2, "=0") != 0)
+      continue;
+    auto opt = option(a.substr(2, a.size() - 4));
+    if (opt != nullptr && opt->type_name() == "timespan")
+      a += "s";
+  }
   return args;
 }
 

@@ -84,10 +84,6 @@ struct pool_settings {
   bool remote = false;
 };
 
-/// The command line with "--KEY=0" for duration options read as "0s" (CAF
-/// only parses durations with a unit).
-std::vector<std::string> zero_durations(int argc, char** argv);
-
 class actorq_config : public caf::actor_system_config {
 public:
   actorq_config();
@@ -96,10 +92,19 @@ public:
   /// each naming the key. Also fills the derived fields below.
   std::vector<std::string> validate();
 
+  /// The command line with "--KEY=0" for duration options read as "0s" (CAF
+  /// only parses durations with a unit).
+  std::vector<std::string> zero_durations(int argc, char** argv) const;
+
   /// The pools to start, in display order. Each call makes new gauges: call
   /// it once and share the result.
   std::vector<pool_settings> pools() const;
 
+private:
+  /// The declared option "group.name" (or "name" in group global), or null.
+  const caf::config_option* option(const std::string& name) const;
+
+public:
   // [http]
   std::string http_host = "127.0.0.1";
   int64_t http_port = 8080; // 0 = any free port

@@ -17,9 +17,8 @@ std::string prepare(self_ptr self, task_spec& spec) {
   if (spec.pool.empty())
     if (auto kind = find_kind(spec.kind))
       spec.pool = std::string{kind->pool};
-  auto& key = spec.idempotency_key;
-  auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
-  if (key.size() > 255 || !std::all_of(key.begin(), key.end(), visible))
+  if (!spec.idempotency_key.empty()
+      && !valid_idempotency_key(spec.idempotency_key))
     return "idempotency_key must be 1 to 255 visible ASCII characters";
   return check_task(spec, self->state.settings);
 }

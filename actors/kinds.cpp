@@ -268,6 +268,12 @@ std::string field_error(const std::string& path, const std::string& error) {
   return path + (error.rfind("must", 0) == 0 ? " " : ".") + error;
 }
 
+bool valid_idempotency_key(const std::string& key) {
+  auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
+  return !key.empty() && key.size() <= 255
+         && std::all_of(key.begin(), key.end(), visible);
+}
+
 std::string check_task(const task_spec& spec,
                        const std::vector<pool_settings>& pools) {
   auto kind = find_kind(spec.kind);

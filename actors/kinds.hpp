@@ -63,6 +63,9 @@ const kind_def* find_kind(std::string_view name);
 /// ("input", "value must …") → "input.value must …".
 std::string field_error(const std::string& path, const std::string& error);
 
+/// An Idempotency-Key a client may use: 1 to 255 visible ASCII characters.
+bool valid_idempotency_key(const std::string& key);
+
 /// Checks a whole task spec against the kinds and the pools: kind known, pool
 /// known and able to run it, retries and times in range, input valid. Returns
 /// "" or a message naming the field (input fields as "input.NAME").

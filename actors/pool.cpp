@@ -139,6 +139,15 @@ void dispatch(self_ptr self) {
   }
 }
 
+/// Counts an attempt that ended on `node` (for GET /v1/nodes).
+void count_on_node(self_ptr self, uint32_t node, bool ok) {
+  auto& per_node = self->state.per_node;
+  if (per_node.size() <= node)
+    per_node.resize(node + 1);
+  per_node[node].node = node;
+  ++(ok ? per_node[node].completed : per_node[node].failed);
+}
+
 /// Marks slot `index` idle once it has no attempts out.
 void release_if_done(self_ptr self, uint32_t index) {
   auto& st = self->state;
@@ -162,11 +171,7 @@ void on_done(self_ptr self, attempt_done& done) {
     return; // from a worker that has since been replaced
   auto owner = std::move(i->owner);
   s.attempts.erase(i);
-  if (st.per_node.size() <= s.node)
-    st.per_node.resize(s.node + 1);
-  auto& counts = st.per_node[s.node];
-  counts.node = s.node;
-  ++(done.result.ok ? counts.completed : counts.failed);
+  count_on_node(self, s.node, done.result.ok);
   release_if_done(self, done.slot);
   if (owner)
     settle(self, std::move(*owner), std::move(done.result));
@@ -198,10 +203,7 @@ void lose_worker(self_ptr self, uint32_t index, std::string reason,
     }
   }
   if (crashed) {
-    if (st.per_node.size() <= s.node)
-      st.per_node.resize(s.node + 1);
-    st.per_node[s.node].node = s.node;
-    ++st.per_node[s.node].failed; // the attempt that crashed it
+    count_on_node(self, s.node, false); // the attempt that crashed it
     if (lost[0].owner)
       settle(self, std::move(*lost[0].owner),
              outcome{false, {}, std::move(reason)});

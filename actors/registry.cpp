@@ -41,6 +41,17 @@ void wake_waiters(self_ptr self, uint64_t seq) {
 
 void flush(self_ptr self);
 
+/// Makes sure a batch goes to the store soon: now if none is being written
+/// (else when the current one is committed).
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.writing || st.flush_scheduled)
+    return;
+  // Whatever reaches the mailbox before this message joins the batch.
+  st.flush_scheduled = true;
+  self->send(self, flush_atom::value);
+}
+
 /// Queues the task's new state for the next batch to the store.
 void mark_changed(self_ptr self, uint64_t seq, record& r) {
   auto& st = self->state;
@@ -48,11 +59,7 @@ void mark_changed(self_ptr self, uint64_t seq, record& r) {
     return;
   r.dirty = true;
   st.changed.push_back(seq);
-  if (!st.writing && !st.flush_scheduled) {
-    // Whatever reaches the mailbox before this message joins the batch.
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
+  schedule_flush(self);
 }
 
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
@@ -103,10 +110,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   }
   st.records.back().dirty = true;
   st.created.emplace_back(seq, std::move(spec));
-  if (!st.writing && !st.flush_scheduled) {
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
+  schedule_flush(self);
   return seq;
 }
 

@@ -117,6 +117,15 @@ int64_t flag_int(const options& opt, const char* name, int64_t fallback) {
   fail_usage(std::string{"--"} + name + " must be an integer");
 }
 
+/// --pool, --max-retries, --backoff-ms, --timeout-ms (HTTP's defaults).
+void apply_task_flags(const options& opt, task_spec& spec) {
+  if (auto p = opt.flags.find("pool"); p != opt.flags.end())
+    spec.pool = p->second;
+  spec.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", 3));
+  spec.backoff_ms = flag_int(opt, "backoff-ms", 1000);
+  spec.timeout_ms = flag_int(opt, "timeout-ms", 0);
+}
+
 /// Reads batch inputs: a JSON array, or one JSON value per line.
 std::vector<json_value> read_inputs(const std::string& file) {
   std::string text;
@@ -209,11 +218,7 @@ int main(int argc, char** argv) {
       if (spec.input.value.is_discarded())
         fail_usage("INPUT_JSON is not JSON: " + opt.words[2]);
     }
-    if (auto p = opt.flags.find("pool"); p != opt.flags.end())
-      spec.pool = p->second;
-    spec.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", 3));
-    spec.backoff_ms = flag_int(opt, "backoff-ms", 1000);
-    spec.timeout_ms = flag_int(opt, "timeout-ms", 0);
+    apply_task_flags(opt, spec);
     self->request(*gw, opt.timeout, submit_atom::value, std::move(spec))
       .receive(print_task, on_error);
   } else if (cmd == "status") {
@@ -247,11 +252,7 @@ int main(int argc, char** argv) {
     batch_spec base;
     base.task.kind = arg(1, "kind");
     auto inputs = read_inputs(arg(2, "file"));
-    if (auto p = opt.flags.find("pool"); p != opt.flags.end())
-      base.task.pool = p->second;
-    base.task.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", 3));
-    base.task.backoff_ms = flag_int(opt, "backoff-ms", 1000);
-    base.task.timeout_ms = flag_int(opt, "timeout-ms", 0);
+    apply_task_flags(opt, base.task);
     // Chunks keep the progress bar moving; a few of them in flight keep
     // every worker busy. An event-based driver sends them and reports back.
     auto chunk = static_cast<size_t>(

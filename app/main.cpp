@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   actorq_config cfg;
   std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
-  auto args = zero_durations(argc, argv);
+  auto args = cfg.zero_durations(argc, argv);
   std::vector<char*> args_c;
   for (auto& a : args)
     args_c.push_back(a.data());
@@ -131,6 +131,13 @@ int main(int argc, char** argv) {
   actors.gateway =
       sys.spawn(gateway, actors.registry, actors.pools, actors.settings,
                 static_cast<size_t>(cfg.http_max_batch_items));
+  // Ends the actors before ~actor_system waits for them.
+  auto stop_actors = [&] {
+    caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
+    for (auto& p : actors.pools)
+      caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
+  };
   if (cfg.cluster_port > 0) {
     auto port = publish_gateway(sys, actors.gateway, cfg.cluster_host,
                                 static_cast<uint16_t>(cfg.cluster_port),
@@ -139,10 +146,7 @@ int main(int argc, char** argv) {
       std::cerr << "actorq: cannot publish the gateway on " << cfg.cluster_host
                 << ":" << cfg.cluster_port << ": " << sys.render(port.error())
                 << "\n";
-      caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
-      caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
-      for (auto& p : actors.pools)
-        caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
+      stop_actors();
       return 1;
     }
     std::printf("actorq gateway on %s:%u%s\n", cfg.cluster_host.c_str(), *port,
@@ -177,10 +181,6 @@ int main(int argc, char** argv) {
       waiter.join();
     }
   }
-  // The HTTP threads are gone; end the actors before ~actor_system waits.
-  caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
-  for (auto& p : actors.pools)
-    caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
+  stop_actors(); // the HTTP threads are gone
   return exit_code;
 }

@@ -18,10 +18,10 @@ namespace actorq {
 
 namespace {
 
-std::string default_name() {
+std::string host_name() {
   char host[256] = {0};
   ::gethostname(host, sizeof(host) - 1);
-  return std::string{host} + "-" + std::to_string(::getpid());
+  return host;
 }
 
 } // namespace
@@ -43,10 +43,10 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   }};
   auto settings = cfg.pools();
   node_offer offer;
-  offer.name = cfg.cluster_name.empty() ? default_name() : cfg.cluster_name;
-  char hostname[256] = {0};
-  ::gethostname(hostname, sizeof(hostname) - 1);
-  offer.address = std::string{hostname} + ":" + std::to_string(::getpid());
+  auto machine = host_name();
+  auto pid = std::to_string(::getpid());
+  offer.name = cfg.cluster_name.empty() ? machine + "-" + pid : cfg.cluster_name;
+  offer.address = machine + ":" + pid;
   for (auto& s : settings)
     offer.pools.emplace_back(s.name, s.size);
   // Asked for (cluster.worker-http): GET /healthz says whether this node is

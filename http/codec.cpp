@@ -307,11 +307,7 @@ parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
 }
 
 void set_idempotency_key(parsed<task_spec>& spec, const std::string& key) {
-  auto visible = [](unsigned char c) {
-    return c > 0x20 && c < 0x7F;
-  };
-  if (key.empty() || key.size() > 255
-      || !std::all_of(key.begin(), key.end(), visible)) {
+  if (!valid_idempotency_key(key)) {
     spec = invalid("Idempotency-Key must be 1 to 255 visible ASCII "
                    "characters");
     return;
