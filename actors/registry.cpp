@@ -402,6 +402,14 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
   }
 }
 
+/// A task not in memory: the store has it if it ended long ago.
+caf::result<task_view> read_back(self_ptr self, const task_id& id) {
+  auto& st = self->state;
+  if (st.durable())
+    return self->delegate(st.cfg.store, get_atom::value, id);
+  return not_found();
+}
+
 /// Applies one event from a pool to its task.
 void on_event(self_ptr self, job_event& e) {
   auto& st = self->state;
@@ -675,19 +683,13 @@ registry_actor::behavior_type registry(self_ptr self,
             return not_found();
           return st.view(*r);
         }
-        if (st.durable())
-          return self->delegate(st.cfg.store, get_atom::value, id);
-        return not_found();
+        return read_back(self, id);
       },
       [=](wait_atom, const task_id& id, int64_t ms) -> caf::result<task_view> {
         auto& st = self->state;
         auto seq = st.lookup(id);
-        if (seq == 0) {
-          // Not in memory: ended long ago (the store has it) or never existed.
-          if (st.durable())
-            return self->delegate(st.cfg.store, get_atom::value, id);
-          return not_found();
-        }
+        if (seq == 0)
+          return read_back(self, id); // ended long ago, or never existed
         auto& r = *st.at(seq);
         if (st.expired(r, now_ms()))
           return not_found();
