@@ -9,6 +9,10 @@
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
 //   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
 //   worker node: supervisor ──worker_up/down──▶ head's pool ──attempt──▶ remote worker
+//   worker program (remote kinds): kind_worker ◀──work_item── proxy (a worker
+//     in the head's pool, one per offered actor) ◀──attempt── pool
+//   worker ──exec/http kinds──▶ exec_runner / http_runner (threads of their
+//     own) ──finish, progress──▶ worker
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -79,11 +83,14 @@ struct outcome {
   bool ok = false;
   json_value result;
   std::string error;
+  bool permanent = false;     // !ok: fail the job now, no more retries
+  int64_t retry_after_ms = 0; // !ok: least delay before the next attempt
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outcome& x) {
-  return f(caf::meta::type_name("outcome"), x.ok, x.result, x.error);
+  return f(caf::meta::type_name("outcome"), x.ok, x.result, x.error,
+           x.permanent, x.retry_after_ms);
 }
 
 /// One attempt of a job, handed by a pool to one of its workers.
@@ -91,12 +98,16 @@ struct attempt {
   uint64_t seq = 0; // the pool's attempt number; stale replies are dropped
   std::string kind;
   json_value input;
-  int32_t number = 1; // 1 for the first attempt of a job
+  int32_t number = 1;     // 1 for the first attempt of a job
+  std::string id;         // unique per attempt (ACTORQ_ATTEMPT_ID)
+  std::string task;       // the task's id; empty for batch items
+  int64_t timeout_ms = 0; // the pool enforces it; runners may use it
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attempt& x) {
-  return f(caf::meta::type_name("attempt"), x.seq, x.kind, x.input, x.number);
+  return f(caf::meta::type_name("attempt"), x.seq, x.kind, x.input, x.number,
+           x.id, x.task, x.timeout_ms);
 }
 
 /// A worker's report of a finished (or dropped) attempt.
@@ -118,6 +129,8 @@ enum class job_phase : uint8_t {
   succeeded, // terminal
   failed,    // terminal: the last allowed attempt failed
   cancelled, // terminal: cancelled while running or backing off
+  progress,  // the running attempt reported progress (result: {fraction,
+             // message}; progress listeners only)
 };
 
 struct job_event {
@@ -188,6 +201,7 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using key_atom = caf::atom_constant<caf::atom("key")>;
 using add_slots_atom = caf::atom_constant<caf::atom("add_slots")>;
 using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -200,16 +214,17 @@ using job_listener_actor = caf::typed_actor<
 /// A job inside a pool: one registry task or one item of a batch.
 struct job {
   uint64_t key = 0; // opaque to the pool, echoed in job_event
-  task_spec spec;
+  task_spec spec;   // checked: pool and defaults filled in
   int32_t attempts = 0;  // attempts already made (resumed tasks start > 0)
-  bool progress = false; // also report `started` and `retrying`
+  bool progress = false; // also report `started`, `retrying`, `progress`
   job_listener_actor listener;
+  task_id task; // the registry's task; zero for batch items
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job& x) {
   return f(caf::meta::type_name("job"), x.key, x.spec, x.attempts, x.progress,
-           x.listener);
+           x.listener, x.task);
 }
 
 /// Runs one attempt at a time; a kind that throws kills it.
@@ -221,8 +236,13 @@ using worker_actor = caf::typed_actor<
     caf::reacts_to<std::vector<attempt>>,
     // Drop the attempt with this seq if it is still pending (answer attempt_done).
     caf::reacts_to<cancel_atom, uint64_t>,
-    // INTERNAL: a simulated delay of the running attempt has elapsed.
-    caf::reacts_to<finish_atom, uint64_t, outcome>>;
+    // INTERNAL: a simulated delay of the running attempt has elapsed, or its
+    // runner (exec, http) reports the end.
+    caf::reacts_to<finish_atom, uint64_t, outcome>,
+    // INTERNAL (runner): the attempt `seq` reports progress.
+    caf::reacts_to<progress_atom, uint64_t, double, std::string>,
+    // A remote kind's worker reports progress (proxies of remote workers).
+    caf::reacts_to<work_progress>>;
 
 /// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
 /// timeouts and retries with exponential backoff.
@@ -241,6 +261,8 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<attempt_done>,
     // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).
     caf::reacts_to<std::vector<attempt_done>>,
+    // INTERNAL (worker): the attempt `seq` on `slot` reports progress.
+    caf::reacts_to<progress_atom, uint32_t, uint64_t, double, std::string>,
     // INTERNAL (supervisor): slot now has a live worker.
     caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
     // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
@@ -254,9 +276,12 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<flush_atom>,
     // Attempts ended per node (for GET /v1/nodes).
     caf::replies_to<nodes_atom>::with<std::vector<node_counts>>,
-    // A worker node lends `n` workers; answers the first of their slots.
-    caf::replies_to<add_slots_atom, uint32_t, uint32_t>::with<uint32_t>,
-    // That node is gone: requeue its attempts (not counted), drop its slots.
+    // Node `node` lends `n` workers that run these kinds (empty: every kind
+    // local workers run); answers the first of their slots.
+    caf::replies_to<add_slots_atom, uint32_t, uint32_t,
+                    std::vector<std::string>>::with<uint32_t>,
+    // That node is gone: its running attempts count as failed (lost), its
+    // slots are dropped.
     caf::reacts_to<node_down_atom, uint32_t>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.

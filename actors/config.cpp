@@ -1,5 +1,9 @@
 #include "actors/config.hpp"
 
+#include "actors/catalog.hpp"
+
+#include <filesystem>
+
 #include <algorithm>
 #include <thread>
 
@@ -60,20 +64,6 @@ actorq_config::actorq_config() {
   caf::config_option_adder{custom_options_, "seed"}.add(
       seed_delay_scale, "delay-scale",
       "multiplies every simulated delay of the seed routes");
-  caf::config_option_adder{custom_options_, "pools.io"}
-      .add(pool_io_size, "size", "workers for I/O-bound kinds (default 10000)")
-      .add(pool_io_queue_limit, "queue-limit", "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.cpu"}
-      .add(pool_cpu_size, "size", "threads for CPU-bound kinds (0 = cores)")
-      .add(pool_cpu_queue_limit, "queue-limit", "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.limited"}
-      .add(pool_limited_size, "size", "workers of the limited pool (default 5)")
-      .add(pool_limited_queue_limit, "queue-limit",
-           "most queued jobs before 429");
-  caf::config_option_adder{custom_options_, "pools.heavy"}
-      .add(pool_heavy_size, "size", "workers of the heavy pool (default 2)")
-      .add(pool_heavy_queue_limit, "queue-limit",
-           "most queued jobs before 429");
   caf::config_option_adder{custom_options_, "retry"}
       .add(retry_max_retries, "max-retries", "default retries per task")
       .add(retry_backoff, "backoff", "default delay before the first retry")
@@ -126,6 +116,8 @@ std::vector<std::string> actorq_config::validate() {
   for (auto& [name, value] : keys) {
     if (name == "config-file" || name == "global.config-file")
       continue; // consumed by CAF itself
+    if (name.rfind("pools.", 0) == 0 || name.rfind("kinds.", 0) == 0)
+      continue; // the catalog reads these (below)
     auto opt = option(name);
     if (opt == nullptr) {
       problems.push_back("unknown configuration key '" + name + "'");
@@ -190,15 +182,7 @@ std::vector<std::string> actorq_config::validate() {
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))
     problems.push_back("bad value for 'seed.delay-scale': must be between 0 "
                        "and 1000");
-  range("pools.io.size", pool_io_size, 1, 1'000'000);
-  range("pools.cpu.size", pool_cpu_size, 0, 1024);
-  range("pools.limited.size", pool_limited_size, 1, 1'000'000);
-  range("pools.heavy.size", pool_heavy_size, 1, 1'000'000);
-  range("pools.io.queue-limit", pool_io_queue_limit, 1, 100'000'000);
-  range("pools.cpu.queue-limit", pool_cpu_queue_limit, 1, 100'000'000);
-  range("pools.limited.queue-limit", pool_limited_queue_limit, 1, 100'000'000);
-  range("pools.heavy.queue-limit", pool_heavy_queue_limit, 1, 100'000'000);
-  range("retry.max-retries", retry_max_retries, 0, 1000);
+  range("retry.max-retries", retry_max_retries, 0, 100);
   positive("retry.backoff", retry_backoff);
   positive("retry.max-backoff", retry_max_backoff);
   fraction("retry.jitter", retry_jitter);
@@ -211,37 +195,55 @@ std::vector<std::string> actorq_config::validate() {
   if (sup_min_backoff > sup_max_backoff)
     problems.push_back("supervisor.min-backoff must not exceed "
                        "supervisor.max-backoff");
-  return problems;
-}
-
-std::vector<pool_settings> actorq_config::pools() const {
+  apply_section_args(problems);
+  catalog_defaults defaults;
   auto ms = [](caf::timespan x) {
     return std::chrono::duration_cast<millis>(x);
   };
-  retry_settings retry{retry_max_retries, ms(retry_backoff),
-                       ms(retry_max_backoff), retry_jitter};
-  supervisor_settings sup{ms(sup_min_backoff), ms(sup_max_backoff),
-                          sup_random_factor,   ms(sup_reset_after),
-                          sup_max_restarts,    ms(sup_window)};
-  auto cores = std::max(1u, std::thread::hardware_concurrency());
-  auto cpu = pool_cpu_size == 0 ? cores : static_cast<uint32_t>(pool_cpu_size);
-  auto gauge = [](int64_t limit) {
-    return std::make_shared<pool_gauge>(limit);
-  };
-  return {
-      {"io", static_cast<uint32_t>(pool_io_size), false, retry, sup,
-       gauge(pool_io_queue_limit)},
-      {"cpu", cpu, true, retry, sup, gauge(pool_cpu_queue_limit)},
-      {"limited", static_cast<uint32_t>(pool_limited_size), false, retry, sup,
-       gauge(pool_limited_queue_limit)},
-      {"heavy", static_cast<uint32_t>(pool_heavy_size), false, retry, sup,
-       gauge(pool_heavy_queue_limit)},
-  };
+  defaults.retry = {retry_max_retries, ms(retry_backoff),
+                    ms(retry_max_backoff), retry_jitter};
+  defaults.supervisor = {ms(sup_min_backoff), ms(sup_max_backoff),
+                         sup_random_factor,   ms(sup_reset_after),
+                         sup_max_restarts,    ms(sup_window)};
+  // Relative paths of [kinds.NAME] (workdir, command) start at the config
+  // file's folder.
+  namespace fs = std::filesystem;
+  defaults.config_dir = fs::current_path().string();
+  if (auto file = caf::get_if<std::string>(&content, "config-file"))
+    defaults.config_dir =
+        fs::absolute(fs::path{*file}).parent_path().lexically_normal().string();
+  catalog_ = catalog::build(content, defaults, problems);
+  return problems;
 }
 
-std::vector<std::string> actorq_config::zero_durations(int argc,
-                                                      char** argv) const {
-  std::vector<std::string> args(argv, argv + argc);
+std::shared_ptr<const catalog> actorq_config::kinds() const {
+  if (!catalog_)
+    return std::make_shared<catalog>();
+  return catalog_;
+}
+
+const std::vector<pool_settings>& actorq_config::pools() const {
+  if (!catalog_)
+    return current_catalog().pools();
+  return catalog_->pools();
+}
+
+std::vector<std::string> actorq_config::prepare_args(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    // --pools.NAME.KEY=VALUE and --kinds.NAME.KEY=VALUE: any NAME, so CAF
+    // cannot declare them; validate() applies them over the file's values.
+    if (i > 0 && (a.rfind("--pools.", 0) == 0 || a.rfind("--kinds.", 0) == 0)) {
+      auto eq = a.find('=');
+      section_args_.emplace_back(a.substr(2, eq == std::string::npos
+                                                 ? std::string::npos
+                                                 : eq - 2),
+                                 eq == std::string::npos ? "" : a.substr(eq + 1));
+      continue;
+    }
+    args.push_back(std::move(a));
+  }
   for (auto& a : args) {
     if (a.size() <= 4 || a.compare(0, 2, "--") != 0
         || a.compare(a.size() - 2, 2, "=0") != 0)
@@ -251,6 +253,22 @@ std::vector<std::string> actorq_config::zero_durations(int argc,
       a += "s";
   }
   return args;
+}
+
+void actorq_config::apply_section_args(std::vector<std::string>& problems) {
+  for (auto& [key, text] : section_args_) {
+    // Three parts at least: section, name, key (rlimits.cpu has four).
+    if (std::count(key.begin(), key.end(), '.') < 2) {
+      problems.push_back("unknown configuration key '" + key
+                         + "' (expected --" + key.substr(0, key.find('.'))
+                         + ".NAME.KEY=VALUE)");
+      continue;
+    }
+    // Typed like an INI value (30s, 5, true, ["a", "b"]); anything else is
+    // taken as a string, so quotes are optional on the command line.
+    auto value = caf::config_value::parse(text);
+    caf::put(content, key, value ? std::move(*value) : caf::config_value{text});
+  }
 }
 
 } // namespace actorq

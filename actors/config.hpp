@@ -12,6 +12,8 @@
 
 namespace actorq {
 
+class catalog;
+
 using millis = std::chrono::milliseconds;
 
 /// How a supervisor restarts dead workers.
@@ -77,6 +79,7 @@ struct pool_settings {
   bool dedicated_threads = false; // each worker on its own thread (CPU work)
   retry_settings retry;
   supervisor_settings supervisor;
+  int64_t timeout_ms = 0; // default attempt timeout of its tasks; 0 = none
   std::shared_ptr<pool_gauge> gauge; // null: no admission control (tests)
   // On a worker node: the workers serve the head's pool from this slot on,
   // and the node's clock means nothing to the head (no degraded window).
@@ -92,17 +95,27 @@ public:
   /// each naming the key. Also fills the derived fields below.
   std::vector<std::string> validate();
 
-  /// The command line with "--KEY=0" for duration options read as "0s" (CAF
-  /// only parses durations with a unit).
-  std::vector<std::string> zero_durations(int argc, char** argv) const;
+  /// The command line as CAF should parse it: "--KEY=0" for duration
+  /// options read as "0s" (CAF only parses durations with a unit), and the
+  /// options of sections CAF cannot declare ahead (--pools.NAME.KEY,
+  /// --kinds.NAME.KEY) taken out; validate() applies them.
+  std::vector<std::string> prepare_args(int argc, char** argv);
 
-  /// The pools to start, in display order. Each call makes new gauges: call
-  /// it once and share the result.
-  std::vector<pool_settings> pools() const;
+  /// The pools and kinds to run, built by validate() (the built-ins before).
+  std::shared_ptr<const catalog> kinds() const;
+
+  /// The pools to start, in display order (from kinds()).
+  const std::vector<pool_settings>& pools() const;
 
 private:
   /// The declared option "group.name" (or "name" in group global), or null.
   const caf::config_option* option(const std::string& name) const;
+
+  /// Puts the --pools.* / --kinds.* options into `content` (over the file's).
+  void apply_section_args(std::vector<std::string>& problems);
+
+  std::vector<std::pair<std::string, std::string>> section_args_; // key, text
+  std::shared_ptr<const catalog> catalog_;
 
 public:
   // [http]
@@ -137,16 +150,8 @@ public:
   // [seed]
   double seed_delay_scale = 1.0;
 
-  // [pools.NAME] size
-  int64_t pool_io_size = 10000;
-  int64_t pool_cpu_size = 0; // 0 = number of cores
-  int64_t pool_limited_size = 5;
-  int64_t pool_heavy_size = 2;
-  // [pools.NAME] queue-limit: jobs waiting beyond it get 429
-  int64_t pool_io_queue_limit = 200000;
-  int64_t pool_cpu_queue_limit = 200000;
-  int64_t pool_limited_queue_limit = 10000;
-  int64_t pool_heavy_queue_limit = 10000;
+  // [pools.NAME] and [kinds.NAME]: see catalog.hpp (any name, so CAF
+  // cannot declare them as options).
 
   // [retry]
   int64_t retry_max_retries = 3;

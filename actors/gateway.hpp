@@ -19,18 +19,18 @@ struct gateway_state {
   struct node {
     node_view view;        // counters filled in on demand
     caf::actor_addr agent; // the node's actor the head monitors
+    std::vector<worker_actor> stand_ins; // a worker program's, in our pools
   };
 
   registry_actor registry;
   std::vector<pool_ref> pools;
-  std::vector<pool_settings> settings; // to validate specs like HTTP does
-  std::vector<node> nodes;             // nodes[0] is the head
-  size_t max_batch_items = 100000;     // as http.max-batch-items
+  std::vector<node> nodes;         // nodes[0] is the head
+  size_t max_batch_items = 100000; // as http.max-batch-items
 };
 
 gateway_actor::behavior_type
 gateway(gateway_actor::stateful_pointer<gateway_state> self,
         registry_actor registry, std::vector<pool_ref> pools,
-        std::vector<pool_settings> settings, size_t max_batch_items);
+        size_t max_batch_items);
 
 } // namespace actorq

@@ -274,37 +274,4 @@ bool valid_idempotency_key(const std::string& key) {
          && std::all_of(key.begin(), key.end(), visible);
 }
 
-std::string check_task(const task_spec& spec,
-                       const std::vector<pool_settings>& pools) {
-  auto kind = find_kind(spec.kind);
-  if (kind == nullptr) {
-    std::string known;
-    for (auto& k : all_kinds())
-      known += (known.empty() ? "" : ", ") + std::string{k.name};
-    return "kind: unknown kind '" + spec.kind + "' (known: " + known + ")";
-  }
-  auto pool = std::find_if(pools.begin(), pools.end(),
-                           [&](auto& p) { return p.name == spec.pool; });
-  if (pool == pools.end()) {
-    std::string known;
-    for (auto& p : pools)
-      known += (known.empty() ? "" : ", ") + p.name;
-    return "pool: unknown pool '" + spec.pool + "' (known: " + known + ")";
-  }
-  if (kind->cpu_bound && !pool->dedicated_threads)
-    return "pool: kind '" + spec.kind + "' is CPU-bound and cannot run on "
-           + "pool '" + spec.pool + "' (use pool '" + std::string{kind->pool}
-           + "')";
-  if (spec.max_retries < 0 || spec.max_retries > max_task_retries)
-    return "max_retries must be an integer between 0 and "
-           + std::to_string(max_task_retries);
-  if (spec.backoff_ms < 0 || spec.backoff_ms > max_delay_ms)
-    return "backoff_ms must be an integer between 0 and "
-           + std::to_string(max_delay_ms);
-  if (spec.timeout_ms < 0 || spec.timeout_ms > max_timeout_ms)
-    return "timeout_ms must be an integer between 0 and "
-           + std::to_string(max_timeout_ms);
-  return field_error("input", kind->validate(spec.input.value));
-}
-
 } // namespace actorq

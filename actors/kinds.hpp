@@ -1,9 +1,9 @@
-// The kind registry: every task kind is a plain function, listed in kinds.cpp.
-// Adding a kind touches kinds.cpp only.
+// The built-in kinds: each a plain function plus a validator, listed in
+// kinds.cpp (adding one touches kinds.cpp only). Kinds declared in the
+// configuration (exec, http, remote) join them in the catalog (catalog.hpp).
 #pragma once
 
 #include "actors/actors.hpp"
-#include "actors/config.hpp"
 
 #include <initializer_list>
 #include <string>
@@ -37,7 +37,8 @@ struct kind_def {
   kind_run_fn run;
 };
 
-/// Limits of a task spec, checked by check_task() and the HTTP codec.
+/// Limits of a task spec, checked by check_task() (catalog.hpp) and the
+/// HTTP codec.
 constexpr int64_t max_task_retries = 100;
 constexpr int64_t max_delay_ms = 3'600'000;           // delays and backoff
 constexpr int64_t max_timeout_ms = 24 * max_delay_ms; // per attempt
@@ -53,10 +54,10 @@ std::string check_int(const json& in, const char* field, int64_t lo, int64_t hi,
 std::string check_fields(const json& in,
                          std::initializer_list<std::string_view> allowed);
 
-/// All kinds, in documentation order.
+/// All built-in kinds, in documentation order.
 const std::vector<kind_def>& all_kinds();
 
-/// The kind with this name, or nullptr.
+/// The built-in kind with this name, or nullptr (config kinds: catalog).
 const kind_def* find_kind(std::string_view name);
 
 /// Prefixes a validator's message with the path of the value checked:
@@ -66,10 +67,5 @@ std::string field_error(const std::string& path, const std::string& error);
 /// An Idempotency-Key a client may use: 1 to 255 visible ASCII characters.
 bool valid_idempotency_key(const std::string& key);
 
-/// Checks a whole task spec against the kinds and the pools: kind known, pool
-/// known and able to run it, retries and times in range, input valid. Returns
-/// "" or a message naming the field (input fields as "input.NAME").
-std::string check_task(const task_spec& spec,
-                       const std::vector<pool_settings>& pools);
 
 } // namespace actorq

@@ -1,5 +1,6 @@
 #include "actors/pool.hpp"
 
+#include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/time.hpp"
@@ -45,10 +46,10 @@ void settle(self_ptr self, job j, outcome result) {
     emit(self, j, job_phase::succeeded, std::move(result));
     return;
   }
-  if (j.attempts <= j.spec.max_retries) {
+  if (j.attempts <= j.spec.max_retries && !result.permanent) {
     if (j.progress)
       emit(self, j, job_phase::retrying, result);
-    auto delay = st.retry_delay(j);
+    auto delay = st.retry_delay(j, result.retry_after_ms);
     st.backing_off.emplace(j.listener.address(), j.key);
     self->delayed_send(self, delay, retry_atom::value, std::move(j));
     return;
@@ -57,10 +58,42 @@ void settle(self_ptr self, job j, outcome result) {
   emit(self, j, job_phase::failed, std::move(result));
 }
 
+/// The catalog's index of a job's kind (the job queue's key).
+uint32_t kind_of(const job& j) {
+  auto i = current_catalog().kind_index(j.spec.kind);
+  return i < 0 ? 0 : static_cast<uint32_t>(i);
+}
+
 /// CPU-bound jobs without a timeout may share one hand-off to a worker.
 bool chunkable(const job& j) {
-  auto kind = find_kind(j.spec.kind);
-  return kind != nullptr && kind->cpu_bound && j.spec.timeout_ms == 0;
+  auto kind = current_catalog().find_kind(j.spec.kind);
+  return kind != nullptr && kind->cpu_bound() && j.spec.timeout_ms == 0;
+}
+
+/// The kinds local workers run: all but remote ones.
+job_queue::kind_mask local_kinds() {
+  auto& kinds = current_catalog().kinds();
+  job_queue::kind_mask mask(kinds.size());
+  for (size_t i = 0; i < kinds.size(); ++i)
+    mask[i] = kinds[i].runs_locally();
+  return mask;
+}
+
+/// The entry of `kinds` for workers that run exactly these kinds.
+uint32_t kinds_entry(self_ptr self, const std::vector<std::string>& names) {
+  auto& st = self->state;
+  auto mask = names.empty() ? local_kinds() : job_queue::kind_mask{};
+  if (!names.empty()) {
+    mask.resize(current_catalog().kinds().size());
+    for (auto& n : names)
+      if (auto i = current_catalog().kind_index(n); i >= 0)
+        mask[i] = true;
+  }
+  for (uint32_t i = 0; i < st.kinds.size(); ++i)
+    if (st.kinds[i].runs == mask)
+      return i;
+  st.kinds.push_back({std::move(mask), {}});
+  return static_cast<uint32_t>(st.kinds.size() - 1);
 }
 
 /// Starts the next attempt of `j` on slot `index`. `chunked`: part of a
@@ -73,7 +106,19 @@ attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
   // The input is needed again only if the job may run again.
   auto keep = chunked || j.attempts <= j.spec.max_retries;
   auto input = keep ? j.spec.input : std::move(j.spec.input);
-  attempt a{seq, j.spec.kind, std::move(input), j.attempts};
+  attempt a;
+  a.seq = seq;
+  a.kind = j.spec.kind;
+  a.input = std::move(input);
+  a.number = j.attempts;
+  a.timeout_ms = j.spec.timeout_ms;
+  // Config kinds tell their jobs who they are (ACTORQ_ATTEMPT_ID, ...).
+  auto kind = current_catalog().find_kind(j.spec.kind);
+  if (kind != nullptr && kind->builtin == nullptr) {
+    a.id = task_id::random().to_string();
+    if (j.task.hi != 0 || j.task.lo != 0)
+      a.task = j.task.to_string();
+  }
   if (j.spec.timeout_ms > 0)
     self->delayed_send(self, std::chrono::milliseconds{j.spec.timeout_ms},
                        timeout_atom::value, index, seq);
@@ -90,15 +135,50 @@ void count_queued(self_ptr self, int64_t n) {
     gauge->add(n);
 }
 
-/// Pops the next queued job, if any.
-std::optional<job> next_job(self_ptr self) {
-  auto& queue = self->state.queue;
-  if (queue.empty())
-    return std::nullopt;
-  job j = std::move(queue.front());
-  queue.pop_front();
-  count_queued(self, -1);
+/// Pops the oldest queued job that workers running `mask` can run.
+std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
+  auto j = self->state.queue.pop(mask);
+  if (j)
+    count_queued(self, -1);
   return j;
+}
+
+/// Queues a job behind the others (`front`: before them).
+void enqueue(self_ptr self, job j, bool front = false) {
+  auto kind = kind_of(j);
+  if (front)
+    self->state.queue.push_front(kind, std::move(j));
+  else
+    self->state.queue.push_back(kind, std::move(j));
+}
+
+/// Sends `j` (and, on dedicated threads, a chunk of CPU-bound jobs behind
+/// it) to the worker of slot `index`, which runs the kinds in `mask`.
+void hand_out(self_ptr self, uint32_t index, job&& j,
+              const job_queue::kind_mask& mask) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  if (!st.settings.dedicated_threads || !chunkable(j)) {
+    self->send(s.worker, start(self, index, std::move(j), false));
+    return;
+  }
+  // Guided self-scheduling: a chunk is a share of the backlog (a quarter
+  // of it per worker), so workers stay balanced and the last jobs go out
+  // one by one, while each thread wakes once per chunk, not per attempt.
+  auto n = std::clamp<size_t>(st.queue.size() / (4 * st.slots.size()), 1,
+                              max_chunk);
+  std::vector<attempt> chunk;
+  chunk.push_back(start(self, index, std::move(j), true));
+  while (chunk.size() < n) {
+    auto next = st.queue.peek(mask);
+    if (next == nullptr || !chunkable(*next))
+      break;
+    chunk.push_back(start(self, index, std::move(*next_job(self, mask)), true));
+  }
+  if (chunk.size() == 1)
+    self->send(s.worker, std::move(chunk.front()));
+  else
+    self->send(s.worker, std::move(chunk));
 }
 
 /// Hands queued jobs to idle workers until one of the two runs out.
@@ -106,37 +186,16 @@ void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused)
     return;
-  while (!st.idle.empty() && !st.queue.empty()) {
-    auto j = next_job(self);
-    if (!j)
-      return;
-    auto index = st.idle.back();
-    st.idle.pop_back();
-    ++st.busy;
-    auto& s = st.slots[index];
-    if (!st.settings.dedicated_threads || !chunkable(*j)) {
-      self->send(s.worker, start(self, index, std::move(*j), false));
-      continue;
-    }
-    // Guided self-scheduling: a chunk is a share of the backlog (a quarter
-    // of it per worker), so workers stay balanced and the last jobs go out
-    // one by one, while each thread wakes once per chunk, not per attempt.
-    auto n = std::clamp<size_t>(st.queue.size() / (4 * st.slots.size()), 1,
-                                max_chunk);
-    std::vector<attempt> chunk;
-    chunk.push_back(start(self, index, std::move(*j), true));
-    while (chunk.size() < n && !st.queue.empty()
-           && chunkable(st.queue.front())) {
-      auto next = next_job(self);
-      if (!next)
+  for (auto& group : st.kinds)
+    while (!group.idle.empty() && !st.queue.empty()) {
+      auto j = next_job(self, group.runs);
+      if (!j)
         break;
-      chunk.push_back(start(self, index, std::move(*next), true));
+      auto index = group.idle.back();
+      group.idle.pop_back();
+      ++st.busy;
+      hand_out(self, index, std::move(*j), group.runs);
     }
-    if (chunk.size() == 1)
-      self->send(s.worker, std::move(chunk.front()));
-    else
-      self->send(s.worker, std::move(chunk));
-  }
 }
 
 /// Counts an attempt that ended on `node` (for GET /v1/nodes).
@@ -156,7 +215,7 @@ void release_if_done(self_ptr self, uint32_t index) {
     return;
   --st.busy;
   if (s.worker)
-    st.idle.push_back(index);
+    st.kinds[s.kinds].idle.push_back(index);
 }
 
 /// A worker answered attempt `seq` on slot `index`.
@@ -177,37 +236,35 @@ void on_done(self_ptr self, attempt_done& done) {
     settle(self, std::move(*owner), std::move(done.result));
 }
 
-/// Slot `index` lost its worker. `crashed`: the worker died running its
-/// first attempt, which counts as failed; the rest of a chunk never started.
-/// Otherwise (its node is gone) no attempt counts: all go back to the front
-/// of the queue, and late answers find no attempt and are dropped.
-void lose_worker(self_ptr self, uint32_t index, std::string reason,
-                 bool crashed) {
+/// Slot `index` lost its worker (it crashed, or its node or connection is
+/// gone). The attempt it was running counts as failed — lost attempts count
+/// everywhere, so a job that keeps killing whatever runs it ends after its
+/// retries instead of looping; the rest of a chunk never started and goes
+/// back to the front of the queue. Late answers find no attempt and are
+/// dropped.
+void lose_worker(self_ptr self, uint32_t index, std::string reason) {
   auto& st = self->state;
   auto& s = st.slots[index];
   s.worker = nullptr;
-  if (auto i = std::find(st.idle.begin(), st.idle.end(), index);
-      i != st.idle.end())
-    st.idle.erase(i);
+  auto& idle = st.kinds[s.kinds].idle;
+  if (auto i = std::find(idle.begin(), idle.end(), index); i != idle.end())
+    idle.erase(i);
   if (s.attempts.empty())
     return;
   auto lost = std::move(s.attempts);
   s.attempts.clear();
   --st.busy;
-  size_t first_requeued = crashed ? 1 : 0;
-  for (size_t i = lost.size(); i-- > first_requeued;) {
+  for (size_t i = lost.size(); i-- > 1;) {
     if (lost[i].owner) {
       --lost[i].owner->attempts;
-      st.queue.push_front(std::move(*lost[i].owner));
+      enqueue(self, std::move(*lost[i].owner), true);
       count_queued(self, 1);
     }
   }
-  if (crashed) {
-    count_on_node(self, s.node, false); // the attempt that crashed it
-    if (lost[0].owner)
-      settle(self, std::move(*lost[0].owner),
-             outcome{false, {}, std::move(reason)});
-  }
+  count_on_node(self, s.node, false); // the attempt that was running
+  if (lost[0].owner)
+    settle(self, std::move(*lost[0].owner),
+           outcome{false, {}, std::move(reason)});
   dispatch(self);
 }
 
@@ -222,13 +279,14 @@ std::string pool_ref::admit(int64_t n) const {
          + "; retry later";
 }
 
-caf::timespan pool_state::retry_delay(const job& j) {
+caf::timespan pool_state::retry_delay(const job& j, int64_t at_least_ms) {
   auto& cfg = settings.retry;
   double base = j.spec.backoff_ms > 0 ? j.spec.backoff_ms : cfg.backoff.count();
   base *= std::pow(2.0, std::min(j.attempts - 1, 40));
   base = std::min(base, static_cast<double>(cfg.max_backoff.count()));
   std::uniform_real_distribution<double> stretch{0.0, cfg.jitter};
-  auto ms = base * (1.0 + stretch(rng));
+  auto ms = std::max(base * (1.0 + stretch(rng)),
+                     static_cast<double>(at_least_ms));
   return std::chrono::duration_cast<caf::timespan>(
       std::chrono::duration<double, std::milli>{ms});
 }
@@ -238,7 +296,8 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   auto& st = self->state;
   st.settings = std::move(settings);
   st.slots.resize(st.settings.size);
-  st.idle.reserve(st.settings.size);
+  st.kinds.push_back({local_kinds(), {}});
+  st.kinds[0].idle.reserve(st.settings.size);
   st.supervisor = self->spawn(supervisor, pool_actor{self}, st.settings);
   // When the pool goes, so does its supervisor (and with it the workers).
   self->attach_functor([sup = st.supervisor](const caf::error&) {
@@ -255,19 +314,22 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       // first handles it; the other finds the slot empty).
       auto link_lost = msg.reason == caf::sec::remote_linking_failed
                        || msg.reason == caf::exit_reason::remote_link_unreachable;
-      lose_worker(self, index, "worker died: " + self->system().render(msg.reason),
-                  !link_lost);
+      lose_worker(self, index,
+                  link_lost ? "attempt lost: the connection to its worker "
+                              "was lost"
+                            : "worker died: "
+                                  + self->system().render(msg.reason));
       return;
     }
   });
   return {
       [=](submit_atom, job& j) {
-        self->state.queue.push_back(std::move(j));
+        enqueue(self, std::move(j));
         dispatch(self);
       },
       [=](submit_atom, std::vector<job>& jobs) {
         for (auto& j : jobs)
-          self->state.queue.push_back(std::move(j));
+          enqueue(self, std::move(j));
         dispatch(self);
       },
       [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
@@ -288,15 +350,9 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           }
         }
         // Queued: drop it now (cancels are rare; a scan is fine).
-        auto queued =
-            std::find_if(st.queue.begin(), st.queue.end(), [&](auto& j) {
-              return j.key == key && j.listener.address() == addr;
-            });
-        if (queued != st.queue.end()) {
-          job j = std::move(*queued);
-          st.queue.erase(queued);
+        if (auto j = st.queue.remove(addr, key)) {
           count_queued(self, -1);
-          emit(self, j, job_phase::cancelled);
+          emit(self, *j, job_phase::cancelled);
           return;
         }
         // Backing off: drop it when its retry comes up. Anything else has
@@ -331,6 +387,19 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           on_done(self, d);
         dispatch(self);
       },
+      [=](progress_atom, uint32_t index, uint64_t seq, double fraction,
+          std::string& message) {
+        auto& st = self->state;
+        if (index >= st.slots.size())
+          return;
+        for (auto& r : st.slots[index].attempts)
+          if (r.seq == seq && r.owner && r.owner->progress) {
+            json p{{"fraction", std::clamp(fraction, 0.0, 1.0)},
+                   {"message", std::move(message)}};
+            emit(self, *r.owner, job_phase::progress,
+                 outcome{true, {std::move(p)}, {}});
+          }
+      },
       [=](worker_up_atom, uint32_t index, worker_actor& w) {
         if (index >= self->state.slots.size() || self->state.slots[index].gone)
           return; // from a worker node already given up
@@ -341,7 +410,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         if (s.node != 0)
           self->monitor(s.worker);
         s.attempts.clear();
-        self->state.idle.push_back(index);
+        self->state.kinds[s.kinds].idle.push_back(index);
         dispatch(self);
       },
       [=](worker_dn_atom, uint32_t index, std::string& reason,
@@ -351,7 +420,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return;
         ++st.restarts; // counted here: a pool may have many supervisors
         st.degraded_until = std::max(st.degraded_until, degraded_until);
-        lose_worker(self, index, std::move(reason), true);
+        lose_worker(self, index, std::move(reason));
       },
       [=](retry_atom, job& j) {
         auto& st = self->state;
@@ -361,18 +430,22 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           emit(self, j, job_phase::cancelled);
           return;
         }
-        self->state.queue.push_back(std::move(j));
+        enqueue(self, std::move(j));
         count_queued(self, 1);
         dispatch(self);
       },
       [=](flush_atom) { flush_events(self); },
       [=](nodes_atom) { return self->state.per_node; },
-      [=](add_slots_atom, uint32_t node, uint32_t n) {
+      [=](add_slots_atom, uint32_t node, uint32_t n,
+          std::vector<std::string>& kinds) {
         auto& st = self->state;
         auto first = static_cast<uint32_t>(st.slots.size());
+        auto entry = kinds_entry(self, kinds);
         st.slots.resize(st.slots.size() + n);
-        for (auto i = first; i < st.slots.size(); ++i)
+        for (auto i = first; i < st.slots.size(); ++i) {
           st.slots[i].node = node;
+          st.slots[i].kinds = entry;
+        }
         return first; // the node's supervisor reports worker_up for each
       },
       [=](node_down_atom, uint32_t node) {
@@ -382,7 +455,9 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           if (s.node != node || s.gone)
             continue;
           s.gone = true;
-          lose_worker(self, index, {}, false);
+          lose_worker(self, index,
+                      "attempt lost: its worker node (or worker program) is "
+                      "gone");
         }
       },
       [=](timeout_atom, uint32_t index, uint64_t seq) {

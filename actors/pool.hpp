@@ -6,6 +6,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
+#include "actors/job_queue.hpp"
 
 #include <deque>
 #include <memory>
@@ -31,14 +32,23 @@ struct pool_state {
     worker_actor worker;           // invalid while the supervisor restarts it
     std::vector<running> attempts; // non-empty = busy; >1 only for chunks
     uint32_t node = 0;             // 0 = this process; else a worker node
+    uint32_t kinds = 0;            // index into worker_kinds: what it runs
     bool gone = false;             // its worker node is down
+  };
+
+  /// Workers that run the same kinds, and those of them that are idle.
+  struct worker_kinds {
+    job_queue::kind_mask runs; // by the catalog's kind index
+    std::vector<uint32_t> idle; // slots with a live, idle worker
   };
 
   pool_settings settings;
   supervisor_actor supervisor; // held: an unreferenced actor is collected
   std::vector<slot> slots;
-  std::vector<uint32_t> idle; // slots with a live, idle worker
-  std::deque<job> queue;
+  // [0]: local workers (every kind but remote ones); then one entry per
+  // distinct set a worker node or remote program brought.
+  std::vector<worker_kinds> kinds;
+  job_queue queue;
   uint32_t busy = 0; // slots with attempts out
   bool paused = false; // shutting down: start nothing new
   uint64_t next_seq = 0;
@@ -56,8 +66,9 @@ struct pool_state {
   std::vector<std::pair<job_listener_actor, std::vector<job_event>>> outbox;
   std::mt19937_64 rng{std::random_device{}()};
 
-  /// The delay before retrying a job that has made `attempts` attempts.
-  caf::timespan retry_delay(const job& j);
+  /// The delay before retrying a job that has made `attempts` attempts (at
+  /// least `at_least_ms`, e.g. an HTTP endpoint's Retry-After).
+  caf::timespan retry_delay(const job& j, int64_t at_least_ms = 0);
 };
 
 pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,

@@ -14,8 +14,22 @@ namespace {
 
 /// "actq": marks a SQLite file as an actorq store (PRAGMA application_id).
 constexpr int application_id = 0x61637471;
-/// Bumped whenever the schema changes (PRAGMA user_version).
-constexpr int schema_version = 1;
+/// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
+/// a migration below.
+constexpr int schema_version = 2;
+
+/// How a store of version `from` becomes one of version `from + 1`. New
+/// task statuses are appended to the enum, so stored values keep their
+/// meaning and need no migration.
+struct migration {
+  int from;
+  const char* sql;
+};
+
+constexpr migration migrations[] = {
+    // 2: progress of running tasks ({"fraction", "message", "at"}).
+    {1, "ALTER TABLE tasks ADD COLUMN progress TEXT;"},
+};
 
 constexpr const char* schema = R"(
 CREATE TABLE tasks (
@@ -36,7 +50,8 @@ CREATE TABLE tasks (
   started_at       INTEGER NOT NULL,
   finished_at      INTEGER NOT NULL,
   result           TEXT,                 -- JSON; NULL = null
-  error            TEXT
+  error            TEXT,
+  progress         TEXT                  -- JSON {fraction, message, at}
 );
 CREATE INDEX tasks_by_key ON tasks(idempotency_key)
   WHERE idempotency_key IS NOT NULL;
@@ -47,7 +62,7 @@ CREATE INDEX tasks_live ON tasks(seq) WHERE status < 3;
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
     "seq, id, kind, pool, status, cancel_requested, attempts, max_retries, "
-    "created_at, started_at, finished_at, result, error";
+    "created_at, started_at, finished_at, result, error, progress";
 
 /// A task that ended before the cutoff is gone (expired).
 constexpr const char* not_expired = "NOT (status >= 3 AND finished_at < ?)";
@@ -105,7 +120,24 @@ task_view read_view(sqlite3_stmt* st, int at = 0) {
   v.result.text = column_text(st, at + 11);
   if (sqlite3_column_type(st, at + 12) != SQLITE_NULL)
     v.error = column_text(st, at + 12);
+  if (sqlite3_column_type(st, at + 13) != SQLITE_NULL) {
+    auto p = json::parse(column_text(st, at + 13), nullptr, false);
+    if (p.is_object())
+      v.progress = task_progress{p.value("fraction", 0.0),
+                                 p.value("message", std::string{}),
+                                 p.value("at", int64_t{0})};
+  }
   return v;
+}
+
+/// A task's progress as stored (JSON text), or empty for none.
+std::string progress_text(const task_view& v) {
+  if (!v.progress)
+    return {};
+  return json{{"fraction", v.progress->fraction},
+              {"message", v.progress->message},
+              {"at", v.progress->at}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 /// Resets a statement when leaving a scope, whatever happens.
@@ -208,12 +240,16 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   if (!fresh && app != application_id)
     self->fail("not an actorq store (a SQLite database of another "
                "application); refusing to touch it");
+  int64_t version = schema_version;
   if (!fresh) {
-    auto version = pragma_int("PRAGMA user_version", "cannot read");
-    if (version != schema_version)
+    version = pragma_int("PRAGMA user_version", "cannot read");
+    if (version > schema_version || version < 1)
       self->fail("schema version " + std::to_string(version)
-                 + " is not the one this actorq uses ("
-                 + std::to_string(schema_version) + ")");
+                 + " is not one this actorq can use (it uses "
+                 + std::to_string(schema_version)
+                 + (version > schema_version
+                        ? "; the store was written by a newer actorq)"
+                        : ")"));
     stmt_owner check;
     self->check(sqlite3_prepare_v2(raw, "PRAGMA quick_check", -1, &check.st,
                                    nullptr),
@@ -240,6 +276,8 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
       self->fail("in use by another process");
     throw;
   }
+  if (version < schema_version)
+    self->migrate(static_cast<int>(version));
   exec("PRAGMA journal_mode = WAL", "cannot switch to WAL");
   exec(full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
        "cannot configure");
@@ -257,11 +295,12 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   self->insert_ = self->prepare(
       "INSERT INTO tasks (seq, id, kind, pool, input, max_retries, backoff_ms, "
       "timeout_ms, idempotency_key, status, cancel_requested, attempts, "
-      "created_at, started_at, finished_at, result, error) VALUES "
-      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "created_at, started_at, finished_at, result, error, progress) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   self->update_ = self->prepare(
       "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
-      "started_at = ?, finished_at = ?, result = ?, error = ? WHERE seq = ?");
+      "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ? "
+      "WHERE seq = ?");
   self->by_id_ = self->prepare((std::string{"SELECT "} + view_columns
                                 + " FROM tasks WHERE id = ? AND " + not_expired)
                                    .c_str());
@@ -274,6 +313,39 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
       "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status >= 3 "
       "AND finished_at < ? LIMIT 10000)");
   return self;
+}
+
+void task_store::migrate(int version) {
+  // A copy first, consistent with its WAL: the migrated file cannot be
+  // opened by the actorq that wrote it.
+  auto backup = path_ + ".bak-v" + std::to_string(version);
+  std::error_code ec;
+  std::filesystem::remove(backup, ec);
+  std::string quoted;
+  for (char c : backup)
+    quoted += c == '\'' ? std::string{"''"} : std::string(1, c);
+  auto copy = "VACUUM INTO '" + quoted + "'";
+  check(sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, nullptr),
+        ("cannot copy the store to " + backup + " before migrating it").c_str());
+  check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr), "cannot migrate");
+  try {
+    for (auto& m : migrations)
+      if (m.from >= version)
+        check(sqlite3_exec(db_, m.sql, nullptr, nullptr, nullptr),
+              "cannot migrate");
+    auto stamp = "PRAGMA user_version = " + std::to_string(schema_version);
+    check(sqlite3_exec(db_, stamp.c_str(), nullptr, nullptr, nullptr),
+          "cannot migrate");
+    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
+          "cannot migrate");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  std::fprintf(stderr,
+               "actorq: migrated store %s from schema version %d to %d "
+               "(copy of the old one: %s)\n",
+               path_.c_str(), version, schema_version, backup.c_str());
 }
 
 void task_store::write(const std::vector<task_row>& rows) {
@@ -318,6 +390,11 @@ void task_store::write(const std::vector<task_row>& rows) {
         bind_text(st, col++, *v.error);
       else
         sqlite3_bind_null(st, col++);
+      auto progress = progress_text(v);
+      if (progress.empty())
+        sqlite3_bind_null(st, col++);
+      else
+        bind_text(st, col++, progress);
       if (!row.insert)
         sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));
       check(sqlite3_step(st), row.insert ? "cannot insert" : "cannot update");
@@ -349,10 +426,10 @@ std::vector<task_row> task_store::load_live() {
     row.spec.kind = row.state.kind;
     row.spec.pool = row.state.pool;
     row.spec.max_retries = row.state.max_retries;
-    row.spec.input.value = json::parse(column_text(st.st, 13), nullptr, false);
-    row.spec.backoff_ms = sqlite3_column_int64(st.st, 14);
-    row.spec.timeout_ms = sqlite3_column_int64(st.st, 15);
-    row.spec.idempotency_key = column_text(st.st, 16);
+    row.spec.input.value = json::parse(column_text(st.st, 14), nullptr, false);
+    row.spec.backoff_ms = sqlite3_column_int64(st.st, 15);
+    row.spec.timeout_ms = sqlite3_column_int64(st.st, 16);
+    row.spec.idempotency_key = column_text(st.st, 17);
     out.push_back(std::move(row));
   }
   check(rc, "cannot read");

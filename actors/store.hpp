@@ -24,10 +24,11 @@ struct store_error : std::runtime_error {
 
 class task_store {
 public:
-  /// Opens the store at `path`, creating it (and its folder) when absent.
-  /// Throws store_error if the file cannot be opened, is not an actorq store,
-  /// is corrupt, or is in use by another process; such a file is left as it
-  /// was. `full_sync`: fsync every commit (survives power loss, not only a
+  /// Opens the store at `path`, creating it (and its folder) when absent,
+  /// migrating it when an older actorq wrote it. Throws store_error if the
+  /// file cannot be opened, is not an actorq store, is corrupt, was written
+  /// by a newer actorq, or is in use by another process; such a file is
+  /// left as it was. `full_sync`: fsync every commit (survives power loss, not only a
   /// crash of the process).
   static std::unique_ptr<task_store> open(const std::string& path,
                                           bool full_sync);
@@ -61,6 +62,9 @@ public:
 
 private:
   task_store(sqlite3* db, std::string path);
+  /// Brings a store of an older schema `version` up to date in one
+  /// transaction, after copying it to <path>.bak-v<version>.
+  void migrate(int version);
   void check(int rc, const char* what);
   sqlite3_stmt* prepare(const char* sql);
   /// Steps a bound view query: its row as a task, or none.

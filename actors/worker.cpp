@@ -1,14 +1,114 @@
 #include "actors/worker.hpp"
 
+#include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
 
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 namespace actorq {
 
-worker_actor::behavior_type
-worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
-       pool_actor pool) {
+namespace {
+
+std::mutex runners_mutex;
+std::unique_ptr<exec_runner> exec_instance;
+std::unique_ptr<http_runner> http_instance;
+
+using self_ptr = worker_actor::stateful_pointer<worker_state>;
+
+void report(self_ptr self, uint64_t seq, outcome result) {
+  self->send(self->state.pool,
+             attempt_done{self->state.slot, seq, std::move(result)});
+}
+
+outcome to_outcome(run_result r) {
+  outcome out;
+  out.ok = r.ok;
+  out.result.value = std::move(r.result);
+  out.error = std::move(r.error);
+  out.permanent = r.permanent;
+  out.retry_after_ms = r.retry_after_ms;
+  return out;
+}
+
+/// Hands an attempt of a config kind to its runner; the runner's callbacks
+/// send finish and progress messages back to this worker.
+void run_elsewhere(self_ptr self, attempt& a, const kind_info& kind) {
+  worker_actor me{self};
+  auto seq = a.seq;
+  run_order order{a.kind, a.input.value.dump(), a.number, a.id, a.task,
+                  a.timeout_ms};
+  run_callbacks cb;
+  cb.done = [me, seq](run_result r) {
+    caf::anon_send(me, finish_atom::value, seq, to_outcome(std::move(r)));
+  };
+  cb.progress = [me, seq](run_progress p) {
+    caf::anon_send(me, progress_atom::value, seq, p.fraction,
+                   std::move(p.message));
+  };
+  auto& st = self->state;
+  st.pending = seq;
+  if (kind.runner == runner_type::exec) {
+    st.runs_in = worker_state::where::exec;
+    st.handle = exec_runner_instance().start(kind.exec, std::move(order),
+                                             std::move(cb));
+  } else {
+    st.runs_in = worker_state::where::http;
+    st.handle = http_runner_instance().start(kind.http, std::move(order),
+                                             std::move(cb));
+  }
+}
+
+/// Runs a built-in kind; a simulated delay completes through a timer.
+void run_builtin(self_ptr self, attempt& a, const kind_def& kind) {
+  auto run = kind.run(a.input.value, a.number);
+  if (run.delay_ms <= 0) {
+    report(self, a.seq, std::move(run.result));
+    return;
+  }
+  self->state.pending = a.seq;
+  self->state.runs_in = worker_state::where::timer;
+  self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
+                     finish_atom::value, a.seq, std::move(run.result));
+}
+
+} // namespace
+
+exec_runner& exec_runner_instance() {
+  std::lock_guard<std::mutex> guard{runners_mutex};
+  if (!exec_instance)
+    exec_instance = std::make_unique<exec_runner>();
+  return *exec_instance;
+}
+
+http_runner& http_runner_instance() {
+  std::lock_guard<std::mutex> guard{runners_mutex};
+  if (!http_instance)
+    http_instance = std::make_unique<http_runner>();
+  return *http_instance;
+}
+
+void stop_runners(std::chrono::milliseconds patience) {
+  std::unique_ptr<exec_runner> exec;
+  std::unique_ptr<http_runner> http;
+  {
+    std::lock_guard<std::mutex> guard{runners_mutex};
+    exec = std::move(exec_instance);
+    http = std::move(http_instance);
+  }
+  if (exec) {
+    // SIGTERM now, SIGKILL after each kind's kill-grace; the destructor
+    // kills whatever is left.
+    exec->cancel_all();
+    auto until = std::chrono::steady_clock::now() + patience;
+    while (exec->running() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
+                                   pool_actor pool) {
   self->state.slot = slot;
   self->state.pool = std::move(pool);
   // A kind that throws ends this worker; the supervisor sees why.
@@ -21,33 +121,27 @@ worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
       return make_error(error_code::worker_crashed, "unknown exception");
     }
   });
-  auto report = [self](uint64_t seq, outcome result) {
-    self->send(self->state.pool,
-               attempt_done{self->state.slot, seq, std::move(result)});
-  };
   return {
       [=](attempt& a) {
-        auto kind = find_kind(a.kind);
-        if (kind == nullptr) {
-          report(a.seq, outcome{false, {}, "unknown kind '" + a.kind + "'"});
+        auto kind = current_catalog().find_kind(a.kind);
+        if (kind == nullptr || kind->runner == runner_type::remote) {
+          report(self, a.seq,
+                 outcome{false, {}, "this worker cannot run kind '" + a.kind
+                                        + "'"});
           return;
         }
-        auto run = kind->run(a.input.value, a.number);
-        if (run.delay_ms <= 0) {
-          report(a.seq, std::move(run.result));
-          return;
-        }
-        self->state.pending = a.seq;
-        self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
-                           finish_atom::value, a.seq, std::move(run.result));
+        if (kind->builtin != nullptr)
+          run_builtin(self, a, *kind->builtin);
+        else
+          run_elsewhere(self, a, *kind);
       },
       [=](std::vector<attempt>& chunk) {
         std::vector<attempt_done> done;
         done.reserve(chunk.size());
         auto slot = self->state.slot;
         for (auto& a : chunk) {
-          auto kind = find_kind(a.kind);
-          if (kind == nullptr) {
+          auto kind = current_catalog().find_kind(a.kind);
+          if (kind == nullptr || kind->builtin == nullptr) {
             done.push_back(
                 {slot, a.seq,
                  outcome{false, {}, "unknown kind '" + a.kind + "'"}});
@@ -55,7 +149,7 @@ worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
           }
           try {
             done.push_back(
-                {slot, a.seq, kind->run(a.input.value, a.number).result});
+                {slot, a.seq, kind->builtin->run(a.input.value, a.number).result});
           } catch (...) {
             // Report what finished before dying: the pool then knows which
             // attempt crashed and which never started.
@@ -66,17 +160,37 @@ worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
         self->send(self->state.pool, std::move(done));
       },
       [=](cancel_atom, uint64_t seq) {
-        if (self->state.pending != seq)
+        auto& st = self->state;
+        if (st.pending != seq)
           return; // already reported
-        self->state.pending = 0;
-        report(seq, outcome{false, {}, "cancelled"});
+        switch (st.runs_in) {
+          case worker_state::where::exec:
+            // Reported when the process group is gone: until then the slot
+            // stays busy, so the pool never runs more than its size.
+            exec_runner_instance().cancel(st.handle);
+            return;
+          case worker_state::where::http:
+            http_runner_instance().cancel(st.handle);
+            return;
+          case worker_state::where::timer:
+            st.pending = 0;
+            report(self, seq, outcome{false, {}, "cancelled"});
+            return;
+        }
       },
       [=](finish_atom, uint64_t seq, outcome& result) {
         if (self->state.pending != seq)
           return; // cancelled meanwhile
         self->state.pending = 0;
-        report(seq, std::move(result));
+        report(self, seq, std::move(result));
       },
+      [=](progress_atom, uint64_t seq, double fraction, std::string& message) {
+        if (self->state.pending != seq)
+          return;
+        self->send(self->state.pool, progress_atom::value, self->state.slot,
+                   seq, fraction, std::move(message));
+      },
+      [=](work_progress&) {}, // only stand-ins of remote workers get these
   };
 }
 

@@ -1,8 +1,12 @@
-// A worker runs one attempt at a time for its pool. Kinds with a simulated
-// delay complete through a timer, so an I/O worker never blocks a thread.
+// A worker runs one attempt at a time for its pool. Built-in kinds with a
+// simulated delay complete through a timer, so an I/O worker never blocks a
+// thread; exec and http kinds run in their runner (threads of its own) and
+// report back through messages.
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/exec_runner.hpp"
+#include "actors/http_runner.hpp"
 
 namespace actorq {
 
@@ -10,11 +14,21 @@ struct worker_state {
   static inline const char* name = "actorq.worker";
   uint32_t slot = 0;
   pool_actor pool;
-  uint64_t pending = 0; // seq of the attempt waiting for its delay, 0 = none
+  uint64_t pending = 0; // seq of the attempt waiting for its end, 0 = none
+  // The pending attempt runs in a runner: cancel goes there, and the
+  // attempt is reported when the runner says it ended.
+  enum class where : uint8_t { timer, exec, http } runs_in = where::timer;
+  uint64_t handle = 0; // the runner's handle of the pending attempt
 };
 
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
        pool_actor pool);
+
+/// The process's runners, started on first use; stop_runners() ends their
+/// attempts (shutdown) and waits up to `patience` for exec children to go.
+exec_runner& exec_runner_instance();
+http_runner& http_runner_instance();
+void stop_runners(std::chrono::milliseconds patience);
 
 } // namespace actorq

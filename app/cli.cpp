@@ -117,13 +117,14 @@ int64_t flag_int(const options& opt, const char* name, int64_t fallback) {
   fail_usage(std::string{"--"} + name + " must be an integer");
 }
 
-/// --pool, --max-retries, --backoff-ms, --timeout-ms (HTTP's defaults).
+/// --pool, --max-retries, --backoff-ms, --timeout-ms; left out, the head
+/// applies the kind's and pool's defaults (as for HTTP).
 void apply_task_flags(const options& opt, task_spec& spec) {
   if (auto p = opt.flags.find("pool"); p != opt.flags.end())
     spec.pool = p->second;
-  spec.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", 3));
-  spec.backoff_ms = flag_int(opt, "backoff-ms", 1000);
-  spec.timeout_ms = flag_int(opt, "timeout-ms", 0);
+  spec.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", -1));
+  spec.backoff_ms = flag_int(opt, "backoff-ms", -1);
+  spec.timeout_ms = flag_int(opt, "timeout-ms", -1);
 }
 
 /// Reads batch inputs: a JSON array, or one JSON value per line.

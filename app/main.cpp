@@ -11,6 +11,8 @@
 #include "actors/registry.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
+#include "actors/catalog.hpp"
+#include "actors/worker.hpp"
 #include "http/server.hpp"
 
 #include <csignal>
@@ -54,12 +56,12 @@ int main(int argc, char** argv) {
   actorq_config cfg;
   std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
-  auto args = cfg.zero_durations(argc, argv);
+  auto args = cfg.prepare_args(argc, argv);
   std::vector<char*> args_c;
   for (auto& a : args)
     args_c.push_back(a.data());
   args_c.push_back(nullptr);
-  if (auto err = cfg.parse(argc, args_c.data())) {
+  if (auto err = cfg.parse(static_cast<int>(args.size()), args_c.data())) {
     std::cerr << "actorq: cannot read the configuration: " << cfg.render(err)
               << "\n";
     return 2;
@@ -71,6 +73,8 @@ int main(int argc, char** argv) {
       std::cerr << "actorq: " << p << "\n";
     return 2;
   }
+  // Every pool and kind, read by the actors from here on.
+  install_catalog(cfg.kinds());
   tls_files tls{cfg.cluster_tls_certificate, cfg.cluster_tls_key,
                 cfg.cluster_tls_ca_file};
   if (auto problem = tls.check(); !problem.empty()) {
@@ -115,8 +119,7 @@ int main(int argc, char** argv) {
 
   auto& sys = start_system(system_holder, cfg, "actorq");
   http::backend actors;
-  actors.settings = cfg.pools();
-  for (auto& settings : actors.settings)
+  for (auto& settings : cfg.pools())
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
   reg.pools = actors.pools;
@@ -128,9 +131,8 @@ int main(int argc, char** argv) {
                                          reg.result_ttl.count());
   }
   actors.registry = sys.spawn(registry, std::move(reg));
-  actors.gateway =
-      sys.spawn(gateway, actors.registry, actors.pools, actors.settings,
-                static_cast<size_t>(cfg.http_max_batch_items));
+  actors.gateway = sys.spawn(gateway, actors.registry, actors.pools,
+                             static_cast<size_t>(cfg.http_max_batch_items));
   // Ends the actors before ~actor_system waits for them.
   auto stop_actors = [&] {
     caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
@@ -171,6 +173,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "actorq: received %s, stopping\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
         drain(sys, server, actors, cfg.shutdown_grace);
+        // Jobs still running after the grace: SIGTERM, then SIGKILL after
+        // their kind's kill-grace.
+        stop_runners(std::chrono::seconds{30});
         server.stop();
         // Release long-polls now so that the HTTP threads can finish.
         caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
@@ -182,5 +187,6 @@ int main(int argc, char** argv) {
     }
   }
   stop_actors(); // the HTTP threads are gone
+  stop_runners(std::chrono::seconds{30});
   return exit_code;
 }

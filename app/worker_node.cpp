@@ -49,6 +49,8 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   offer.address = machine + ":" + pid;
   for (auto& s : settings)
     offer.pools.emplace_back(s.name, s.size);
+  // The head checks that it runs these config kinds with the same runners.
+  offer.kinds = cfg.kinds()->config_kinds();
   // Asked for (cluster.worker-http): GET /healthz says whether this node is
   // serving a head, for load balancers and orchestrators.
   std::atomic<bool> joined{false};

@@ -65,7 +65,8 @@ std::string read_int(const json& body, const char* field, int64_t lo,
 }
 
 /// The fields shared by /v1/tasks and /v1/batches; `item_field` is "input" or
-/// "items".
+/// "items". Fields left out stay unset: check_task fills in the kind's and
+/// pool's defaults.
 parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
                                 const char* item_field) {
   if (!body.is_object())
@@ -81,27 +82,19 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
   if (!kind->is_string())
     return invalid("kind must be a string");
   spec.kind = kind->get<std::string>();
-  auto def = find_kind(spec.kind);
-  if (def == nullptr)
-    return invalid(check_task(spec, cfg.pools));
-  spec.pool = std::string{def->pool};
   if (auto pool = body.find("pool"); pool != body.end()) {
     if (!pool->is_string())
       return invalid("pool must be a string");
     spec.pool = pool->get<std::string>();
   }
-  int64_t max_retries = cfg.default_max_retries;
-  int64_t backoff_ms = cfg.default_backoff_ms;
-  int64_t timeout_ms = 0;
+  int64_t max_retries = -1;
   for (auto err :
        {read_int(body, "max_retries", 0, max_task_retries, max_retries),
-        read_int(body, "backoff_ms", 0, max_delay_ms, backoff_ms),
-        read_int(body, "timeout_ms", 0, max_timeout_ms, timeout_ms)})
+        read_int(body, "backoff_ms", 0, max_delay_ms, spec.backoff_ms),
+        read_int(body, "timeout_ms", 0, max_timeout_ms, spec.timeout_ms)})
     if (!err.empty())
       return invalid(err);
   spec.max_retries = static_cast<int32_t>(max_retries);
-  spec.backoff_ms = backoff_ms;
-  spec.timeout_ms = timeout_ms;
   return spec;
 }
 
@@ -300,7 +293,7 @@ parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
   if (auto spec = std::get_if<task_spec>(&result)) {
     auto input = body.find("input");
     spec->input.value = input == body.end() ? json::object() : *input;
-    if (auto err = check_task(*spec, cfg.pools); !err.empty())
+    if (auto err = check_task(*spec, *cfg.kinds); !err.empty())
       return invalid(err);
   }
   return result;
@@ -334,14 +327,14 @@ parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {
             + std::to_string(cfg.max_batch_items) + " are allowed per batch"};
   // Check the options once with an empty input, then each item's input.
   batch.task.input.value = json::object();
-  auto def = find_kind(batch.task.kind);
-  auto options_err = check_task(batch.task, cfg.pools);
+  auto options_err = check_task(batch.task, *cfg.kinds);
   if (!options_err.empty() && options_err.rfind("input", 0) != 0)
     return invalid(options_err);
+  auto& kind = *cfg.kinds->find_kind(batch.task.kind);
   batch.items.reserve(items->size());
   for (size_t i = 0; i < items->size(); ++i) {
     auto& item = (*items)[i];
-    auto err = def->validate(item);
+    auto err = check_input(kind, item);
     if (!err.empty())
       return invalid(field_error("items[" + std::to_string(i) + "]", err));
     batch.items.push_back(json_value{std::move(item)});
@@ -365,7 +358,8 @@ parsed<int64_t> parse_int_param(const std::string& name,
 parsed<task_filter> parse_filter(const std::string* status,
                                  const std::string* kind,
                                  const std::string* limit,
-                                 const std::string* cursor) {
+                                 const std::string* cursor,
+                                 const catalog& kinds) {
   task_filter filter;
   if (status != nullptr && !status->empty()) {
     auto s = parse_task_status(*status);
@@ -375,7 +369,7 @@ parsed<task_filter> parse_filter(const std::string* status,
     filter.status = *s;
   }
   if (kind != nullptr && !kind->empty()) {
-    if (find_kind(*kind) == nullptr)
+    if (kinds.find_kind(*kind) == nullptr)
       return invalid("kind: unknown kind '" + *kind + "'");
     filter.kind = *kind;
   }
@@ -524,11 +518,33 @@ std::string render_nodes(const std::vector<node_view>& xs) {
   return out.dump();
 }
 
-std::string render_kinds() {
+std::string render_kinds(
+    const catalog& kinds,
+    const std::vector<std::pair<std::string, uint32_t>>& serving) {
   json out = json::array();
-  for (auto& k : all_kinds())
-    out.push_back(
-        {{"name", k.name}, {"pool", k.pool}, {"description", k.description}});
+  for (auto& k : kinds.kinds()) {
+    // The defaults a task of this kind gets when it does not say.
+    task_spec probe;
+    probe.kind = k.name;
+    probe.input.value = json::object();
+    check_task(probe, kinds);
+    json kind{{"name", k.name},
+              {"runner", to_string(k.runner)},
+              {"pool", k.pool},
+              {"description", k.description},
+              {"defaults",
+               {{"max_retries", probe.max_retries},
+                {"backoff_ms", probe.backoff_ms},
+                {"timeout_ms", probe.timeout_ms}}}};
+    if (k.runner == runner_type::remote) {
+      uint32_t workers = 0;
+      for (auto& [name, n] : serving)
+        if (name == k.name)
+          workers += n;
+      kind["workers"] = workers;
+    }
+    out.push_back(std::move(kind));
+  }
   return out.dump();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/catalog.hpp"
 #include "actors/config.hpp"
 
 #include <string>
@@ -30,11 +31,10 @@ constexpr int max_json_depth = 64;
 /// UTF-8 or nested deeper than max_json_depth.
 parsed<json> parse_body(std::string_view body);
 
-/// Defaults and limits the codec applies.
+/// What the codec checks requests against. Task defaults come from the
+/// catalog (check_task), not from here.
 struct codec_settings {
-  std::vector<pool_settings> pools;
-  int64_t default_max_retries = 3;
-  int64_t default_backoff_ms = 1000;
+  std::shared_ptr<const catalog> kinds = std::make_shared<catalog>();
   int64_t max_batch_items = 100000;
   double seed_delay_scale = 1.0;
 };
@@ -53,7 +53,8 @@ parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg);
 parsed<task_filter> parse_filter(const std::string* status,
                                  const std::string* kind,
                                  const std::string* limit,
-                                 const std::string* cursor);
+                                 const std::string* cursor,
+                                 const catalog& kinds);
 
 /// A non-negative integer query parameter in [lo, hi].
 parsed<int64_t> parse_int_param(const std::string& name,
@@ -85,7 +86,10 @@ std::string render_task(const task_view& v);
 std::string render_page(const task_page& p);
 std::string render_batch(const batch_result& r);
 std::string render_pools(const std::vector<pool_stats>& xs);
-std::string render_kinds();
+/// GET /v1/kinds; `serving`: remote kind → workers connected for it.
+std::string render_kinds(
+    const catalog& kinds,
+    const std::vector<std::pair<std::string, uint32_t>>& serving);
 std::string render_nodes(const std::vector<node_view>& xs);
 
 /// The seed's list answer: the results alone, in order ([{"result": ...}]).

@@ -171,14 +171,16 @@ inline bool is_terminal(task_status x) {
   return x >= task_status::succeeded;
 }
 
-/// What a client asks to run. Validated by the caller (see kinds.hpp).
+/// What a client asks to run. Fields left at their defaults (empty pool,
+/// negative numbers) get the kind's defaults, else its pool's, else the
+/// [retry] section's — the same for HTTP and CAF clients.
 struct task_spec {
   std::string kind;
   json_value input;
-  std::string pool;        // never empty once validated
-  int32_t max_retries = 3; // attempts = 1 + max_retries at most
-  int64_t backoff_ms = 0;  // first retry delay, doubled per retry
-  int64_t timeout_ms = 0;  // per attempt; 0 = no limit
+  std::string pool;         // empty = the kind's pool
+  int32_t max_retries = -1; // attempts = 1 + max_retries at most
+  int64_t backoff_ms = -1;  // first retry delay, doubled per retry
+  int64_t timeout_ms = -1;  // per attempt; 0 = no limit
   // A client's key for safe retries of a submission: a repeated key gets
   // the first task back instead of a second one. Empty = none.
   std::string idempotency_key;
@@ -188,6 +190,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
            x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key);
+}
+
+/// How far a running task says it has come (exec: a "::progress" line on
+/// stderr; remote workers: work_progress). Kept after the task ends.
+struct task_progress {
+  double fraction = 0; // 0..1
+  std::string message;
+  int64_t at = 0; // ms since the Unix epoch
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
+  return f(caf::meta::type_name("task_progress"), x.fraction, x.message, x.at);
 }
 
 /// Everything a client may read about one task. Times are milliseconds since
@@ -205,13 +220,14 @@ struct task_view {
   int64_t finished_at = 0;
   raw_json result;
   caf::optional<std::string> error;
+  caf::optional<task_progress> progress;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.id, x.kind, x.pool, x.status,
            x.cancel_requested, x.attempts, x.max_retries, x.created_at,
-           x.started_at, x.finished_at, x.result, x.error);
+           x.started_at, x.finished_at, x.result, x.error, x.progress);
 }
 
 /// Many inputs for one kind, answered in input order.
@@ -246,37 +262,30 @@ struct node_view {
   std::vector<std::pair<std::string, uint32_t>> pools; // name → workers
   uint64_t completed = 0; // attempts that succeeded on this node
   uint64_t failed = 0;    // attempts that failed on this node
+  // A worker program: the remote kinds it serves, kind → workers.
+  std::vector<std::pair<std::string, uint32_t>> kinds;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_view& x) {
   return f(caf::meta::type_name("node_view"), x.id, x.address, x.up, x.pools,
-           x.completed, x.failed);
+           x.completed, x.failed, x.kinds);
 }
 
-/// What a worker node offers when it joins: its name and pool sizes.
+/// What a worker node offers when it joins: its name and pool sizes, and
+/// the config kinds it can run (name → runner, "exec" or "http"); the head
+/// refuses a node whose pools or kinds do not match its own.
 struct node_offer {
   std::string name;
   std::string address; // where it runs (host:pid), for people
   std::vector<std::pair<std::string, uint32_t>> pools; // name → workers
+  std::vector<std::pair<std::string, std::string>> kinds; // name → runner
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_offer& x) {
-  return f(caf::meta::type_name("node_offer"), x.name, x.address, x.pools);
-}
-
-/// The head's answer to a join: for each offered pool the head's pool actor
-/// (the node's workers report to it) and the first slot number they take.
-struct pool_grant {
-  std::string name;
-  caf::actor pool;
-  uint32_t first_slot = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, pool_grant& x) {
-  return f(caf::meta::type_name("pool_grant"), x.name, x.pool, x.first_slot);
+  return f(caf::meta::type_name("node_offer"), x.name, x.address, x.pools,
+           x.kinds);
 }
 
 // -- errors -------------------------------------------------------------------
@@ -325,6 +334,107 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
 
+// -- workers of remote kinds --------------------------------------------------
+//
+// A kind declared on the head with `runner = "remote"` is served by actors of
+// your own program: it joins the gateway with a worker_offer naming, for each
+// kind, one kind_worker_actor per attempt it may run at once. The head's pool
+// sends each a work_item and waits for its work_result (answer at once, or
+// later through a response promise); cancel_atom says the result will be
+// discarded. Progress goes to the sender of the work_item (a work_sink_actor).
+// See examples/worker.cpp.
+
+/// One attempt of a remote kind.
+struct work_item {
+  uint64_t seq = 0;       // echo it in work_progress
+  std::string kind;
+  json_value input;       // a JSON object
+  int32_t attempt = 1;    // from 1
+  std::string attempt_id; // unique per attempt: de-duplicate with it
+  std::string task_id;    // empty for batch items
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_item& x) {
+  return f(caf::meta::type_name("work_item"), x.seq, x.kind, x.input,
+           x.attempt, x.attempt_id, x.task_id);
+}
+
+/// How an attempt ended.
+struct work_result {
+  bool ok = false;
+  json_value result;      // ok: the result
+  std::string error;      // !ok: why; the task's retry policy applies
+  bool permanent = false; // !ok: fail the task now, no more retries
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_result& x) {
+  return f(caf::meta::type_name("work_result"), x.ok, x.result, x.error,
+           x.permanent);
+}
+
+/// Progress of the attempt `seq` (fraction 0..1).
+struct work_progress {
+  uint64_t seq = 0;
+  double fraction = 0;
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_progress& x) {
+  return f(caf::meta::type_name("work_progress"), x.seq, x.fraction,
+           x.message);
+}
+
+/// What your worker actors implement.
+using kind_worker_actor = caf::typed_actor<
+    // Run one attempt; answer with its result.
+    caf::replies_to<work_item>::with<work_result>,
+    // The attempt `seq` was cancelled (or timed out): its result is dropped.
+    caf::reacts_to<cancel_atom, uint64_t>>;
+
+/// Where your workers send progress: the sender of the work_item.
+using work_sink_actor = caf::typed_actor<caf::reacts_to<work_progress>>;
+
+/// One worker actor for one kind.
+struct kind_worker {
+  std::string kind;
+  kind_worker_actor worker;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kind_worker& x) {
+  return f(caf::meta::type_name("kind_worker"), x.kind, x.worker);
+}
+
+/// What a worker program offers when it joins.
+struct worker_offer {
+  std::string name;    // shown by GET /v1/nodes
+  std::string address; // where it runs, for people
+  std::vector<kind_worker> workers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_offer& x) {
+  return f(caf::meta::type_name("worker_offer"), x.name, x.address,
+           x.workers);
+}
+
+/// The head's answer to a join: for each offered pool the head's pool actor
+/// (the node's workers report to it) and the first slot number they take.
+struct pool_grant {
+  std::string name;
+  caf::actor pool;
+  uint32_t first_slot = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_grant& x) {
+  return f(caf::meta::type_name("pool_grant"), x.name, x.pool, x.first_slot);
+}
+
+
 /// A running actorq as seen from another CAF node: the same registry, pools
 /// and id space as its HTTP API. Errors carry an error_code (category
 /// "actorq") and a detail.
@@ -342,7 +452,11 @@ using gateway_actor = caf::typed_actor<
     // The head and every worker node that joined.
     caf::replies_to<nodes_atom>::with<std::vector<node_view>>,
     // A worker node joins (worker nodes only): its workers serve these pools.
-    caf::replies_to<join_atom, node_offer>::with<std::vector<pool_grant>>>;
+    caf::replies_to<join_atom, node_offer>::with<std::vector<pool_grant>>,
+    // A program serving remote kinds joins; answers how many workers were
+    // taken. Error `invalid` if a kind is not declared on the head with
+    // runner = "remote". Monitored: when the sender goes, so do its workers.
+    caf::replies_to<join_atom, worker_offer>::with<uint32_t>>;
 
 /// Registers the types above and the "actorq" error category with a CAF
 /// config; call it before creating the actor_system.
@@ -352,6 +466,7 @@ inline void register_gateway_types(caf::actor_system_config& cfg) {
       .add_message_type<task_id>("actorq::task_id")
       .add_message_type<task_status>("actorq::task_status")
       .add_message_type<task_spec>("actorq::task_spec")
+      .add_message_type<task_progress>("actorq::task_progress")
       .add_message_type<task_view>("actorq::task_view")
       .add_message_type<batch_spec>("actorq::batch_spec")
       .add_message_type<batch_result>("actorq::batch_result")
@@ -365,6 +480,17 @@ inline void register_gateway_types(caf::actor_system_config& cfg) {
           "std::vector<caf::optional<std::string>>")
       .add_message_type<std::vector<std::pair<std::string, uint32_t>>>(
           "std::vector<std::pair<std::string,uint32_t>>")
+      .add_message_type<std::vector<std::pair<std::string, std::string>>>(
+          "std::vector<std::pair<std::string,std::string>>")
+      .add_message_type<work_item>("actorq::work_item")
+      .add_message_type<work_result>("actorq::work_result")
+      .add_message_type<work_progress>("actorq::work_progress")
+      .add_message_type<kind_worker_actor>("actorq::kind_worker_actor")
+      .add_message_type<work_sink_actor>("actorq::work_sink_actor")
+      .add_message_type<kind_worker>("actorq::kind_worker")
+      .add_message_type<std::vector<kind_worker>>(
+          "std::vector<actorq::kind_worker>")
+      .add_message_type<worker_offer>("actorq::worker_offer")
       .add_message_type<gateway_actor>("actorq::gateway_actor");
   cfg.add_error_category(caf::atom("actorq"), [](uint8_t code, caf::atom_value,
                                                  const caf::message& ctx) {

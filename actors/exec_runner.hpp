@@ -1,0 +1,69 @@
+// The exec runner: one program per attempt, run without a shell. One thread
+// of its own runs an event loop (epoll over pipes and pidfds): it spawns
+// children, feeds their stdin, reads stdout and stderr, reaps them and kills
+// them on timeout, cancel or shutdown. No CAF scheduler thread ever blocks on
+// a child. See README, Runners.
+#pragma once
+
+#include "actors/runner.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actorq {
+
+/// A config kind's program and limits, resolved at start-up.
+struct exec_spec {
+  std::string program;               // absolute path of command[0]
+  std::vector<std::string> argv;     // command as configured (argv[0] too)
+  std::string workdir;               // absolute; the job's working directory
+  std::vector<std::string> env;      // NAME=value, resolved at start-up
+  std::vector<int> permanent_exit_codes{64, 65};
+  int64_t max_output_bytes = 1 << 20; // stdout beyond: killed, failed
+  std::chrono::milliseconds kill_grace{5000}; // SIGTERM → SIGKILL
+  // setrlimit in the child; 0 = not set.
+  int64_t rlimit_cpu_seconds = 0;
+  int64_t rlimit_address_space_bytes = 0;
+  int64_t rlimit_open_files = 0;
+  // Run as this user (only when actorq runs as root).
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+};
+
+class exec_runner {
+public:
+  /// Starts the event-loop thread.
+  exec_runner();
+  /// Kills every child's process group (SIGKILL), reaps them, joins.
+  ~exec_runner();
+  exec_runner(const exec_runner&) = delete;
+  exec_runner& operator=(const exec_runner&) = delete;
+
+  /// Starts one attempt; returns a handle for cancel(). Never blocks on the
+  /// child. The callbacks run on the runner's thread.
+  uint64_t start(std::shared_ptr<const exec_spec> spec, run_order order,
+                 run_callbacks callbacks);
+
+  /// Ends the attempt's process group: SIGTERM, then SIGKILL after the
+  /// kind's kill_grace; `done` follows (error "cancelled") once the child is
+  /// reaped. Unknown or finished handles are ignored.
+  void cancel(uint64_t handle);
+
+  /// Like cancel() for every running attempt (shutdown).
+  void cancel_all();
+
+  /// Attempts whose child has not been reaped yet.
+  size_t running() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace actorq
