@@ -36,6 +36,18 @@ struct exec_spec {
   std::optional<gid_t> gid;
 };
 
+/// Errors it reports (run_result::error): "exit status N: <stderr tail>",
+/// "killed by signal S (SIGNAME): <tail>", "exit status 0 but stdout is not
+/// JSON: <first 200 bytes>", "printed more than N bytes on stdout",
+/// "exited but left processes running in its process group (killed them)",
+/// "cannot run <program>: <reason>", "cancelled". The tail is the last KiB of
+/// stderr without progress lines; all of them are valid UTF-8.
+///
+/// Whatever is left of a child's process group when the child exits is
+/// killed. It is reported only when it kept the child's stdout or stderr
+/// open (EOF not within 100 ms of the exit); telling a quiet leftover from
+/// an empty group would take a /proc scan per attempt. Processes that leave
+/// the group (setsid, setpgid) are out of reach.
 class exec_runner {
 public:
   /// Starts the event-loop thread.
