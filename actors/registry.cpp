@@ -13,6 +13,16 @@ namespace {
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 using record = registry_state::record;
 
+// One task in memory stays this small (README: at most 200 bytes per
+// retained task, with its index slots and result text).
+static_assert(sizeof(record) <= 88, "registry_state::record grew");
+
+/// What the index needs to tell ids apart: the id of a seq it holds (every
+/// indexed task is in memory).
+auto id_of(registry_state& st) {
+  return [&st](uint64_t seq) { return st.at(seq)->id; };
+}
+
 caf::error not_found() {
   return make_error(error_code::not_found, "Task not found");
 }
@@ -460,73 +470,16 @@ registry_state::record* registry_state::at(uint64_t seq) {
 }
 
 uint64_t registry_state::lookup(const task_id& id) {
-  if (slots.empty())
-    return 0;
-  auto mask = slots.size() - 1;
-  for (auto i = task_id_hash{}(id)&mask;; i = (i + 1) & mask) {
-    auto seq = slots[i];
-    if (seq == 0 || at(seq)->id == id)
-      return seq;
-  }
+  return ids.find(id, id_of(*this));
 }
 
 void registry_state::index(uint64_t seq, const task_id& id) {
-  auto insert = [this](uint64_t s, const task_id& x) {
-    auto mask = slots.size() - 1;
-    auto i = task_id_hash{}(x)&mask;
-    while (slots[i] != 0)
-      i = (i + 1) & mask;
-    slots[i] = s;
-  };
-  if (2 * (indexed + 1) > slots.size()) {
-    // Grow to keep the table at most a quarter full after growing, then
-    // re-insert everything in memory (but `seq`, inserted below).
-    size_t size = 1024;
-    while (size < 4 * (indexed + 1))
-      size *= 2;
-    slots.assign(size, 0);
-    for (size_t i = 0; i < records.size(); ++i)
-      if (base + 1 + i != seq)
-        insert(base + 1 + i, records[i].id);
-    for (auto& [s, r] : pinned)
-      if (s != seq)
-        insert(s, r.id);
-  }
-  insert(seq, id);
-  ++indexed;
-}
-
-void registry_state::unindex(uint64_t seq, const task_id& id) {
-  if (slots.empty())
-    return;
-  auto mask = slots.size() - 1;
-  auto i = task_id_hash{}(id)&mask;
-  while (slots[i] != seq) {
-    if (slots[i] == 0)
-      return;
-    i = (i + 1) & mask;
-  }
-  // Backward-shift deletion: move later entries of the probe run into the
-  // hole unless that would put them before their home slot.
-  for (auto j = (i + 1) & mask; slots[j] != 0; j = (j + 1) & mask) {
-    auto home = task_id_hash{}(at(slots[j])->id) & mask;
-    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-    if (!stays) {
-      slots[i] = slots[j];
-      i = j;
-    }
-  }
-  slots[i] = 0;
-  --indexed;
+  ids.insert(seq, id, id_of(*this));
 }
 
 void registry_state::set_result(record& r, const json& result) {
-  auto text = result.dump();
-  result_bytes -= r.result_size;
-  r.result_offset = results.size();
-  r.result_size = static_cast<uint32_t>(text.size());
-  result_bytes += r.result_size;
-  results += text;
+  results.release(r.result);
+  r.result = results.append(result.dump());
 }
 
 void registry_state::set_error(record& r, std::string error) {
@@ -542,34 +495,25 @@ bool registry_state::expired(const record& r, int64_t now) const {
 }
 
 void registry_state::forget(uint64_t seq, record& r) {
-  unindex(seq, r.id);
+  ids.erase(seq, r.id, id_of(*this));
   if (r.key) {
     if (auto i = by_key.find(*r.key); i != by_key.end() && i->second == seq)
       by_key.erase(i);
     r.key.reset();
   }
-  result_bytes -= r.result_size;
-  r.result_size = 0;
+  results.release(r.result);
   r.error.reset();
 }
 
 void registry_state::compact_results() {
-  if (results.size() < (1u << 20) || results.size() < 2 * result_bytes)
+  if (!results.wants_compaction())
     return;
-  std::string fresh;
-  fresh.reserve(result_bytes + result_bytes / 2);
-  auto move = [&](record& r) {
-    if (r.result_size == 0)
-      return;
-    auto offset = fresh.size();
-    fresh.append(results, r.result_offset, r.result_size);
-    r.result_offset = offset;
-  };
-  for (auto& r : records)
-    move(r);
-  for (auto& [seq, r] : pinned)
-    move(r);
-  results = std::move(fresh);
+  results.compact([this](result_arena::keep_fn keep) {
+    for (auto& r : records)
+      keep(r.result);
+    for (auto& [seq, r] : pinned)
+      keep(r.result);
+  });
 }
 
 task_view registry_state::view(const record& r) const {
@@ -584,8 +528,8 @@ task_view registry_state::view(const record& r) const {
   v.created_at = r.created_at;
   v.started_at = r.started_at;
   v.finished_at = r.finished_at;
-  if (r.result_size > 0)
-    v.result.text.assign(results, r.result_offset, r.result_size);
+  if (!r.result.empty())
+    v.result.text = results.view(r.result);
   if (r.error)
     v.error = *r.error;
   return v;

@@ -10,6 +10,8 @@
 
 #include "actors/actors.hpp"
 #include "actors/pool.hpp"
+#include "actors/result_arena.hpp"
+#include "actors/task_index.hpp"
 
 #include <chrono>
 #include <deque>
@@ -40,8 +42,7 @@ struct registry_state {
     int64_t created_at = 0;
     int64_t started_at = 0;
     int64_t finished_at = 0;
-    uint64_t result_offset = 0; // into `results`
-    uint32_t result_size = 0;   // 0 = null
+    result_arena::entry result; // into `results`; empty = null
     int32_t attempts = 0;
     int32_t max_retries = 0;
     uint16_t kind = 0; // index into all_kinds()
@@ -73,12 +74,10 @@ struct registry_state {
   std::deque<record> records;
   uint64_t base = 0;
   std::map<uint64_t, record> pinned;
-  std::string results;          // result JSON texts, appended
-  uint64_t result_bytes = 0;    // bytes of `results` still referenced
-  // Open-addressing index id → seq (0 = empty slot), at most half full: 16
-  // bytes per task instead of a node-based map's ~56.
-  std::vector<uint64_t> slots;
-  size_t indexed = 0;
+  result_arena results; // result JSON texts, appended
+  // Index id → seq of every task in memory (records and pinned): 16 bytes
+  // per task instead of a node-based map's ~56.
+  task_index ids;
   std::unordered_map<uint64_t, std::vector<waiter>> waiters; // seq → waiters
   std::unordered_map<std::string, uint64_t> by_key; // idempotency key → seq
   std::unordered_map<std::string, std::vector<keyed_submission>> key_lookups;
@@ -103,15 +102,16 @@ struct registry_state {
   record* at(uint64_t seq);
   /// The seq of the task with this id if it is in memory, or 0.
   uint64_t lookup(const task_id& id);
+  /// Indexes the task `seq` (already in memory) under its id.
   void index(uint64_t seq, const task_id& id);
-  void unindex(uint64_t seq, const task_id& id);
   void set_result(record& r, const json& result);
   void set_error(record& r, std::string error);
   /// Terminal and past the result TTL: answers as if it never existed.
   bool expired(const record& r, int64_t now) const;
   /// Frees what `r` holds outside the record (index, key, result).
   void forget(uint64_t seq, record& r);
-  /// Rewrites `results` when most of it is no longer referenced.
+  /// Rewrites `results` when most of it is no longer referenced: the live
+  /// entries are those of the records in memory.
   void compact_results();
 
   task_view view(const record& r) const;

@@ -141,6 +141,368 @@ struct route_table {
   }
 };
 
+// -- route groups -------------------------------------------------------------
+
+/// Registers routes and remembers them in the route table (for 405 answers).
+struct router {
+  http_server& http;
+  std::shared_ptr<route_table> table = std::make_shared<route_table>();
+
+  void on(const std::string& method, const std::string& pattern,
+          httplib::Server::Handler h) {
+    table->add(pattern, method);
+    if (method == "GET")
+      http.Get(pattern, std::move(h));
+    else if (method == "POST")
+      // Read the body ourselves: httplib would otherwise treat bodies sent
+      // as form data (curl's default) as forms and cap them at 8 KiB.
+      http.Post(pattern,
+                [h](const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& read) {
+                  auto& body = const_cast<std::string&>(req.body);
+                  bool complete = read([&](const char* data, size_t n) {
+                    body.append(data, n);
+                    return true;
+                  });
+                  if (!complete) {
+                    // httplib stops reading past http.max-body-bytes (and
+                    // sets 413) or when the client breaks off.
+                    reply(res, res.status == 413
+                                 ? http_error{413, "too_large",
+                                              "the request body is larger "
+                                              "than http.max-body-bytes"}
+                                 : http_error{400, "bad_request",
+                                              "the request body could not "
+                                              "be read"});
+                    return;
+                  }
+                  h(req, res);
+                });
+    else if (method == "DELETE")
+      http.Delete(pattern, std::move(h));
+  }
+};
+
+/// What the handlers share. Handlers outlive the registration: they keep a
+/// copy of this, which points into the server (it outlives its handlers).
+struct route_context {
+  caf::actor_system* sys;
+  const codec_settings* codec;
+  const backend* actors;
+  caf::timespan batch_timeout;
+
+  pool_ref find_pool(const std::string& name) const {
+    for (auto& p : actors->pools)
+      if (p.name == name)
+        return p;
+    return {};
+  }
+
+  /// Runs a batch on a fresh coordinator and renders its result.
+  void run_batch(parsed<batch_spec>&& batch, httplib::Response& res,
+                 std::string (*render)(const batch_result&)) const {
+    if (auto err = std::get_if<http_error>(&batch))
+      return reply(res, *err);
+    auto& spec = std::get<batch_spec>(batch);
+    auto coord = sys->spawn(coordinator, find_pool(spec.task.pool));
+    auto result =
+        ask<batch_result>(*sys, coord, batch_timeout, std::move(spec));
+    if (std::holds_alternative<http_error>(result))
+      caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+    reply_with(res, result, render);
+  }
+
+  /// Submits a task and renders it; a 202 answer gets a Location header.
+  void submit(parsed<task_spec>&& spec, httplib::Response& res,
+              std::string (*render)(const task_view&), int status) const {
+    if (auto err = std::get_if<http_error>(&spec))
+      return reply(res, *err);
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, submit_atom::value,
+                       std::get<task_spec>(std::move(spec)));
+    if (auto v = std::get_if<task_view>(&view); v && status == 202)
+      res.set_header("Location", "/v1/tasks/" + v->id.to_string());
+    reply_with(res, view, render, status);
+  }
+
+  /// Reads one task by the id in the path and renders it with `render`.
+  void read_task(const httplib::Request& req, httplib::Response& res,
+                 std::string (*render)(const task_view&)) const {
+    auto id = path_id(req);
+    if (!id)
+      return reply(res, task_not_found);
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, get_atom::value, *id);
+    reply_with(res, view, render);
+  }
+
+  /// The stats of every pool, in configuration order.
+  parsed<std::vector<pool_stats>> all_stats() const {
+    std::vector<pool_stats> out;
+    for (auto& pool : actors->pools) {
+      auto stats =
+          ask<pool_stats>(*sys, pool.handle, immediate, stats_atom::value);
+      if (auto err = std::get_if<http_error>(&stats))
+        return *err;
+      out.push_back(std::get<pool_stats>(std::move(stats)));
+    }
+    return out;
+  }
+};
+
+/// Parses the JSON body and calls `f` with it, or answers the parse error.
+template <class F>
+void with_body(const httplib::Request& req, httplib::Response& res, F f) {
+  auto body = parse_body(req.body);
+  if (auto err = std::get_if<http_error>(&body))
+    return reply(res, *err);
+  f(std::get<json>(body));
+}
+
+/// The seed routes' answer to a submission: {"task_id": "..."}.
+std::string render_task_id_only(const task_view& v) {
+  std::string out = "{\"task_id\":\"";
+  out += v.id.to_string();
+  return out + "\"}";
+}
+
+/// Submitting, reading, listing and cancelling tasks. Registered first:
+/// httplib tries routes in order, and these are the hot ones (the seed
+/// routes' task reads included).
+void task_routes(router& r, const route_context& c) {
+  r.on("POST", "/v1/tasks", [c](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      auto spec = parse_task(body, *c.codec);
+      if (auto key = param_header(req, "Idempotency-Key"))
+        set_idempotency_key(spec, *key);
+      c.submit(std::move(spec), res, render_task, 202);
+    });
+  });
+  r.on("GET", R"(/v1/tasks/([^/]+))",
+       [c](const httplib::Request& req, auto& res) {
+         auto wait = param(req, "wait_ms");
+         if (wait == nullptr)
+           return c.read_task(req, res, render_task);
+         auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
+         if (auto err = std::get_if<http_error>(&ms))
+           return reply(res, *err);
+         auto id = path_id(req);
+         if (!id)
+           return reply(res, task_not_found);
+         auto wait_ms = std::get<int64_t>(ms);
+         auto view =
+             ask<task_view>(*c.sys, c.actors->registry,
+                            std::chrono::milliseconds{wait_ms} + promise_grace,
+                            wait_atom::value, *id, wait_ms);
+         reply_with(res, view, render_task);
+       });
+  r.on("GET", R"(/get-result/([^/]+))", [c](const auto& req, auto& res) {
+    c.read_task(req, res, render_seed_result);
+  });
+  r.on("GET", R"(/check-task/([^/]+))", [c](const auto& req, auto& res) {
+    c.read_task(req, res, render_seed_check);
+  });
+  r.on("GET", R"(/task-status/([^/]+))", [c](const auto& req, auto& res) {
+    c.read_task(req, res, render_seed_status);
+  });
+  r.on("GET", "/v1/tasks", [c](const httplib::Request& req, auto& res) {
+    auto filter = parse_filter(param(req, "status"), param(req, "kind"),
+                               param(req, "limit"), param(req, "cursor"));
+    if (auto err = std::get_if<http_error>(&filter))
+      return reply(res, *err);
+    auto page = ask<task_page>(*c.sys, c.actors->registry, immediate,
+                               list_atom::value, std::get<task_filter>(filter));
+    reply_with(res, page, render_page);
+  });
+  r.on("DELETE", R"(/v1/tasks/([^/]+))",
+       [c](const httplib::Request& req, auto& res) {
+         auto id = path_id(req);
+         if (!id)
+           return reply(res, task_not_found);
+         auto view = ask<task_view>(*c.sys, c.actors->registry, immediate,
+                                    cancel_atom::value, *id);
+         auto running = std::holds_alternative<task_view>(view)
+                        && !is_terminal(std::get<task_view>(view).status);
+         reply_with(res, view, render_task, running ? 202 : 200);
+       });
+}
+
+/// POST /v1/batches: fan out, gather, answer in input order.
+void batch_routes(router& r, const route_context& c) {
+  r.on("POST", "/v1/batches", [c](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      c.run_batch(parse_batch(body, *c.codec), res, render_batch);
+    });
+  });
+}
+
+/// Kinds, pools, nodes and health.
+void info_routes(router& r, const route_context& c) {
+  r.on("GET", "/v1/kinds",
+       [](const auto&, auto& res) { reply(res, 200, render_kinds()); });
+  r.on("GET", "/v1/pools", [c](const auto&, auto& res) {
+    auto stats = c.all_stats();
+    reply_with(res, stats, render_pools);
+  });
+  r.on("GET", "/v1/nodes", [c](const auto&, auto& res) {
+    auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
+                                            immediate, nodes_atom::value);
+    reply_with(res, nodes, render_nodes);
+  });
+  r.on("GET", "/healthz", [c](const auto&, auto& res) {
+    auto stats = c.all_stats();
+    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
+      bool degraded = false;
+      for (auto& p : xs)
+        degraded = degraded || p.degraded;
+      return std::string{degraded ? R"({"status":"degraded"})"
+                                  : R"({"status":"ok"})"};
+    });
+  });
+}
+
+/// The Python service's batch and submit routes (its task reads are among
+/// the hot task routes).
+void seed_routes(router& r, const route_context& c) {
+  auto seed_batch = [c](seed_route route) {
+    return [c, route](const httplib::Request& req, httplib::Response& res) {
+      with_body(req, res, [&](const json& body) {
+        c.run_batch(parse_seed_batch(route, body, *c.codec), res,
+                    render_seed_batch);
+      });
+    };
+  };
+  auto seed_submit = [c](seed_route route) {
+    return [c, route](const httplib::Request& req, httplib::Response& res) {
+      with_body(req, res, [&](const json& body) {
+        c.submit(parse_seed_task(route, body, *c.codec), res,
+                 render_task_id_only, 200);
+      });
+    };
+  };
+  r.on("POST", "/process-multiple", seed_batch(seed_route::process_multiple));
+  r.on("POST", "/process-with-limit",
+       seed_batch(seed_route::process_with_limit));
+  r.on("POST", "/process-cpu-bound", seed_batch(seed_route::process_cpu_bound));
+  r.on("POST", "/submit-task", seed_submit(seed_route::submit_task));
+  r.on("POST", "/submit-heavy-task",
+       seed_submit(seed_route::submit_heavy_task));
+  r.on("POST", "/start-task", seed_submit(seed_route::start_task));
+}
+
+/// Before any route: with a token configured, every route but /healthz needs
+/// "Authorization: Bearer TOKEN" (compared in constant time; never logged);
+/// while draining, POSTs (new work) get 503, reads and cancels go on.
+void access_control(http_server& http, std::string token,
+                    const std::atomic<bool>* draining) {
+  http.set_pre_routing_handler([token, draining](const httplib::Request& req,
+                                                 httplib::Response& res) {
+    if (!token.empty() && req.path != "/healthz" && !bearer_ok(req, token)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      reply(res, http_error{401, "unauthorized",
+                            "this route needs the header 'Authorization: "
+                            "Bearer <token>' with the configured token"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Shutting down: no new work; reads and cancels go on.
+    if (*draining && req.method == "POST") {
+      reply(res, http_error{503, "shutting_down",
+                            "the service is shutting down; retry against "
+                            "the next instance"});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+}
+
+/// A known path with another method: 405 with an Allow header. Registered
+/// after every route, for each method a path does not serve.
+void method_not_allowed(http_server& http,
+                        const std::shared_ptr<route_table>& table) {
+  auto not_allowed = [table](const httplib::Request& req,
+                             httplib::Response& res) {
+    auto allowed = table->allowed(req.path);
+    res.set_header("Allow", allowed);
+    reply(res, http_error{405, "method_not_allowed",
+                          req.method + " is not allowed on " + req.path
+                              + "; allowed: " + allowed});
+  };
+  for (auto& pattern : table->patterns()) {
+    for (auto method : {"GET", "POST", "DELETE", "PUT", "PATCH"}) {
+      if (table->has(pattern, method))
+        continue;
+      if (method == std::string{"GET"})
+        http.Get(pattern, not_allowed);
+      else if (method == std::string{"POST"})
+        http.Post(pattern, not_allowed);
+      else if (method == std::string{"DELETE"})
+        http.Delete(pattern, not_allowed);
+      else if (method == std::string{"PUT"})
+        http.Put(pattern, not_allowed);
+      else
+        http.Patch(pattern, not_allowed);
+    }
+  }
+}
+
+/// Every error answer is JSON: fills in the ones httplib produced itself,
+/// and answers exceptions from handlers with 500.
+void error_handlers(http_server& http,
+                    const std::shared_ptr<route_table>& table) {
+  using error_handler = httplib::Server::HandlerWithResponse;
+  http.set_error_handler(error_handler{[table](const httplib::Request& req,
+                                               httplib::Response& res) {
+    if (!res.body.empty())
+      return httplib::Server::HandlerResponse::Unhandled;
+    http_error e{res.status, "error", "request failed"};
+    switch (res.status) {
+      case 404:
+        e = {404, "not_found",
+             "no route for " + req.method + " " + req.path.substr(0, 200)};
+        break;
+      case 413:
+        e = {413, "too_large", "the request body is larger than allowed"};
+        break;
+      case 414:
+        e = {414, "too_large", "the request URI is too long"};
+        break;
+      case 400: {
+        // httplib answers 400 to a PUT or PATCH without a body before any
+        // routing: still say what is wrong with the route.
+        auto allowed = table->allowed(req.path);
+        if (!allowed.empty() && allowed.find(req.method) == std::string::npos) {
+          res.set_header("Allow", allowed);
+          e = {405, "method_not_allowed",
+               req.method + " is not allowed on " + req.path
+                   + "; allowed: " + allowed};
+        } else if (allowed.empty() && !req.method.empty() && req.path.size() > 0
+                   && req.path[0] == '/') {
+          e = {404, "not_found",
+               "no route for " + req.method + " " + req.path.substr(0, 200)};
+        } else {
+          e = {400, "bad_request", "the HTTP request is malformed"};
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    reply(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  }});
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                std::exception_ptr e) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what = x.what();
+    } catch (...) {
+    }
+    reply(res, http_error{500, "internal", "internal error: " + what});
+  });
+}
+
 } // namespace
 
 server::server(caf::actor_system& sys, const actorq_config& cfg, backend actors)
@@ -199,329 +561,21 @@ void server::drain() {
 }
 
 void server::routes() {
-  auto table = std::make_shared<route_table>();
-  // Handlers outlive this function: they capture by value, the bridge's
-  // members through pointers.
-  auto* sys = &sys_;
-  auto* codec = &codec_;
-  auto* actors = &actors_;
-  auto batch_timeout = cfg_.http_batch_timeout;
-  using handler = httplib::Server::Handler;
-  auto on = [&](const std::string& method, const std::string& pattern,
-                handler h) {
-    table->add(pattern, method);
-    if (method == "GET")
-      http_.Get(pattern, std::move(h));
-    else if (method == "POST")
-      // Read the body ourselves: httplib would otherwise treat bodies sent
-      // as form data (curl's default) as forms and cap them at 8 KiB.
-      http_.Post(pattern,
-                 [h](const httplib::Request& req, httplib::Response& res,
-                     const httplib::ContentReader& read) {
-                   auto& body = const_cast<std::string&>(req.body);
-                   bool complete = read([&](const char* data, size_t n) {
-                     body.append(data, n);
-                     return true;
-                   });
-                   if (!complete) {
-                     // httplib stops reading past http.max-body-bytes (and
-                     // sets 413) or when the client breaks off.
-                     reply(res, res.status == 413
-                                  ? http_error{413, "too_large",
-                                               "the request body is larger "
-                                               "than http.max-body-bytes"}
-                                  : http_error{400, "bad_request",
-                                               "the request body could not "
-                                               "be read"});
-                     return;
-                   }
-                   h(req, res);
-                 });
-    else if (method == "DELETE")
-      http_.Delete(pattern, std::move(h));
-  };
-  auto find_pool = [=](const std::string& name) -> pool_ref {
-    for (auto& p : actors->pools)
-      if (p.name == name)
-        return p;
-    return {};
-  };
-  // Runs a batch on a fresh coordinator and renders its result.
-  auto run_batch = [=](parsed<batch_spec>&& batch, httplib::Response& res,
-                       std::string (*render)(const batch_result&)) {
-    if (auto err = std::get_if<http_error>(&batch))
-      return reply(res, *err);
-    auto& spec = std::get<batch_spec>(batch);
-    auto coord = sys->spawn(coordinator, find_pool(spec.task.pool));
-    auto result =
-        ask<batch_result>(*sys, coord, batch_timeout, std::move(spec));
-    if (std::holds_alternative<http_error>(result))
-      caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
-    reply_with(res, result, render);
-  };
-  auto submit = [=](parsed<task_spec>&& spec, httplib::Response& res,
-                    auto render, int status) {
-    if (auto err = std::get_if<http_error>(&spec))
-      return reply(res, *err);
-    auto view =
-        ask<task_view>(*sys, actors->registry, immediate, submit_atom::value,
-                       std::get<task_spec>(std::move(spec)));
-    if (auto v = std::get_if<task_view>(&view); v && status == 202)
-      res.set_header("Location", "/v1/tasks/" + v->id.to_string());
-    reply_with(res, view, render, status);
-  };
-  auto with_body = [](const httplib::Request& req, httplib::Response& res,
-                      auto f) {
-    auto body = parse_body(req.body);
-    if (auto err = std::get_if<http_error>(&body))
-      return reply(res, *err);
-    f(std::get<json>(body));
-  };
-  // Reads one task by the id in the path and renders it with `render`.
-  auto read_task = [=](const httplib::Request& req, httplib::Response& res,
-                       std::string (*render)(const task_view&)) {
-    auto id = path_id(req);
-    if (!id)
-      return reply(res, task_not_found);
-    auto view =
-        ask<task_view>(*sys, actors->registry, immediate, get_atom::value, *id);
-    reply_with(res, view, render);
-  };
-  auto task_id_only = [](const task_view& v) {
-    std::string out = "{\"task_id\":\"";
-    out += v.id.to_string();
-    return out + "\"}";
-  };
+  router r{http_};
+  route_context c{&sys_, &codec_, &actors_, cfg_.http_batch_timeout};
+  // In this order: httplib tries routes in the order they were registered.
+  task_routes(r, c);
+  batch_routes(r, c);
+  info_routes(r, c);
+  seed_routes(r, c);
 
-  // -- v1 ---------------------------------------------------------------------
-  // Registered first: httplib tries routes in order, and these are the hot ones.
-
-  on("POST", "/v1/tasks", [=](const auto& req, auto& res) {
-    with_body(req, res, [&](const json& body) {
-      auto spec = parse_task(body, *codec);
-      if (auto key = param_header(req, "Idempotency-Key"))
-        set_idempotency_key(spec, *key);
-      submit(std::move(spec), res, render_task, 202);
-    });
-  });
-  on("GET", R"(/v1/tasks/([^/]+))",
-     [=](const httplib::Request& req, auto& res) {
-       auto wait = param(req, "wait_ms");
-       if (wait == nullptr)
-         return read_task(req, res, render_task);
-       auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
-       if (auto err = std::get_if<http_error>(&ms))
-         return reply(res, *err);
-       auto id = path_id(req);
-       if (!id)
-         return reply(res, task_not_found);
-       auto wait_ms = std::get<int64_t>(ms);
-       auto view =
-           ask<task_view>(*sys, actors->registry,
-                          std::chrono::milliseconds{wait_ms} + promise_grace,
-                          wait_atom::value, *id, wait_ms);
-       reply_with(res, view, render_task);
-     });
-  on("GET", R"(/get-result/([^/]+))", [=](const auto& req, auto& res) {
-    read_task(req, res, render_seed_result);
-  });
-  on("GET", R"(/check-task/([^/]+))", [=](const auto& req, auto& res) {
-    read_task(req, res, render_seed_check);
-  });
-  on("GET", R"(/task-status/([^/]+))", [=](const auto& req, auto& res) {
-    read_task(req, res, render_seed_status);
-  });
-
-  on("GET", "/v1/tasks", [=](const httplib::Request& req, auto& res) {
-    auto filter = parse_filter(param(req, "status"), param(req, "kind"),
-                               param(req, "limit"), param(req, "cursor"));
-    if (auto err = std::get_if<http_error>(&filter))
-      return reply(res, *err);
-    auto page = ask<task_page>(*sys, actors->registry, immediate,
-                               list_atom::value, std::get<task_filter>(filter));
-    reply_with(res, page, render_page);
-  });
-  on("DELETE", R"(/v1/tasks/([^/]+))",
-     [=](const httplib::Request& req, auto& res) {
-       auto id = path_id(req);
-       if (!id)
-         return reply(res, task_not_found);
-       auto view = ask<task_view>(*sys, actors->registry, immediate,
-                                  cancel_atom::value, *id);
-       auto running = std::holds_alternative<task_view>(view)
-                      && !is_terminal(std::get<task_view>(view).status);
-       reply_with(res, view, render_task, running ? 202 : 200);
-     });
-  on("POST", "/v1/batches", [=](const auto& req, auto& res) {
-    with_body(req, res, [&](const json& body) {
-      run_batch(parse_batch(body, *codec), res, render_batch);
-    });
-  });
-  on("GET", "/v1/kinds",
-     [](const auto&, auto& res) { reply(res, 200, render_kinds()); });
-  auto all_stats = [=]() -> parsed<std::vector<pool_stats>> {
-    std::vector<pool_stats> out;
-    for (auto& pool : actors->pools) {
-      auto stats =
-          ask<pool_stats>(*sys, pool.handle, immediate, stats_atom::value);
-      if (auto err = std::get_if<http_error>(&stats))
-        return *err;
-      out.push_back(std::get<pool_stats>(std::move(stats)));
-    }
-    return out;
-  };
-  on("GET", "/v1/pools", [=](const auto&, auto& res) {
-    auto stats = all_stats();
-    reply_with(res, stats, render_pools);
-  });
-  on("GET", "/v1/nodes", [=](const auto&, auto& res) {
-    auto nodes = ask<std::vector<node_view>>(*sys, actors->gateway, immediate,
-                                            nodes_atom::value);
-    reply_with(res, nodes, render_nodes);
-  });
-  on("GET", "/healthz", [=](const auto&, auto& res) {
-    auto stats = all_stats();
-    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
-      bool degraded = false;
-      for (auto& p : xs)
-        degraded = degraded || p.degraded;
-      return std::string{degraded ? R"({"status":"degraded"})"
-                                  : R"({"status":"ok"})"};
-    });
-  });
-
-  // -- seed-compatible routes -------------------------------------------------
-
-  auto seed_batch = [=](seed_route route) {
-    return [=](const httplib::Request& req, httplib::Response& res) {
-      with_body(req, res, [&](const json& body) {
-        run_batch(parse_seed_batch(route, body, *codec), res,
-                  render_seed_batch);
-      });
-    };
-  };
-  auto seed_submit = [=](seed_route route) {
-    return [=](const httplib::Request& req, httplib::Response& res) {
-      with_body(req, res, [&](const json& body) {
-        submit(parse_seed_task(route, body, *codec), res, task_id_only, 200);
-      });
-    };
-  };
-  on("POST", "/process-multiple", seed_batch(seed_route::process_multiple));
-  on("POST", "/process-with-limit", seed_batch(seed_route::process_with_limit));
-  on("POST", "/process-cpu-bound", seed_batch(seed_route::process_cpu_bound));
-  on("POST", "/submit-task", seed_submit(seed_route::submit_task));
-  on("POST", "/submit-heavy-task", seed_submit(seed_route::submit_heavy_task));
-  on("POST", "/start-task", seed_submit(seed_route::start_task));
-  // -- access control and draining -------------------------------------------
-
-  // With a token configured, every route but /healthz needs
-  // "Authorization: Bearer TOKEN". Compared in constant time; never logged.
   auto token = cfg_.http_auth_token;
   if (token.empty())
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
-  auto* draining = &draining_;
-  http_.set_pre_routing_handler([token, draining](const httplib::Request& req,
-                                                  httplib::Response& res) {
-    if (!token.empty() && req.path != "/healthz" && !bearer_ok(req, token)) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      reply(res, http_error{401, "unauthorized",
-                            "this route needs the header 'Authorization: "
-                            "Bearer <token>' with the configured token"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    // Shutting down: no new work; reads and cancels go on.
-    if (*draining && req.method == "POST") {
-      reply(res, http_error{503, "shutting_down",
-                            "the service is shutting down; retry against "
-                            "the next instance"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  // -- errors -----------------------------------------------------------------
-
-  // A known path with another method: 405 with an Allow header.
-  auto not_allowed = [table](const httplib::Request& req,
-                             httplib::Response& res) {
-    auto allowed = table->allowed(req.path);
-    res.set_header("Allow", allowed);
-    reply(res, http_error{405, "method_not_allowed",
-                          req.method + " is not allowed on " + req.path
-                              + "; allowed: " + allowed});
-  };
-  for (auto& pattern : table->patterns()) {
-    for (auto method : {"GET", "POST", "DELETE", "PUT", "PATCH"}) {
-      if (table->has(pattern, method))
-        continue;
-      if (method == std::string{"GET"})
-        http_.Get(pattern, not_allowed);
-      else if (method == std::string{"POST"})
-        http_.Post(pattern, not_allowed);
-      else if (method == std::string{"DELETE"})
-        http_.Delete(pattern, not_allowed);
-      else if (method == std::string{"PUT"})
-        http_.Put(pattern, not_allowed);
-      else
-        http_.Patch(pattern, not_allowed);
-    }
-  }
-
-  // Every error answer is JSON: fill in the ones httplib produced itself.
-  using error_handler = httplib::Server::HandlerWithResponse;
-  http_.set_error_handler(error_handler{[table](const httplib::Request& req,
-                                                httplib::Response& res) {
-    if (!res.body.empty())
-      return httplib::Server::HandlerResponse::Unhandled;
-    http_error e{res.status, "error", "request failed"};
-    switch (res.status) {
-      case 404:
-        e = {404, "not_found",
-             "no route for " + req.method + " " + req.path.substr(0, 200)};
-        break;
-      case 413:
-        e = {413, "too_large", "the request body is larger than allowed"};
-        break;
-      case 414:
-        e = {414, "too_large", "the request URI is too long"};
-        break;
-      case 400: {
-        // httplib answers 400 to a PUT or PATCH without a body before any
-        // routing: still say what is wrong with the route.
-        auto allowed = table->allowed(req.path);
-        if (!allowed.empty() && allowed.find(req.method) == std::string::npos) {
-          res.set_header("Allow", allowed);
-          e = {405, "method_not_allowed",
-               req.method + " is not allowed on " + req.path
-                   + "; allowed: " + allowed};
-        } else if (allowed.empty() && !req.method.empty() && req.path.size() > 0
-                   && req.path[0] == '/') {
-          e = {404, "not_found",
-               "no route for " + req.method + " " + req.path.substr(0, 200)};
-        } else {
-          e = {400, "bad_request", "the HTTP request is malformed"};
-        }
-        break;
-      }
-      default:
-        break;
-    }
-    reply(res, e);
-    return httplib::Server::HandlerResponse::Handled;
-  }});
-  http_.set_exception_handler([](const httplib::Request&,
-                                 httplib::Response& res, std::exception_ptr e) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      what = x.what();
-    } catch (...) {
-    }
-    reply(res, http_error{500, "internal", "internal error: " + what});
-  });
+  access_control(http_, std::move(token), &draining_);
+  method_not_allowed(http_, r.table);
+  error_handlers(http_, r.table);
 }
 
 } // namespace actorq::http
