@@ -28,6 +28,7 @@ test: build
 bench: build
 	bench/run.sh $(BUILD_DIR)
 	python3 bench/cluster.py $(BUILD_DIR)
+	python3 bench/runners.py $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
