@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -568,7 +569,7 @@ void read_kind_section(const std::string& name, const value::dictionary& xs,
                        kind_draft& d, bool builtin, problems_list& out) {
   auto prefix = "kinds." + name;
   // The runner decides which other keys apply: read it first.
-  if (auto r = xs.find("runner"); r != xs.end()) {
+  if (auto r = xs.find(caf::string_view{"runner"}); r != xs.end()) {
     if (builtin) {
       out.bad(prefix + ".runner", "'" + name
                                       + "' is a built-in kind; its runner "
@@ -589,10 +590,11 @@ void read_kind_section(const std::string& name, const value::dictionary& xs,
             "a kind needs a runner: \"exec\", \"http\" or \"remote\"");
   }
   auto runner = d.runner.value_or("");
-  for (auto& [key, v] : xs) {
+  for (auto& [key_view, v] : xs) {
+    std::string key{key_view};
     if (key == "runner")
       continue;
-    auto full = prefix + "." + std::string{key};
+    auto full = prefix + "." + key;
     auto def = std::find_if(kind_keys().begin(), kind_keys().end(),
                             [&](auto& k) { return key == k.name; });
     if (def == kind_keys().end()) {
@@ -651,7 +653,7 @@ pool_settings new_pool(const std::string& name,
 
 const value::dictionary* section(const caf::settings& content,
                                  const char* name) {
-  auto i = content.find(name);
+  auto i = content.find(caf::string_view{name, std::strlen(name)});
   if (i == content.end())
     return nullptr;
   return caf::get_if<value::dictionary>(&i->second);
@@ -681,8 +683,9 @@ void read_pools(const caf::settings& content, const catalog_defaults& defaults,
       pools.push_back(new_pool(name, defaults));
       p = pools.end() - 1;
     }
-    for (auto& [key, x] : *dict) {
-      auto full = prefix + "." + std::string{key};
+    for (auto& [key_view, x] : *dict) {
+      std::string key{key_view};
+      auto full = prefix + "." + key;
       auto def = std::find_if(pool_keys().begin(), pool_keys().end(),
                               [&](auto& k) { return key == k.name; });
       if (def == pool_keys().end())
@@ -731,6 +734,10 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
   // Pools: the built-ins with the global defaults, then every section.
   std::vector<pool_settings> pools = builtin_pools(defaults);
   read_pools(content, defaults, pools, out);
+  // The registry keeps a task's pool in one byte and its kind in two.
+  if (pools.size() > 200)
+    out.out.push_back("too many pools: " + std::to_string(pools.size())
+                      + " (at most 200)");
   cat.pools_.clear();
   for (auto& p : pools)
     cat.add_pool(std::move(p));
@@ -766,7 +773,7 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
       if (builtin)
         continue;
       auto key = "kinds." + name;
-      if (!dict->count("pool"))
+      if (dict->find(caf::string_view{"pool"}) == dict->end())
         out.bad(key + ".pool", "a kind needs a pool");
       auto runner = d->runner.value_or("");
       if (runner == "exec") {
@@ -780,6 +787,9 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
       }
     }
   }
+  if (drafts.size() > 60000)
+    out.out.push_back("too many kinds: " + std::to_string(drafts.size())
+                      + " (at most 60000)");
   cat.kinds_.clear();
   cat.kind_by_name_.clear();
   for (auto& d : drafts) {

@@ -1092,33 +1092,55 @@ void exec_runner::impl::shut_down() {
 
 // ---------------------------------------------------------------------------
 
-exec_runner::exec_runner() : impl_(std::make_unique<impl>()) {}
+namespace {
+
+/// Bits of a handle that name its loop (at most 8 loops).
+constexpr uint64_t loop_bits = 3;
+
+} // namespace
+
+exec_runner::exec_runner(size_t loops) {
+  if (loops == 0)
+    loops = std::clamp<size_t>(2 * std::thread::hardware_concurrency(), 2, 8);
+  loops = std::clamp<size_t>(loops, 1, size_t{1} << loop_bits);
+  for (size_t i = 0; i < loops; ++i)
+    loops_.push_back(std::make_unique<impl>());
+}
 
 exec_runner::~exec_runner() = default;
 
 uint64_t exec_runner::start(std::shared_ptr<const exec_spec> spec,
                             run_order order, run_callbacks callbacks) {
+  auto index = next_loop_.fetch_add(1) % loops_.size();
+  auto& loop = *loops_[index];
   auto a = std::make_unique<attempt>();
-  a->handle = impl_->next_handle_.fetch_add(1);
+  a->handle = loop.next_handle_.fetch_add(1);
   a->spec = std::move(spec);
   a->order = std::move(order);
   a->callbacks = std::move(callbacks);
   uint64_t handle = a->handle;
-  impl_->running_.fetch_add(1);
-  impl_->enqueue(command{command::type::start, handle, std::move(a)});
-  return handle;
+  loop.running_.fetch_add(1);
+  loop.enqueue(command{command::type::start, handle, std::move(a)});
+  return (handle << loop_bits) | index;
 }
 
 void exec_runner::cancel(uint64_t handle) {
-  impl_->enqueue(command{command::type::cancel, handle, nullptr});
+  auto index = handle & ((uint64_t{1} << loop_bits) - 1);
+  if (index < loops_.size())
+    loops_[index]->enqueue(
+        command{command::type::cancel, handle >> loop_bits, nullptr});
 }
 
 void exec_runner::cancel_all() {
-  impl_->enqueue(command{command::type::cancel_all, 0, nullptr});
+  for (auto& loop : loops_)
+    loop->enqueue(command{command::type::cancel_all, 0, nullptr});
 }
 
 size_t exec_runner::running() const {
-  return impl_->running_.load();
+  size_t n = 0;
+  for (auto& loop : loops_)
+    n += loop->running_.load();
+  return n;
 }
 
 } // namespace actorq

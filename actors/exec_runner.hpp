@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -50,8 +51,8 @@ struct exec_spec {
 /// the group (setsid, setpgid) are out of reach.
 class exec_runner {
 public:
-  /// Starts the event-loop thread.
-  exec_runner();
+  /// Starts the event-loop threads (`loops`; 0 = twice the cores, 2 to 8).
+  explicit exec_runner(size_t loops = 0);
   /// Kills every child's process group (SIGKILL), reaps them, joins.
   ~exec_runner();
   exec_runner(const exec_runner&) = delete;
@@ -75,7 +76,12 @@ public:
 
 private:
   struct impl;
-  std::unique_ptr<impl> impl_;
+  // Several event loops, each on its own thread: spawning blocks the
+  // spawning thread until the child has exec'd (~0.1–1 ms on these VMs), so
+  // one loop caps a busy pool at one spawn at a time. Attempts go round
+  // robin; a handle names its loop in its low bits.
+  std::vector<std::unique_ptr<impl>> loops_;
+  std::atomic<uint64_t> next_loop_{0};
 };
 
 } // namespace actorq

@@ -64,10 +64,13 @@ uint32_t kind_of(const job& j) {
   return i < 0 ? 0 : static_cast<uint32_t>(i);
 }
 
-/// CPU-bound jobs without a timeout may share one hand-off to a worker.
+/// Jobs without a timeout that run on dedicated threads (CPU-bound) or on
+/// another node (remote kinds) may share one hand-off to a worker: one
+/// wake-up, or one network round trip, per chunk instead of per attempt.
 bool chunkable(const job& j) {
   auto kind = current_catalog().find_kind(j.spec.kind);
-  return kind != nullptr && kind->cpu_bound() && j.spec.timeout_ms == 0;
+  return kind != nullptr && j.spec.timeout_ms == 0
+         && (kind->cpu_bound() || kind->runner == runner_type::remote);
 }
 
 /// The kinds local workers run: all but remote ones.
@@ -158,7 +161,7 @@ void hand_out(self_ptr self, uint32_t index, job&& j,
               const job_queue::kind_mask& mask) {
   auto& st = self->state;
   auto& s = st.slots[index];
-  if (!st.settings.dedicated_threads || !chunkable(j)) {
+  if (!chunkable(j)) {
     self->send(s.worker, start(self, index, std::move(j), false));
     return;
   }

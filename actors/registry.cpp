@@ -1,5 +1,6 @@
 #include "actors/registry.hpp"
 
+#include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
 #include "actors/time.hpp"
 
@@ -43,7 +44,7 @@ void wake_waiters(self_ptr self, uint64_t seq) {
   auto i = st.waiters.find(seq);
   if (i == st.waiters.end())
     return;
-  auto v = st.view(*st.at(seq));
+  auto v = st.view(seq, *st.at(seq));
   for (auto& w : i->second)
     w.promise.deliver(v);
   st.waiters.erase(i);
@@ -89,8 +90,9 @@ void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
   j.attempts = attempts;
   j.progress = true;
   j.listener = caf::actor_cast<job_listener_actor>(self);
-  self->send(st.cfg.pools[st.at(seq)->pool].handle, submit_atom::value,
-             std::move(j));
+  auto r = st.at(seq);
+  j.task = r->id;
+  self->send(st.cfg.pools[r->pool].handle, submit_atom::value, std::move(j));
 }
 
 /// Creates a task its pool has admitted. With a store the task is inserted
@@ -133,7 +135,7 @@ void acknowledge(self_ptr self, registry_state::promise_type promise,
     return;
   }
   if (auto r = st.at(seq))
-    promise.deliver(st.view(*r));
+    promise.deliver(st.view(seq, *r));
   else
     promise.deliver(not_found());
 }
@@ -281,7 +283,7 @@ void flush(self_ptr self) {
   for (auto& [seq, spec] : st.created) {
     auto r = st.at(seq);
     r->dirty = false;
-    batch.rows.push_back({seq, true, st.view(*r), std::move(spec)});
+    batch.rows.push_back({seq, true, st.view(seq, *r), std::move(spec)});
     last_created = seq;
   }
   for (auto seq : st.changed) {
@@ -289,7 +291,7 @@ void flush(self_ptr self) {
     if (r == nullptr || !r->dirty)
       continue; // already in this batch as an insert
     r->dirty = false;
-    batch.rows.push_back({seq, false, st.view(*r), {}});
+    batch.rows.push_back({seq, false, st.view(seq, *r), {}});
   }
   st.created.clear();
   st.changed.clear();
@@ -334,17 +336,14 @@ void lookup_key(self_ptr self, const std::string& key) {
         // (same key, sent meanwhile) get that task too.
         auto& st = self->state;
         auto& spec = waiting.front().spec;
-        auto kind = find_kind(spec.kind);
-        auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
-                                 [&](auto& p) { return p.name == spec.pool; });
-        if (auto full = pool->admit(1); !full.empty()) {
+        auto pool = st.pool_index(spec.pool);
+        if (auto full = st.cfg.pools[pool].admit(1); !full.empty()) {
           for (auto& w : waiting)
             w.promise.deliver(make_error(error_code::busy, full));
           return;
         }
-        auto seq = create(self, std::move(spec),
-                          static_cast<uint16_t>(kind - all_kinds().data()),
-                          static_cast<uint8_t>(pool - st.cfg.pools.begin()));
+        auto kind = st.kind_index(spec.kind);
+        auto seq = create(self, std::move(spec), kind, pool);
         for (auto& w : waiting)
           acknowledge(self, std::move(w.promise), seq);
       });
@@ -356,6 +355,7 @@ void lookup_key(self_ptr self, const std::string& key) {
 void recover(self_ptr self, std::vector<task_row>& rows) {
   auto& st = self->state;
   auto now = now_ms();
+  size_t orphans = 0;
   for (auto& row : rows) {
     auto& v = row.state;
     record r;
@@ -371,23 +371,26 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
       r.error = std::make_unique<std::string>(*v.error);
     if (!row.spec.idempotency_key.empty())
       r.key = std::make_unique<std::string>(row.spec.idempotency_key);
-    auto kind = find_kind(v.kind);
-    auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
-                             [&](auto& p) { return p.name == v.pool; });
-    r.kind = kind ? static_cast<uint16_t>(kind - all_kinds().data()) : 0;
-    r.pool = pool != st.cfg.pools.end()
-               ? static_cast<uint8_t>(pool - st.cfg.pools.begin())
-               : 0;
+    if (v.progress)
+      st.progress[row.seq] = *v.progress;
+    r.kind = st.kind_index(v.kind);
+    r.pool = st.pool_index(v.pool);
     auto seq = row.seq;
     auto& rec = st.pinned.emplace(seq, std::move(r)).first->second;
     st.index(seq, rec.id);
     if (rec.key)
       st.by_key[*rec.key] = seq;
     std::string lost;
-    if (kind == nullptr || pool == st.cfg.pools.end()) {
-      st.set_error(rec, "cannot resume after a restart: unknown kind '"
-                          + v.kind + "' or pool '" + v.pool + "'");
+    auto kind = current_catalog().find_kind(v.kind);
+    auto gone = kind == nullptr ? "kind '" + v.kind + "'"
+                : rec.pool >= st.cfg.pools.size() ? "pool '" + v.pool + "'"
+                                                 : std::string{};
+    if (!gone.empty()) {
+      // The config changed: fail it, saying why (never drop it silently).
+      st.set_error(rec, "cannot resume after a restart: the " + gone
+                          + " is no longer in the configuration");
       finish(self, rec, seq, task_status::failed, now);
+      ++orphans;
       continue;
     }
     if (rec.status == task_status::running) {
@@ -410,6 +413,11 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
       gauge->add(1);
     dispatch(self, seq, std::move(row.spec), rec.attempts);
   }
+  if (orphans > 0)
+    std::fprintf(stderr,
+                 "actorq: %zu recovered tasks failed: their kind or pool is "
+                 "no longer in the configuration\n",
+                 orphans);
 }
 
 /// A task not in memory: the store has it if it ended long ago.
@@ -426,8 +434,18 @@ void on_event(self_ptr self, job_event& e) {
   auto r = st.at(e.key);
   if (r == nullptr || is_terminal(r->status))
     return; // e.g. cancelled while queued; the pool's echo arrives late
+  if (e.phase == job_phase::progress) {
+    // Progress says nothing about attempts; kept after the end, and stored.
+    auto& p = e.result.result.value;
+    st.progress[e.key] = task_progress{p.value("fraction", 0.0),
+                                       p.value("message", std::string{}), e.at};
+    mark_changed(self, e.key, *r);
+    return;
+  }
   r->attempts = e.attempts;
   switch (e.phase) {
+    case job_phase::progress:
+      break;
     case job_phase::started:
       r->status = task_status::running;
       if (r->started_at == 0)
@@ -503,6 +521,7 @@ void registry_state::forget(uint64_t seq, record& r) {
   }
   results.release(r.result);
   r.error.reset();
+  progress.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -516,11 +535,11 @@ void registry_state::compact_results() {
   });
 }
 
-task_view registry_state::view(const record& r) const {
+task_view registry_state::view(uint64_t seq, const record& r) const {
   task_view v;
   v.id = r.id;
-  v.kind = std::string{all_kinds()[r.kind].name};
-  v.pool = cfg.pools[r.pool].name;
+  v.kind = kind_name(r.kind);
+  v.pool = pool_name(r.pool);
   v.status = r.status;
   v.cancel_requested = r.cancel_requested;
   v.attempts = r.attempts;
@@ -532,7 +551,41 @@ task_view registry_state::view(const record& r) const {
     v.result.text = results.view(r.result);
   if (r.error)
     v.error = *r.error;
+  if (!progress.empty())
+    if (auto p = progress.find(seq); p != progress.end())
+      v.progress = p->second;
   return v;
+}
+
+const std::string& registry_state::kind_name(uint16_t kind) const {
+  auto& kinds = current_catalog().kinds();
+  return kind < kinds.size() ? kinds[kind].name
+                             : retired_kinds[kind - kinds.size()];
+}
+
+const std::string& registry_state::pool_name(uint8_t pool) const {
+  return pool < cfg.pools.size() ? cfg.pools[pool].name
+                                 : retired_pools[pool - cfg.pools.size()];
+}
+
+uint16_t registry_state::kind_index(const std::string& name) {
+  auto& kinds = current_catalog().kinds();
+  if (auto i = current_catalog().kind_index(name); i >= 0)
+    return static_cast<uint16_t>(i);
+  auto i = std::find(retired_kinds.begin(), retired_kinds.end(), name);
+  if (i == retired_kinds.end())
+    i = retired_kinds.insert(retired_kinds.end(), name);
+  return static_cast<uint16_t>(kinds.size() + (i - retired_kinds.begin()));
+}
+
+uint8_t registry_state::pool_index(const std::string& name) {
+  for (size_t i = 0; i < cfg.pools.size(); ++i)
+    if (cfg.pools[i].name == name)
+      return static_cast<uint8_t>(i);
+  auto i = std::find(retired_pools.begin(), retired_pools.end(), name);
+  if (i == retired_pools.end())
+    i = retired_pools.insert(retired_pools.end(), name);
+  return static_cast<uint8_t>(cfg.pools.size() + (i - retired_pools.begin()));
 }
 
 // -- behavior -----------------------------------------------------------------
@@ -556,7 +609,7 @@ registry_actor::behavior_type registry(self_ptr self,
     auto& st = self->state;
     for (auto& [seq, ws] : st.waiters)
       for (auto& w : ws)
-        w.promise.deliver(st.view(*st.at(seq)));
+        w.promise.deliver(st.view(seq, *st.at(seq)));
     st.waiters.clear();
     if (st.durable()) {
       st.writing = false; // the batch at the store still gets written
@@ -577,10 +630,12 @@ registry_actor::behavior_type registry(self_ptr self,
   return {
       [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
         auto& st = self->state;
-        auto kind = find_kind(spec.kind);
+        // The spec was checked (check_task) by HTTP or the gateway.
+        auto kind = current_catalog().kind_index(spec.kind);
         auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
-                                 [&](auto& p) { return p.name == spec.pool; });
-        if (kind == nullptr)
+                                 [&](auto& p) { return p.name == spec.pool; })
+                    - st.cfg.pools.begin();
+        if (kind < 0)
           return make_error(error_code::invalid,
                             "kind: unknown kind '" + spec.kind + "'");
         auto& key = spec.idempotency_key;
@@ -596,7 +651,7 @@ registry_actor::behavior_type registry(self_ptr self,
             st.by_key.erase(i);
           }
         }
-        if (pool == st.cfg.pools.end())
+        if (static_cast<size_t>(pool) == st.cfg.pools.size())
           return make_error(error_code::invalid,
                             "pool: unknown pool '" + spec.pool + "'");
         if (!key.empty() && st.durable() && st.base > 0) {
@@ -608,13 +663,12 @@ registry_actor::behavior_type registry(self_ptr self,
             lookup_key(self, waiting.front().spec.idempotency_key);
           return promise;
         }
-        if (auto full = pool->admit(1); !full.empty())
+        if (auto full = st.cfg.pools[pool].admit(1); !full.empty())
           return make_error(error_code::busy, std::move(full));
-        auto seq = create(self, std::move(spec),
-                          static_cast<uint16_t>(kind - all_kinds().data()),
-                          static_cast<uint8_t>(pool - st.cfg.pools.begin()));
+        auto seq = create(self, std::move(spec), static_cast<uint16_t>(kind),
+                          static_cast<uint8_t>(pool));
         if (!st.durable())
-          return st.view(*st.at(seq));
+          return st.view(seq, *st.at(seq));
         auto promise = self->make_response_promise<task_view>();
         acknowledge(self, promise, seq);
         return promise;
@@ -625,7 +679,7 @@ registry_actor::behavior_type registry(self_ptr self,
           auto r = st.at(seq);
           if (st.expired(*r, now_ms()))
             return not_found();
-          return st.view(*r);
+          return st.view(seq, *r);
         }
         return read_back(self, id);
       },
@@ -638,7 +692,7 @@ registry_actor::behavior_type registry(self_ptr self,
         if (st.expired(r, now_ms()))
           return not_found();
         if (is_terminal(r.status) || ms <= 0)
-          return st.view(r);
+          return st.view(seq, r);
         auto promise = self->make_response_promise<task_view>();
         auto waiter_id = ++st.next_waiter;
         st.waiters[seq].push_back({waiter_id, promise});
@@ -655,7 +709,7 @@ registry_actor::behavior_type registry(self_ptr self,
                                 [&](auto& x) { return x.id == waiter_id; });
           if (w == ws.end())
             continue;
-          w->promise.deliver(st.view(*st.at(i->first)));
+          w->promise.deliver(st.view(i->first, *st.at(i->first)));
           ws.erase(w);
           if (ws.empty())
             st.waiters.erase(i);
@@ -669,11 +723,10 @@ registry_actor::behavior_type registry(self_ptr self,
         uint64_t seq = filter.cursor == 0
                          ? st.last_seq()
                          : std::min<uint64_t>(filter.cursor, st.last_seq());
-        auto kind = filter.kind.empty() ? nullptr : find_kind(filter.kind);
+        int kind = filter.kind.empty() ? -1 : st.kind_index(filter.kind);
         auto matches = [&](const record& r) {
           return (!filter.status || r.status == *filter.status)
-                 && (kind == nullptr || &all_kinds()[r.kind] == kind)
-                 && !st.expired(r, now);
+                 && (kind < 0 || r.kind == kind) && !st.expired(r, now);
         };
         for (; seq > st.base; --seq) {
           auto& r = st.records[seq - st.base - 1];
@@ -683,7 +736,7 @@ registry_actor::behavior_type registry(self_ptr self,
             page.next = seq; // the next page starts here
             return page;
           }
-          page.tasks.push_back(st.view(r));
+          page.tasks.push_back(st.view(seq, r));
         }
         if (seq == 0)
           return page;
@@ -697,7 +750,7 @@ registry_actor::behavior_type registry(self_ptr self,
               page.next = i->first;
               return page;
             }
-            page.tasks.push_back(st.view(i->second));
+            page.tasks.push_back(st.view(i->first, i->second));
           }
           return page;
         }
@@ -713,7 +766,7 @@ registry_actor::behavior_type registry(self_ptr self,
               auto& st = self->state;
               for (auto& v : more.tasks) {
                 if (auto s = st.lookup(v.id))
-                  v = st.view(*st.at(s));
+                  v = st.view(s, *st.at(s));
                 page.tasks.push_back(std::move(v));
               }
               page.next = more.next;
@@ -751,10 +804,10 @@ registry_actor::behavior_type registry(self_ptr self,
         if (r.status == task_status::running) {
           r.cancel_requested = true; // ends cancelled when the pool confirms
           mark_changed(self, seq, r);
-          return st.view(r);
+          return st.view(seq, r);
         }
         finish(self, r, seq, task_status::cancelled, now_ms());
-        return st.view(r);
+        return st.view(seq, r);
       },
       [=](std::vector<job_event>& events) {
         for (auto& e : events)

@@ -45,8 +45,8 @@ struct registry_state {
     result_arena::entry result; // into `results`; empty = null
     int32_t attempts = 0;
     int32_t max_retries = 0;
-    uint16_t kind = 0; // index into all_kinds()
-    uint8_t pool = 0;  // index into pools
+    uint16_t kind = 0; // kind_name(): the catalog's kinds, then retired
+    uint8_t pool = 0;  // pool_name(): cfg.pools, then retired
     task_status status = task_status::queued;
     bool cancel_requested = false;
     bool dirty = false; // changed since the last batch sent to the store
@@ -114,7 +114,20 @@ struct registry_state {
   /// entries are those of the records in memory.
   void compact_results();
 
-  task_view view(const record& r) const;
+  task_view view(uint64_t seq, const record& r) const;
+
+  // Kinds and pools of recovered tasks that the configuration no longer
+  // has: such tasks end failed, and their views keep the names.
+  std::vector<std::string> retired_kinds;
+  std::vector<std::string> retired_pools;
+  const std::string& kind_name(uint16_t kind) const;
+  const std::string& pool_name(uint8_t pool) const;
+  /// The catalog index of `name`, else a retired one (added if new).
+  uint16_t kind_index(const std::string& name);
+  uint8_t pool_index(const std::string& name);
+
+  // Progress reports of tasks that made some (few do): seq → progress.
+  std::unordered_map<uint64_t, task_progress> progress;
 };
 
 registry_actor::behavior_type

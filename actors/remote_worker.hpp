@@ -16,7 +16,7 @@ struct remote_worker_state {
   uint32_t slot = 0;
   pool_actor pool;
   kind_worker_actor target;
-  uint64_t pending = 0; // seq of the attempt at the remote actor, 0 = none
+  std::vector<uint64_t> pending; // seqs at the remote actor, not reported
 };
 
 worker_actor::behavior_type

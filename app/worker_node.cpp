@@ -1,5 +1,6 @@
 #include "app/worker_node.hpp"
 
+#include "actors/catalog.hpp"
 #include "actors/supervisor.hpp"
 #include "app/cluster.hpp"
 

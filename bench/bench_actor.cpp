@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   register_types(cfg);
   caf::actor_system sys{cfg};
   std::vector<pool_ref> pools;
-  for (auto& settings : cfg.pools()) {
+  for (auto settings : cfg.pools()) {
     if (settings.name == "io")
       settings.size = 1000;
     pools.push_back({settings.name, sys.spawn(pool, settings), settings.gauge});

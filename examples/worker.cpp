@@ -17,8 +17,9 @@
 // Run it:  ./worker 127.0.0.1 4242 [--workers=4] [--name=wc-1]
 //                   [--tls=CERT,KEY,CA]
 //
-// Each worker actor runs one attempt at a time, so --workers is this
-// program's share of the pool's concurrency. An input may carry "delay_ms"
+// Each worker actor runs one message at a time (one attempt, or a chunk of
+// them when many wait), so --workers is this program's share of the pool's
+// concurrency. An input may carry "delay_ms"
 // (simulated work: progress is reported halfway) and "fail": true (a failed
 // attempt, retried by the head's policy). When the head goes away the program
 // rejoins with backoff; SIGINT/SIGTERM stop it.
@@ -47,9 +48,9 @@ using wordcount_actor = actorq::kind_worker_actor::extend<
 
 struct wordcount_state {
   static inline const char* name = "wordcount";
-  uint64_t seq = 0; // the attempt in progress, 0 = none
-  actorq::work_result result;
-  caf::typed_response_promise<actorq::work_result> promise;
+  std::vector<uint64_t> seqs; // the items in progress (a delayed batch)
+  std::vector<actorq::work_result> results;
+  caf::typed_response_promise<std::vector<actorq::work_result>> promise;
   actorq::work_sink_actor sink; // where progress goes
 };
 
@@ -66,48 +67,63 @@ actorq::work_result count_words(const actorq::json& input) {
   return {true, {actorq::json{{"words", n}}}, {}, false};
 }
 
+/// Tells the head how far the delayed items have come.
+void report(wordcount_actor::stateful_pointer<wordcount_state> self,
+            double fraction, const std::string& message) {
+  for (auto seq : self->state.seqs)
+    self->send(self->state.sink, actorq::work_progress{seq, fraction, message});
+}
+
 wordcount_actor::behavior_type
 wordcount(wordcount_actor::stateful_pointer<wordcount_state> self) {
   return {
-      [=](actorq::work_item& w) -> caf::result<actorq::work_result> {
-        auto result = count_words(w.input.value);
-        auto delay = w.input.value.value("delay_ms", int64_t{0});
+      // The head sends one item, or a chunk when many wait: answer one
+      // result per item, in order.
+      [=](std::vector<actorq::work_item>& items)
+          -> caf::result<std::vector<actorq::work_result>> {
+        std::vector<actorq::work_result> results;
+        int64_t delay = 0;
+        for (auto& w : items) {
+          results.push_back(count_words(w.input.value));
+          delay = std::max(delay, w.input.value.value("delay_ms", int64_t{0}));
+        }
         if (delay <= 0)
-          return result;
+          return results;
+        // Simulated slow work: answer later, without blocking the thread.
         auto& st = self->state;
-        st.seq = w.seq;
-        st.result = std::move(result);
+        st.seqs.clear();
+        for (auto& w : items)
+          st.seqs.push_back(w.seq);
+        st.results = std::move(results);
         st.sink = caf::actor_cast<actorq::work_sink_actor>(
             self->current_sender());
-        st.promise = self->make_response_promise<actorq::work_result>();
-        self->send(st.sink, actorq::work_progress{w.seq, 0.0, "started"});
+        st.promise =
+            self->make_response_promise<std::vector<actorq::work_result>>();
+        report(self, 0.0, "started");
+        auto first = st.seqs.front();
         self->delayed_send(self, std::chrono::milliseconds{delay / 2},
-                           half_atom::value, w.seq);
+                           half_atom::value, first);
         self->delayed_send(self, std::chrono::milliseconds{delay},
-                           done_atom::value, w.seq);
+                           done_atom::value, first);
         return st.promise;
       },
-      [=](half_atom, uint64_t seq) {
-        if (seq == self->state.seq)
-          self->send(self->state.sink,
-                     actorq::work_progress{seq, 0.5, "halfway there"});
+      [=](half_atom, uint64_t first) {
+        auto& st = self->state;
+        if (!st.seqs.empty() && st.seqs.front() == first)
+          report(self, 0.5, "halfway there");
       },
       [=](actorq::cancel_atom, uint64_t seq) {
-        auto& st = self->state;
-        if (seq != st.seq || seq == 0)
-          return;
-        // The head dropped the attempt: stop early, answer anyway (the head
-        // discards it).
-        st.seq = 0;
-        st.promise.deliver(actorq::work_result{false, {}, "cancelled", false});
+        // The head dropped this item: its result will be discarded. A real
+        // worker would stop its work here; ours has none to stop.
+        (void) seq;
       },
-      [=](done_atom, uint64_t seq) {
+      [=](done_atom, uint64_t first) {
         auto& st = self->state;
-        if (seq != st.seq)
-          return; // cancelled meanwhile
-        st.seq = 0;
-        self->send(st.sink, actorq::work_progress{seq, 1.0, "done"});
-        st.promise.deliver(std::move(st.result));
+        if (st.seqs.empty() || st.seqs.front() != first)
+          return;
+        report(self, 1.0, "done");
+        st.seqs.clear();
+        st.promise.deliver(std::move(st.results));
       },
   };
 }
@@ -158,6 +174,7 @@ int main(int argc, char** argv) {
   // The head monitors this actor: when the program goes, so do its workers.
   caf::scoped_actor self{sys};
   auto backoff = std::chrono::milliseconds{100};
+  bool refused = false;
   while (!stopping) {
     auto gw = tls.empty()
                   ? sys.middleman().remote_actor<actorq::gateway_actor>(host,
@@ -176,7 +193,8 @@ int main(int argc, char** argv) {
           },
           [&](caf::error& err) {
             std::cerr << "the head refused: " << sys.render(err) << "\n";
-            stopping = true; // a config mismatch does not fix itself
+            refused = true; // a config mismatch does not fix itself
+            stopping = true;
           });
     else
       std::cerr << "cannot reach " << host << ":" << port << ": "
@@ -197,5 +215,5 @@ int main(int argc, char** argv) {
   }
   for (auto& w : offer.workers)
     caf::anon_send_exit(w.worker, caf::exit_reason::user_shutdown);
-  return 0;
+  return refused ? 1 : 0;
 }

@@ -18,11 +18,7 @@ namespace {
 
 const codec_settings& settings() {
   static const codec_settings cfg = [] {
-    codec_settings c;
-    c.pools = {{"io", 4, false, {}, {}, nullptr},
-               {"cpu", 2, true, {}, {}, nullptr},
-               {"limited", 5, false, {}, {}, nullptr},
-               {"heavy", 2, false, {}, {}, nullptr}};
+    codec_settings c; // the built-in catalog: pools io, cpu, limited, heavy
     c.max_batch_items = 1000;
     return c;
   }();
@@ -57,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again || !(*again == *id))
       __builtin_trap();
   }
-  auto filter = parse_filter(&text, &text, &text, &text);
+  auto filter = parse_filter(&text, &text, &text, &text, *cfg.kinds);
   visit(filter, [](task_filter&) {});
   auto wait = parse_int_param("wait_ms", text, 0, 60000);
   visit(wait, [](int64_t) {});

@@ -269,6 +269,18 @@ void append_task(std::string& out, const task_view& v) {
     out += "null";
   out += ",\"cancel_requested\":";
   out += v.cancel_requested ? "true" : "false";
+  out += ",\"progress\":";
+  if (v.progress) {
+    out += "{\"fraction\":";
+    out += json(v.progress->fraction).dump();
+    out += ",\"message\":";
+    append_string(out, valid_utf8(v.progress->message));
+    out += ",\"at\":";
+    append_time(out, v.progress->at);
+    out += '}';
+  } else {
+    out += "null";
+  }
   out += '}';
 }
 

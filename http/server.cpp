@@ -307,7 +307,8 @@ void task_routes(router& r, const route_context& c) {
   });
   r.on("GET", "/v1/tasks", [c](const httplib::Request& req, auto& res) {
     auto filter = parse_filter(param(req, "status"), param(req, "kind"),
-                               param(req, "limit"), param(req, "cursor"));
+                               param(req, "limit"), param(req, "cursor"),
+                               *c.codec->kinds);
     if (auto err = std::get_if<http_error>(&filter))
       return reply(res, *err);
     auto page = ask<task_page>(*c.sys, c.actors->registry, immediate,
@@ -338,8 +339,17 @@ void batch_routes(router& r, const route_context& c) {
 
 /// Kinds, pools, nodes and health.
 void info_routes(router& r, const route_context& c) {
-  r.on("GET", "/v1/kinds",
-       [](const auto&, auto& res) { reply(res, 200, render_kinds()); });
+  r.on("GET", "/v1/kinds", [c](const auto&, auto& res) {
+    // Remote kinds: how many workers the connected programs offer.
+    auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
+                                            immediate, nodes_atom::value);
+    std::vector<std::pair<std::string, uint32_t>> serving;
+    if (auto xs = std::get_if<std::vector<node_view>>(&nodes))
+      for (auto& n : *xs)
+        if (n.up)
+          serving.insert(serving.end(), n.kinds.begin(), n.kinds.end());
+    reply(res, 200, render_kinds(*c.codec->kinds, serving));
+  });
   r.on("GET", "/v1/pools", [c](const auto&, auto& res) {
     auto stats = c.all_stats();
     reply_with(res, stats, render_pools);
@@ -507,11 +517,7 @@ void error_handlers(http_server& http,
 
 server::server(caf::actor_system& sys, const actorq_config& cfg, backend actors)
     : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
-  codec_.pools = actors_.settings;
-  codec_.default_max_retries = cfg.retry_max_retries;
-  codec_.default_backoff_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_backoff)
-          .count();
+  codec_.kinds = cfg.kinds();
   codec_.max_batch_items = cfg.http_max_batch_items;
   codec_.seed_delay_scale = cfg.seed_delay_scale;
   auto threads = static_cast<size_t>(cfg.http_threads);

@@ -22,8 +22,7 @@ namespace actorq::http {
 struct backend {
   registry_actor registry;
   gateway_actor gateway; // knows the cluster's nodes
-  std::vector<pool_ref> pools;
-  std::vector<pool_settings> settings; // of the same pools, same order
+  std::vector<pool_ref> pools; // in the catalog's order
 };
 
 /// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects

@@ -338,11 +338,12 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 //
 // A kind declared on the head with `runner = "remote"` is served by actors of
 // your own program: it joins the gateway with a worker_offer naming, for each
-// kind, one kind_worker_actor per attempt it may run at once. The head's pool
-// sends each a work_item and waits for its work_result (answer at once, or
-// later through a response promise); cancel_atom says the result will be
-// discarded. Progress goes to the sender of the work_item (a work_sink_actor).
-// See examples/worker.cpp.
+// kind, its kind_worker_actors. The head's pool sends each worker work_items
+// — one, or a chunk of them when many are waiting (fewer messages per
+// attempt) — and waits for the answer: one work_result per item, in order (at
+// once, or later through a response promise). cancel_atom says an item's
+// result will be discarded. Progress goes to the sender of the work_items (a
+// work_sink_actor). See examples/worker.cpp.
 
 /// One attempt of a remote kind.
 struct work_item {
@@ -389,8 +390,9 @@ typename Inspector::result_type inspect(Inspector& f, work_progress& x) {
 
 /// What your worker actors implement.
 using kind_worker_actor = caf::typed_actor<
-    // Run one attempt; answer with its result.
-    caf::replies_to<work_item>::with<work_result>,
+    // Run these attempts (in any order, one after the other or at once);
+    // answer with one result per item, in the order of the items.
+    caf::replies_to<std::vector<work_item>>::with<std::vector<work_result>>,
     // The attempt `seq` was cancelled (or timed out): its result is dropped.
     caf::reacts_to<cancel_atom, uint64_t>>;
 
@@ -484,6 +486,9 @@ inline void register_gateway_types(caf::actor_system_config& cfg) {
           "std::vector<std::pair<std::string,std::string>>")
       .add_message_type<work_item>("actorq::work_item")
       .add_message_type<work_result>("actorq::work_result")
+      .add_message_type<std::vector<work_item>>("std::vector<actorq::work_item>")
+      .add_message_type<std::vector<work_result>>(
+          "std::vector<actorq::work_result>")
       .add_message_type<work_progress>("actorq::work_progress")
       .add_message_type<kind_worker_actor>("actorq::kind_worker_actor")
       .add_message_type<work_sink_actor>("actorq::work_sink_actor")
