@@ -411,10 +411,11 @@ bool executable_file(const fs::path& p) {
 std::string resolve_program(const std::string& name, const fs::path& workdir,
                             std::string& problem) {
   if (name.find('/') != std::string::npos) {
-    auto p = fs::path{name}.is_absolute() ? fs::path{name} : workdir / name;
+    auto p = (fs::path{name}.is_absolute() ? fs::path{name} : workdir / name)
+                 .lexically_normal();
     if (!executable_file(p))
       problem = p.string() + " is not an executable file";
-    return p.lexically_normal().string();
+    return p.string();
   }
   auto path = std::getenv("PATH");
   std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -659,33 +660,44 @@ const value::dictionary* section(const caf::settings& content,
   return caf::get_if<value::dictionary>(&i->second);
 }
 
-void read_pools(const caf::settings& content, const catalog_defaults& defaults,
-                std::vector<pool_settings>& pools, problems_list& out) {
-  auto xs = section(content, "pools");
+/// Calls `f(name, keys)` for each well-formed [SECTION.NAME] of `content`
+/// ("pools", "kinds"); bad names and non-sections are problems.
+template <class F>
+void for_each_section(const caf::settings& content, const char* section_name,
+                      const char* what, problems_list& out, F f) {
+  auto xs = section(content, section_name);
   if (xs == nullptr)
     return;
   for (auto& [name_view, v] : *xs) {
     std::string name{name_view};
-    auto prefix = "pools." + name;
     if (!valid_name(name)) {
-      out.out.push_back("bad pool name '" + name
+      out.out.push_back(std::string{"bad "} + what + " name '" + name
                         + "': 1-64 of a-z 0-9 _ -, starting with a letter");
       continue;
     }
     auto dict = caf::get_if<value::dictionary>(&v);
     if (dict == nullptr) {
-      out.out.push_back("unknown configuration key '" + prefix + "'");
+      out.out.push_back(std::string{"unknown configuration key '"}
+                        + section_name + "." + name + "'");
       continue;
     }
+    f(name, *dict);
+  }
+}
+
+void read_pools(const caf::settings& content, const catalog_defaults& defaults,
+                std::vector<pool_settings>& pools, problems_list& out) {
+  for_each_section(content, "pools", "pool", out,
+                   [&](const std::string& name, const value::dictionary& xs) {
     auto p = std::find_if(pools.begin(), pools.end(),
                           [&](auto& x) { return x.name == name; });
     if (p == pools.end()) {
       pools.push_back(new_pool(name, defaults));
       p = pools.end() - 1;
     }
-    for (auto& [key_view, x] : *dict) {
+    for (auto& [key_view, x] : xs) {
       std::string key{key_view};
-      auto full = prefix + "." + key;
+      auto full = "pools." + name + "." + key;
       auto def = std::find_if(pool_keys().begin(), pool_keys().end(),
                               [&](auto& k) { return key == k.name; });
       if (def == pool_keys().end())
@@ -693,6 +705,24 @@ void read_pools(const caf::settings& content, const catalog_defaults& defaults,
       else
         def->apply(x, *p, full, out);
     }
+  });
+}
+
+/// Turns a config kind's draft into its runner's spec.
+void build_config_kind(kind_draft& d, const value::dictionary& xs,
+                       const catalog_defaults& defaults, problems_list& out) {
+  auto key = "kinds." + d.info.name;
+  if (xs.find(caf::string_view{"pool"}) == xs.end())
+    out.bad(key + ".pool", "a kind needs a pool");
+  auto runner = d.runner.value_or("");
+  if (runner == "exec") {
+    d.info.runner = runner_type::exec;
+    build_exec(d, key, defaults, out);
+  } else if (runner == "http") {
+    d.info.runner = runner_type::http;
+    build_http(d, key, out);
+  } else if (runner == "remote") {
+    d.info.runner = runner_type::remote;
   }
 }
 
@@ -748,45 +778,20 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
     d.info = k;
     drafts.push_back(std::move(d));
   }
-  if (auto xs = section(content, "kinds")) {
-    for (auto& [name_view, v] : *xs) {
-      std::string name{name_view};
-      if (!valid_name(name)) {
-        out.out.push_back("bad kind name '" + name
-                          + "': 1-64 of a-z 0-9 _ -, starting with a letter");
-        continue;
-      }
-      auto dict = caf::get_if<value::dictionary>(&v);
-      if (dict == nullptr) {
-        out.out.push_back("unknown configuration key 'kinds." + name + "'");
-        continue;
-      }
-      auto d = std::find_if(drafts.begin(), drafts.end(),
-                            [&](auto& x) { return x.info.name == name; });
-      bool builtin = d != drafts.end();
-      if (!builtin) {
-        drafts.emplace_back();
-        d = drafts.end() - 1;
-        d->info.name = name;
-      }
-      read_kind_section(name, *dict, *d, builtin, out);
-      if (builtin)
-        continue;
-      auto key = "kinds." + name;
-      if (dict->find(caf::string_view{"pool"}) == dict->end())
-        out.bad(key + ".pool", "a kind needs a pool");
-      auto runner = d->runner.value_or("");
-      if (runner == "exec") {
-        d->info.runner = runner_type::exec;
-        build_exec(*d, key, defaults, out);
-      } else if (runner == "http") {
-        d->info.runner = runner_type::http;
-        build_http(*d, key, out);
-      } else if (runner == "remote") {
-        d->info.runner = runner_type::remote;
-      }
+  for_each_section(content, "kinds", "kind", out,
+                   [&](const std::string& name, const value::dictionary& xs) {
+    auto d = std::find_if(drafts.begin(), drafts.end(),
+                          [&](auto& x) { return x.info.name == name; });
+    bool builtin = d != drafts.end();
+    if (!builtin) {
+      drafts.emplace_back();
+      d = drafts.end() - 1;
+      d->info.name = name;
     }
-  }
+    read_kind_section(name, xs, *d, builtin, out);
+    if (!builtin)
+      build_config_kind(*d, xs, defaults, out);
+  });
   if (drafts.size() > 60000)
     out.out.push_back("too many kinds: " + std::to_string(drafts.size())
                       + " (at most 60000)");

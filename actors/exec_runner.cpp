@@ -1,5 +1,7 @@
 #include "actors/exec_runner.hpp"
 
+#include "actors/text.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -346,47 +348,6 @@ std::string describe_spawn_failure(const spawn_args& a) {
 // ---------------------------------------------------------------------------
 // Text for people: errors end up in JSON, which must be valid UTF-8, while
 // a child may print anything. Invalid sequences become U+FFFD.
-
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) {
-    return static_cast<unsigned char>(s[k]);
-  };
-  unsigned char c = byte(i);
-  size_t n = c < 0x80         ? 1
-             : (c >> 5) == 6  ? 2
-             : (c >> 4) == 14 ? 3
-             : (c >> 3) == 30 ? 4
-                              : 0;
-  if (n <= 1 || i + n > s.size()) {
-    return n == 1 ? 1 : 0;
-  }
-  uint32_t cp = c & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) {
-      return 0;
-    }
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  static constexpr uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-  bool ok = cp >= least[n] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-  return ok ? n : 0;
-}
-
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
 
 std::string_view trim_end(std::string_view s) {
   while (!s.empty()

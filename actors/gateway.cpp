@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <variant>
 
 namespace actorq {
 
@@ -88,25 +89,38 @@ struct countdown {
   }
 };
 
-caf::result<std::vector<pool_grant>> join_node(self_ptr self,
-                                               node_offer& offer) {
-  auto& st = self->state;
+/// Lets the sender join as node `name` (a worker node or program) unless
+/// `problem` says why not or a node of that name is up: its node index, and
+/// the head monitors it from now on.
+std::variant<uint32_t, caf::error>
+admit(self_ptr self, const char* what, const std::string& name,
+      const std::string& address, std::string problem) {
   auto agent = self->current_sender();
   if (agent == nullptr)
     return make_error(error_code::invalid, "join needs a sender");
-  if (auto problem = check_node_offer(self, offer); !problem.empty()) {
-    std::fprintf(stderr, "actorq: refused worker node %s: %s\n",
-                 offer.name.c_str(), problem.c_str());
+  if (!problem.empty()) {
+    std::fprintf(stderr, "actorq: refused %s %s: %s\n", what, name.c_str(),
+                 problem.c_str());
     return make_error(error_code::invalid, std::move(problem));
   }
-  auto node = node_entry(self, offer.name);
+  auto node = node_entry(self, name);
   if (node == nullptr)
     return make_error(error_code::conflict,
-                      "a node named '" + offer.name + "' is already up");
-  auto index = static_cast<uint32_t>(node - st.nodes.data());
-  node->view.address = offer.address;
+                      "a node named '" + name + "' is already up");
+  node->view.address = address;
   node->agent = caf::actor_cast<caf::actor_addr>(agent);
   self->monitor(agent);
+  return static_cast<uint32_t>(node - self->state.nodes.data());
+}
+
+caf::result<std::vector<pool_grant>> join_node(self_ptr self,
+                                               node_offer& offer) {
+  auto admitted = admit(self, "worker node", offer.name, offer.address,
+                        check_node_offer(self, offer));
+  if (auto err = std::get_if<caf::error>(&admitted))
+    return std::move(*err);
+  auto index = std::get<uint32_t>(admitted);
+  auto node = &self->state.nodes[index];
   countdown<std::vector<pool_grant>> all{
       self->make_response_promise<std::vector<pool_grant>>()};
   auto kinds = node_kinds(offer);
@@ -153,23 +167,12 @@ std::string check_worker_offer(const worker_offer& offer) {
 }
 
 caf::result<uint32_t> join_workers(self_ptr self, worker_offer& offer) {
-  auto& st = self->state;
-  auto agent = self->current_sender();
-  if (agent == nullptr)
-    return make_error(error_code::invalid, "join needs a sender");
-  if (auto problem = check_worker_offer(offer); !problem.empty()) {
-    std::fprintf(stderr, "actorq: refused worker program %s: %s\n",
-                 offer.name.c_str(), problem.c_str());
-    return make_error(error_code::invalid, std::move(problem));
-  }
-  auto node = node_entry(self, offer.name);
-  if (node == nullptr)
-    return make_error(error_code::conflict,
-                      "a node named '" + offer.name + "' is already up");
-  auto index = static_cast<uint32_t>(node - st.nodes.data());
-  node->view.address = offer.address;
-  node->agent = caf::actor_cast<caf::actor_addr>(agent);
-  self->monitor(agent);
+  auto admitted = admit(self, "worker program", offer.name, offer.address,
+                        check_worker_offer(offer));
+  if (auto err = std::get_if<caf::error>(&admitted))
+    return std::move(*err);
+  auto index = std::get<uint32_t>(admitted);
+  auto node = &self->state.nodes[index];
   // One group of slots per kind: its workers run that kind only.
   std::map<std::string, std::vector<kind_worker_actor>> by_kind;
   for (auto& w : offer.workers)

@@ -18,6 +18,8 @@
 // cancel landing between the hook and connect() ends the call as well.
 #include "actors/http_runner.hpp"
 
+#include "actors/text.hpp"
+
 #include <httplib.h>
 #include <openssl/x509.h>
 
@@ -99,73 +101,10 @@ bool blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-/// Length of the valid UTF-8 sequence at `s[i]`, 0 if there is none.
-size_t utf8_sequence(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) {
-    return static_cast<unsigned char>(s[k]);
-  };
-  unsigned char b = byte(i);
-  if (b < 0x80)
-    return 1;
-  size_t len = b >= 0xC2 && b <= 0xDF   ? 2
-               : b >= 0xE0 && b <= 0xEF ? 3
-               : b >= 0xF0 && b <= 0xF4 ? 4
-                                        : 0;
-  if (len == 0 || i + len > s.size())
-    return 0;
-  // The second byte's range rules out overlong forms, surrogates and
-  // code points above U+10FFFF.
-  unsigned char lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
-  unsigned char hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
-  if (byte(i + 1) < lo || byte(i + 1) > hi)
-    return 0;
-  for (size_t k = 2; k < len; ++k)
-    if ((byte(i + k) & 0xC0) != 0x80)
-      return 0;
-  return len;
-}
-
-/// At most the first `max` bytes of `text` as valid UTF-8 (other bytes become
-/// U+FFFD): errors end up in JSON, which refuses to render invalid UTF-8.
+/// At most the first `max` bytes of `text` as valid UTF-8: errors end up
+/// in JSON, which refuses to render invalid UTF-8.
 std::string utf8_prefix(std::string_view text, size_t max) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t len = utf8_sequence(text, i);
-    if (i + std::max<size_t>(len, 1) > max)
-      break;
-    if (len == 0)
-      out += "\xEF\xBF\xBD";
-    else
-      out.append(text.data() + i, len);
-    i += std::max<size_t>(len, 1);
-  }
-  if (i < text.size())
-    out += " ...";
-  return out;
-}
-
-/// Nesting depth of a JSON text, skipping strings.
-int nesting_depth(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
+  return valid_utf8(text, max);
 }
 
 // --- Retry-After -----------------------------------------------------------
@@ -296,7 +235,7 @@ run_result parse_result(const http_spec& spec, const std::string& body) {
   r.ok = true;
   if (blank(body))
     return r; // result stays null
-  if (nesting_depth(body) > max_result_depth)
+  if (json_nesting_depth(body, max_result_depth) > max_result_depth)
     return failure("the response of " + describe(spec)
                    + " is nested deeper than "
                    + std::to_string(max_result_depth) + " levels");

@@ -126,8 +126,10 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
         auto kind = current_catalog().find_kind(a.kind);
         if (kind == nullptr || kind->runner == runner_type::remote) {
           report(self, a.seq,
-                 outcome{false, {}, "this worker cannot run kind '" + a.kind
-                                        + "'"});
+                 outcome{false, {},
+                         kind == nullptr ? "unknown kind '" + a.kind + "'"
+                                         : "this worker cannot run kind '"
+                                               + a.kind + "'"});
           return;
         }
         if (kind->builtin != nullptr)

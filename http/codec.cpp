@@ -1,6 +1,7 @@
 #include "http/codec.hpp"
 
 #include "actors/kinds.hpp"
+#include "actors/text.hpp"
 #include "actors/time.hpp"
 
 #include <algorithm>
@@ -17,42 +18,6 @@ http_error invalid(std::string detail) {
 
 http_error bad_json(std::string detail) {
   return {400, "bad_json", std::move(detail)};
-}
-
-/// Nesting depth of a JSON text, skipping strings: checked before parsing so
-/// that hostile input never reaches a recursive code path.
-int nesting_depth(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        deepest = std::max(deepest, ++depth);
-        if (deepest > max_json_depth)
-          return deepest;
-        break;
-      case ']':
-      case '}':
-        --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return deepest;
 }
 
 /// Reads an optional integer field of the request body into `out`.
@@ -195,41 +160,6 @@ void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-/// `text` with every byte that is not part of a valid UTF-8 sequence
-/// replaced by U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xE  ? 3
-                 : (c >> 3) == 0x1E ? 4
-                                    : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and code points past U+10FFFF.
-      uint32_t cp = c & (0x7F >> len);
-      for (size_t k = 1; k < len; ++k)
-        cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-      static constexpr uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_cp[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 void append_time(std::string& out, int64_t ms) {
   if (ms == 0)
     out += "null";
@@ -289,7 +219,7 @@ void append_task(std::string& out, const task_view& v) {
 parsed<json> parse_body(std::string_view body) {
   if (body.empty())
     return bad_json("the request body is empty; expected JSON");
-  if (nesting_depth(body) > max_json_depth)
+  if (json_nesting_depth(body, max_json_depth) > max_json_depth)
     return bad_json("the request body is nested deeper than "
                     + std::to_string(max_json_depth) + " levels");
   try {

@@ -112,7 +112,10 @@ TEST_CASE("config: every documented key is accepted", "[config]") {
 TEST_CASE("config: an unknown key stops startup with a message naming it", "[config]") {
   check_refused({"--pools.io.sise=3"}, "pools.io.sise");
   check_refused({"--http.bogus=1"}, "http.bogus");
-  check_refused({"--pools.nosuch.size=2"}, "pools.nosuch");
+  // (--pools.NAME.size defines a pool now: config_kinds_test.cpp.)
+  check_refused({"--pools.gpu.size=2", "--pools.gpu.cores=2"},
+                "pools.gpu.cores");
+  check_refused({"--kinds.echo.sise=2"}, "kinds.echo.sise");
   check_refused({"--seed.delay-scal=0.5"}, "seed.delay-scal");
 }
 

@@ -39,7 +39,15 @@ struct built {
     for (auto& p : problems)
       if (p.find(needle) != std::string::npos)
         return true;
+    UNSCOPED_INFO("problems: " << all());
     return false;
+  }
+
+  std::string all() const {
+    std::string out;
+    for (auto& p : problems)
+      out += p + "\n";
+    return out;
   }
 };
 
@@ -99,8 +107,8 @@ size = -1
 }
 
 TEST_CASE("kinds are data: exec, http and remote", "[catalog]") {
-  ::setenv("ACTORQ_TEST_TOKEN", "s3cret", 1);
-  ::setenv("ACTORQ_TEST_PASS", "through", 1);
+  ::setenv("JOBTEST_TOKEN", "s3cret", 1);
+  ::setenv("JOBTEST_PASS", "through", 1);
   auto b = build(R"(
 [pools.text]
 size = 0
@@ -108,7 +116,7 @@ size = 0
 runner = "exec"
 pool = "io"
 command = ["cat", "-"]
-env = ["ACTORQ_TEST_PASS", "A=b", "NOT_SET_ANYWHERE_X"]
+env = ["JOBTEST_PASS", "A=b", "NOT_SET_ANYWHERE_X"]
 max-retries = 0
 timeout = 5s
 rlimits = { cpu = 10, open-files = 64, address-space = "1GiB" }
@@ -116,7 +124,7 @@ rlimits = { cpu = 10, open-files = 64, address-space = "1GiB" }
 runner = "http"
 pool = "io"
 url = "https://example.invalid:8443/hook?x=1"
-headers = ["Authorization: Bearer ${ACTORQ_TEST_TOKEN}"]
+headers = ["Authorization: Bearer ${JOBTEST_TOKEN}"]
 tls-verify = false
 [kinds.wordcount]
 runner = "remote"
@@ -125,6 +133,7 @@ pool = "text"
 pool = "limited"
 description = "moved"
 )");
+  INFO(b.all());
   REQUIRE(b.problems.empty());
   auto& cat = *b.cat;
   auto k = cat.find_kind("cat");
@@ -135,7 +144,7 @@ description = "moved"
   CHECK(k->exec->argv == std::vector<std::string>{"cat", "-"});
   CHECK(k->exec->workdir == "/tmp");
   CHECK(k->exec->env
-        == std::vector<std::string>{"ACTORQ_TEST_PASS=through", "A=b"});
+        == std::vector<std::string>{"JOBTEST_PASS=through", "A=b"});
   CHECK(k->exec->rlimit_cpu_seconds == 10);
   CHECK(k->exec->rlimit_open_files == 64);
   CHECK(k->exec->rlimit_address_space_bytes == int64_t{1} << 30);

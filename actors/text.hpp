@@ -1,0 +1,23 @@
+// Text helpers shared by the HTTP codec and the runners: what clients and
+// jobs send is checked before it reaches a JSON parser or a JSON answer.
+#pragma once
+
+#include <climits>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace actorq {
+
+/// `text` (at most its first `max_bytes`, then " ...") with every byte that
+/// is not part of a valid UTF-8 sequence replaced by U+FFFD: JSON answers
+/// must be valid UTF-8 whatever a client or a job wrote.
+std::string valid_utf8(std::string_view text,
+                       size_t max_bytes = std::string_view::npos);
+
+/// Nesting depth of a JSON text, skipping strings; stops counting once it
+/// passes `stop_above`. Checked before parsing, so hostile input never
+/// reaches a recursive code path.
+int json_nesting_depth(std::string_view text, int stop_above = INT_MAX);
+
+} // namespace actorq
