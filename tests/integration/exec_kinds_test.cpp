@@ -397,17 +397,17 @@ TEST_CASE("exec kinds: 100 one-second jobs on a pool of 100 run at once while /h
   check_no_zombies(srv.pid());
 }
 
-TEST_CASE("exec kinds: 1000 cat jobs in one batch leave no zombie behind",
+TEST_CASE("exec kinds: 10000 cat jobs in one batch leave no zombie behind",
           "[exec][kinds][reap]") {
   Server srv{examples_args()};
   json items = json::array();
-  for (int i = 0; i < 1000; ++i) items.push_back({{"i", i}, {"s", std::string(i % 50, 'x')}});
+  for (int i = 0; i < 10000; ++i) items.push_back({{"i", i}, {"s", std::string(i % 50, 'x')}});
   auto r = srv.post("/v1/batches", json{{"kind", "cat"}, {"items", items}});
   REQUIRE_STATUS(r, 200);
-  CHECK(r.j()["succeeded"] == 1000);
-  REQUIRE(r.j()["results"].size() == 1000);
+  CHECK(r.j()["succeeded"] == 10000);
+  REQUIRE(r.j()["results"].size() == 10000);
   size_t wrong = 0;
-  for (size_t i = 0; i < 1000; ++i)
+  for (size_t i = 0; i < 10000; ++i)
     if (r.j()["results"][i] != items[i]) ++wrong;
   CHECK(wrong == 0);
   check_no_zombies(srv.pid());
