@@ -49,6 +49,10 @@ actorq_config::actorq_config() {
       .add(cluster_join, "join",
            "HOST:PORT of a head: run as a worker node lending its pools")
       .add(cluster_name, "name", "this worker node's name (default host-pid)")
+      .add(cluster_insecure, "insecure",
+           "let a plain (non-TLS) gateway listen on a non-loopback address "
+           "(anyone who reaches it can submit work and make actorq allocate "
+           "memory: CAF 0.17's BASP trusts declared lengths)")
       .add(cluster_worker_http, "worker-http",
            "a worker node also serves GET /healthz on http.host:http.port "
            "(200 while it serves a head, else 503)");
@@ -174,6 +178,19 @@ std::vector<std::string> actorq_config::validate() {
                        "'normal', got '" + store_sync + "'");
   range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
   range("cluster.port", cluster_port, 0, 65535);
+  // Plain BASP authenticates nobody and trusts the payload lengths peers
+  // declare: off loopback only with TLS, or when the operator says so.
+  bool tls = !cluster_tls_certificate.empty() || !cluster_tls_key.empty()
+             || !cluster_tls_ca_file.empty();
+  auto loopback = [](const std::string& host) {
+    return host == "localhost" || host == "::1" || host == "[::1]"
+           || host.rfind("127.", 0) == 0;
+  };
+  if (cluster_port > 0 && !tls && !loopback(cluster_host) && !cluster_insecure)
+    problems.push_back(
+        "bad value for 'cluster.host': a plain gateway listens on loopback "
+        "only (got '" + cluster_host + "'); set [cluster.tls] certificate, key "
+        "and ca-file, or cluster.insecure = true to accept the risk");
   if (!cluster_join.empty() && cluster_join.find(':') == std::string::npos)
     problems.push_back("bad value for 'cluster.join': expected HOST:PORT, got '"
                        + cluster_join + "'");

@@ -139,6 +139,7 @@ public:
   std::string cluster_join;               // HOST:PORT: run as a worker node
   std::string cluster_name;               // worker node name; default host-pid
   bool cluster_worker_http = false; // worker node: serve GET /healthz
+  bool cluster_insecure = false; // a plain (non-TLS) gateway off loopback
   // [cluster.tls]
   std::string cluster_tls_certificate;
   std::string cluster_tls_key;

@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/gateway.hpp"
 #include "app/cluster.hpp"
+#include "app/memory.hpp"
 #include "app/worker_node.hpp"
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   }
 
   auto& sys = start_system(system_holder, cfg, "actorq");
+  memory_releaser releaser; // large batches give their memory back
   http::backend actors;
   for (auto& settings : cfg.pools())
     actors.pools.push_back(
@@ -153,6 +155,12 @@ int main(int argc, char** argv) {
     }
     std::printf("actorq gateway on %s:%u%s\n", cfg.cluster_host.c_str(), *port,
                 tls.enabled() ? " (TLS)" : "");
+    if (!tls.enabled() && cfg.cluster_insecure)
+      std::fprintf(stderr,
+                   "actorq: WARNING: the gateway on %s:%u is plain BASP "
+                   "(cluster.insecure): anyone who reaches it can submit work "
+                   "and make actorq allocate memory; use [cluster.tls]\n",
+                   cfg.cluster_host.c_str(), *port);
   }
 
   int exit_code = 0;
