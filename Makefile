@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= configs/default.ini
 PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-json3-dev \
-            catch2 libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3
+            catch2 libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build run test bench clean
