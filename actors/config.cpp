@@ -38,7 +38,10 @@ actorq_config::actorq_config() {
            "survives a crash of the process, not of the machine")
       .add(store_memory_tasks, "memory-tasks",
            "most recent tasks kept in memory; older ended ones are read from "
-           "the store");
+           "the store")
+      .add(store_write_timeout, "write-timeout",
+           "a write the disk has not completed after this long answers its "
+           "submissions 503 (the tasks still run if it completes later)");
   caf::config_option_adder{custom_options_, "cluster"}
       .add(cluster_host, "host",
            "address the head publishes its gateway on (default 127.0.0.1: "
@@ -177,6 +180,7 @@ std::vector<std::string> actorq_config::validate() {
     problems.push_back("bad value for 'store.sync': expected 'full' or "
                        "'normal', got '" + store_sync + "'");
   range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
+  positive("store.write-timeout", store_write_timeout);
   range("cluster.port", cluster_port, 0, 65535);
   // Plain BASP authenticates nobody and trusts the payload lengths peers
   // declare: off loopback only with TLS, or when the operator says so.

@@ -132,6 +132,7 @@ public:
   caf::timespan store_result_ttl = std::chrono::hours{24}; // 0 = forever
   std::string store_sync = "full"; // full | normal
   int64_t store_memory_tasks = 100000;
+  caf::timespan store_write_timeout = std::chrono::seconds{5};
 
   // [cluster]
   std::string cluster_host = "127.0.0.1"; // where the head publishes

@@ -2,6 +2,7 @@
 
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
+#include "actors/store.hpp"
 #include "actors/time.hpp"
 
 #include <algorithm>
@@ -23,6 +24,13 @@ static_assert(sizeof(record) <= 88, "registry_state::record grew");
 auto id_of(registry_state& st) {
   return [&st](uint64_t seq) { return st.at(seq)->id; };
 }
+
+/// The timeout_atom id of the write-timeout check (waiter ids start at 1).
+constexpr uint64_t write_check = 0;
+
+/// After a failed batch, the next one waits this long (no busy loop on a
+/// full or read-only disk; new submissions join it).
+constexpr auto retry_after_failure = std::chrono::milliseconds{10};
 
 caf::error not_found() {
   return make_error(error_code::not_found, "Task not found");
@@ -126,11 +134,28 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   return seq;
 }
 
-/// Answers a submission of task `seq` now if it is stored, else at commit.
+/// How long the batch at the store has been there, for messages.
+std::string overdue(const registry_state& st) {
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - st.batch_sent);
+  return "the store has not completed a write for "
+         + std::to_string(waited.count()) + " ms (store.write-timeout is "
+         + std::to_string(st.cfg.write_timeout.count()) + " ms)";
+}
+
+/// Answers a submission of task `seq` now if it is stored, else at commit
+/// (or with 503 if the store is stalled).
 void acknowledge(self_ptr self, registry_state::promise_type promise,
                  uint64_t seq) {
   auto& st = self->state;
   if (seq > st.committed) {
+    if (st.stalled) {
+      promise.deliver(make_error(
+          error_code::unavailable,
+          overdue(st) + "; the task with this Idempotency-Key is not stored "
+                        "yet: retry with the same key later"));
+      return;
+    }
     st.acks.emplace_back(seq, std::move(promise));
     return;
   }
@@ -140,19 +165,67 @@ void acknowledge(self_ptr self, registry_state::promise_type promise,
     promise.deliver(not_found());
 }
 
-/// Ends tasks whose first write failed: they were never acknowledged and
-/// never ran.
-void fail_unstored(self_ptr self, const std::vector<uint64_t>& seqs,
-                   const std::string& why) {
+/// Removes tasks whose insert failed: they were never acknowledged and never
+/// ran, so nothing of them stays (record, id, idempotency key, listing); a
+/// retry with the same key creates the task anew.
+void drop_unstored(self_ptr self, const std::vector<uint64_t>& seqs) {
   auto& st = self->state;
-  auto now = now_ms();
   for (auto seq : seqs) {
     auto r = st.at(seq);
-    if (r == nullptr || is_terminal(r->status))
+    if (r == nullptr)
       continue;
-    st.set_error(*r, "not stored: " + why);
-    finish(self, *r, seq, task_status::failed, now);
+    if (auto i = st.waiters.find(seq); i != st.waiters.end()) {
+      for (auto& w : i->second)
+        w.promise.deliver(not_found());
+      st.waiters.erase(i);
+    }
+    if (auto& gauge = st.cfg.pools[r->pool].gauge)
+      gauge->remove(1); // admitted, never queued
+    st.forget(seq, *r);
+    *r = record{}; // removed(); evict drops the slot
   }
+}
+
+void arm_write_check(self_ptr self, std::chrono::milliseconds in) {
+  auto& st = self->state;
+  if (st.stall_check_pending || st.cfg.write_timeout.count() <= 0)
+    return;
+  st.stall_check_pending = true;
+  self->delayed_send(self, in, timeout_atom::value, write_check);
+}
+
+/// The write timeout: a batch at the store for longer than
+/// store.write-timeout answers its submitters 503 (their tasks stay in
+/// memory, keys reserved, and run if the batch commits later); until the
+/// store answers, new submissions get 503 at once.
+void check_write(self_ptr self) {
+  auto& st = self->state;
+  st.stall_check_pending = false;
+  if (!st.writing || st.stalled)
+    return;
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - st.batch_sent);
+  if (waited < st.cfg.write_timeout) { // a later batch: its own deadline
+    arm_write_check(self, st.cfg.write_timeout - waited);
+    return;
+  }
+  st.stalled = true;
+  auto why = overdue(st);
+  note_store_stall(why);
+  std::fprintf(stderr, "actorq: %s; answering submissions 503 until it does\n",
+               why.c_str());
+  auto pending = make_error(error_code::unavailable,
+                            why + "; the task may still be stored: retry with "
+                                  "the same Idempotency-Key to learn its id");
+  for (auto& [seq, promise] : st.acks)
+    promise.deliver(pending);
+  st.acks.clear();
+  auto refused = make_error(error_code::unavailable,
+                            why + "; nothing was created");
+  for (auto& [key, ws] : st.key_lookups)
+    for (auto& w : ws)
+      w.promise.deliver(refused);
+  st.key_lookups.clear(); // their store lookups find nothing waiting
 }
 
 /// Keeps memory bounded: drops terminal tasks that expired or (with a store)
@@ -177,6 +250,11 @@ void evict(self_ptr self) {
   while (!st.records.empty()) {
     auto seq = st.base + 1;
     auto& r = st.records.front();
+    if (r.removed() && seq <= st.committed) {
+      st.records.pop_front();
+      ++st.base;
+      continue;
+    }
     if (r.dirty || seq > st.committed)
       break; // the store does not have its latest state yet
     if (is_terminal(r.status)) {
@@ -224,14 +302,24 @@ void sweep(self_ptr self) {
 void on_written(self_ptr self, store_batch& batch) {
   auto& st = self->state;
   st.writing = false;
+  if (st.stalled) {
+    st.stalled = false;
+    note_store_stall({});
+    std::fprintf(stderr, "actorq: the store completed the late write%s\n",
+                 batch.error.empty() ? "" : " (it failed)");
+  }
   std::vector<uint64_t> inserted;
   for (auto& row : batch.rows)
     if (row.insert)
       inserted.push_back(row.seq);
   if (!batch.error.empty()) {
-    // Not stored: fail the new tasks (their submitters get 503) and retry
-    // the state changes with the next batch.
-    fail_unstored(self, inserted, batch.error);
+    // Not stored: remove the new tasks (their submitters get 503) and retry
+    // the state changes with the next batch, a little later.
+    drop_unstored(self, inserted);
+    if (!st.flush_scheduled) {
+      st.flush_scheduled = true;
+      self->delayed_send(self, retry_after_failure, flush_atom::value);
+    }
     for (auto& row : batch.rows)
       if (!row.insert)
         if (auto r = st.at(row.seq))
@@ -265,7 +353,7 @@ void on_written(self_ptr self, store_batch& batch) {
     else
       acknowledge(self, std::move(promise), seq);
   }
-  if (!st.created.empty() || !st.changed.empty())
+  if (batch.error.empty() && (!st.created.empty() || !st.changed.empty()))
     flush(self);
   evict(self);
 }
@@ -296,6 +384,8 @@ void flush(self_ptr self) {
   st.created.clear();
   st.changed.clear();
   st.writing = true;
+  st.batch_sent = std::chrono::steady_clock::now();
+  arm_write_check(self, st.cfg.write_timeout);
   self->request(st.cfg.store, caf::infinite, std::move(batch))
     .then([=](store_batch& done) { on_written(self, done); },
           [=](caf::error& err) {
@@ -314,6 +404,8 @@ void lookup_key(self_ptr self, const std::string& key) {
   auto take = [self, key] {
     auto& lookups = self->state.key_lookups;
     auto i = lookups.find(key);
+    if (i == lookups.end()) // answered meanwhile (write timeout)
+      return std::vector<registry_state::keyed_submission>{};
     auto waiting = std::move(i->second);
     lookups.erase(i);
     return waiting;
@@ -335,6 +427,15 @@ void lookup_key(self_ptr self, const std::string& key) {
         // A new key: the first submission creates the task, the others
         // (same key, sent meanwhile) get that task too.
         auto& st = self->state;
+        if (waiting.empty())
+          return;
+        if (st.stalled) {
+          for (auto& w : waiting)
+            w.promise.deliver(make_error(error_code::unavailable,
+                                         overdue(st)
+                                           + "; nothing was created"));
+          return;
+        }
         auto& spec = waiting.front().spec;
         auto pool = st.pool_index(spec.pool);
         if (auto full = st.cfg.pools[pool].admit(1); !full.empty()) {
@@ -481,8 +582,10 @@ void on_event(self_ptr self, job_event& e) {
 // -- registry_state -----------------------------------------------------------
 
 registry_state::record* registry_state::at(uint64_t seq) {
-  if (seq > base && seq - base <= records.size())
-    return &records[seq - base - 1];
+  if (seq > base && seq - base <= records.size()) {
+    auto r = &records[seq - base - 1];
+    return r->removed() ? nullptr : r;
+  }
   auto i = pinned.find(seq);
   return i == pinned.end() ? nullptr : &i->second;
 }
@@ -654,6 +757,9 @@ registry_actor::behavior_type registry(self_ptr self,
         if (static_cast<size_t>(pool) == st.cfg.pools.size())
           return make_error(error_code::invalid,
                             "pool: unknown pool '" + spec.pool + "'");
+        if (st.stalled)
+          return make_error(error_code::unavailable,
+                            overdue(st) + "; nothing was created");
         if (!key.empty() && st.durable() && st.base > 0) {
           // Older tasks live in the store only: ask it about the key.
           auto promise = self->make_response_promise<task_view>();
@@ -677,8 +783,8 @@ registry_actor::behavior_type registry(self_ptr self,
         auto& st = self->state;
         if (auto seq = st.lookup(id)) {
           auto r = st.at(seq);
-          if (st.expired(*r, now_ms()))
-            return not_found();
+          if (st.expired(*r, now_ms()) || seq > st.committed)
+            return not_found(); // not stored (yet): not acknowledged either
           return st.view(seq, *r);
         }
         return read_back(self, id);
@@ -689,7 +795,7 @@ registry_actor::behavior_type registry(self_ptr self,
         if (seq == 0)
           return read_back(self, id); // ended long ago, or never existed
         auto& r = *st.at(seq);
-        if (st.expired(r, now_ms()))
+        if (st.expired(r, now_ms()) || seq > st.committed)
           return not_found();
         if (is_terminal(r.status) || ms <= 0)
           return st.view(seq, r);
@@ -701,6 +807,8 @@ registry_actor::behavior_type registry(self_ptr self,
         return promise;
       },
       [=](timeout_atom, uint64_t waiter_id) {
+        if (waiter_id == write_check)
+          return check_write(self);
         // Rare and cheap enough to search: waiters per task are few.
         auto& st = self->state;
         for (auto i = st.waiters.begin(); i != st.waiters.end(); ++i) {
@@ -730,8 +838,8 @@ registry_actor::behavior_type registry(self_ptr self,
         };
         for (; seq > st.base; --seq) {
           auto& r = st.records[seq - st.base - 1];
-          if (!matches(r))
-            continue;
+          if (seq > st.committed || r.removed() || !matches(r))
+            continue; // only stored tasks are listed
           if (page.tasks.size() == filter.limit) {
             page.next = seq; // the next page starts here
             return page;

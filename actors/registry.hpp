@@ -30,6 +30,9 @@ struct registry_settings {
   size_t memory_tasks = 100000; // with a store: most recent tasks kept in RAM
   std::vector<task_row> recovered; // tasks that had not ended, from the store
   uint64_t last_seq = 0;           // highest seq in the store
+  // A batch at the store longer than this: its submitters (and new ones)
+  // get 503 until it completes (store.write-timeout; 0 = wait for ever).
+  std::chrono::milliseconds write_timeout{5000};
 };
 
 struct registry_state {
@@ -52,6 +55,12 @@ struct registry_state {
     bool dirty = false; // changed since the last batch sent to the store
     std::unique_ptr<std::string> error; // null = no error (the common case)
     std::unique_ptr<std::string> key;   // idempotency key; null = none
+
+    /// A task whose insert failed: removed, its slot kept (records are
+    /// indexed by seq) until evict drops it. Real ids are never zero.
+    bool removed() const {
+      return id.hi == 0 && id.lo == 0;
+    }
   };
 
   struct waiter {
@@ -90,6 +99,12 @@ struct registry_state {
   bool flush_scheduled = false;
   uint64_t committed = 0; // every task with seq <= committed is stored
   std::vector<std::pair<uint64_t, promise_type>> acks; // answered at commit
+  // Write timeout: when the batch at the store was sent; whether a check is
+  // pending; whether the batch is overdue (submissions get 503 until the
+  // store answers).
+  std::chrono::steady_clock::time_point batch_sent;
+  bool stall_check_pending = false;
+  bool stalled = false;
 
   bool durable() const {
     return static_cast<bool>(cfg.store);
@@ -98,7 +113,7 @@ struct registry_state {
     return base + records.size();
   }
 
-  /// The record of `seq`, or null if it is not in memory.
+  /// The record of `seq`, or null if it is not in memory (or was removed).
   record* at(uint64_t seq);
   /// The seq of the task with this id if it is in memory, or 0.
   uint64_t lookup(const task_id& id);

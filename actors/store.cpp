@@ -5,8 +5,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace actorq {
 
@@ -149,6 +152,19 @@ struct stmt_guard {
   }
 };
 
+/// What GET /healthz says about the store (store_problem).
+struct health_board {
+  std::mutex mutex;
+  const task_store* gone_store = nullptr; // whose file is gone
+  std::string gone;                       // why (empty: not gone)
+  std::string stall;                      // a write that does not complete
+};
+
+health_board& health() {
+  static health_board board;
+  return board;
+}
+
 /// Owns a statement prepared for one call.
 struct stmt_owner {
   sqlite3_stmt* st = nullptr;
@@ -167,6 +183,48 @@ task_store::~task_store() {
   for (auto st : {insert_, update_, by_id_, by_key_, expire_})
     sqlite3_finalize(st);
   sqlite3_close(db_);
+  auto& board = health();
+  std::lock_guard<std::mutex> guard{board.mutex};
+  if (board.gone_store == this) {
+    board.gone_store = nullptr;
+    board.gone.clear();
+  }
+}
+
+std::string task_store::check_path() {
+  if (gone_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> guard{gone_mutex_};
+    return gone_why_;
+  }
+  struct stat now;
+  std::string why;
+  if (::stat(path_.c_str(), &now) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      return {}; // cannot tell (e.g. EACCES); a failing write says more
+    why = "the file was deleted or renamed while actorq ran";
+  } else if (now.st_dev != dev_ || now.st_ino != ino_) {
+    why = "the path now names another file than the one actorq opened "
+          "(replaced or renamed while actorq ran)";
+  } else {
+    return {};
+  }
+  auto message = "store " + path_ + ": " + why
+                 + "; refusing to write anything until actorq is restarted "
+                   "(it then opens or creates "
+                 + path_ + ")";
+  {
+    std::lock_guard<std::mutex> guard{gone_mutex_};
+    if (gone_.load(std::memory_order_relaxed))
+      return gone_why_;
+    gone_why_ = message;
+    gone_.store(true, std::memory_order_release);
+  }
+  std::fprintf(stderr, "actorq: %s\n", message.c_str());
+  auto& board = health();
+  std::lock_guard<std::mutex> guard{board.mutex};
+  board.gone_store = this;
+  board.gone = message;
+  return message;
 }
 
 void task_store::fail(const std::string& what) {
@@ -312,6 +370,12 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   self->expire_ = self->prepare(
       "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status >= 3 "
       "AND finished_at < ? LIMIT 10000)");
+  // The file we hold open (and locked): check_path compares the path with it.
+  struct stat opened;
+  if (::stat(path.c_str(), &opened) != 0)
+    self->fail(std::string{"cannot stat: "} + std::strerror(errno));
+  self->dev_ = opened.st_dev;
+  self->ino_ = opened.st_ino;
   return self;
 }
 
@@ -349,6 +413,10 @@ void task_store::migrate(int version) {
 }
 
 void task_store::write(const std::vector<task_row>& rows) {
+  // Committing to a file that no longer has a name would lose the rows at
+  // the next start: refuse instead (one stat per batch).
+  if (auto gone = check_path(); !gone.empty())
+    throw store_error(gone);
   check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr), "cannot write");
   try {
     for (auto& row : rows) {
@@ -514,6 +582,41 @@ size_t task_store::expire(int64_t cutoff) {
   }
 }
 
+// -- health -------------------------------------------------------------------
+
+std::string store_problem() {
+  auto& board = health();
+  std::lock_guard<std::mutex> guard{board.mutex};
+  return board.gone.empty() ? board.stall : board.gone;
+}
+
+void note_store_stall(std::string why) {
+  auto& board = health();
+  std::lock_guard<std::mutex> guard{board.mutex};
+  board.stall = std::move(why);
+}
+
+path_watcher::path_watcher(std::shared_ptr<task_store> db,
+                           std::chrono::milliseconds every) {
+  thread_ = std::thread{[this, db = std::move(db), every] {
+    std::unique_lock<std::mutex> lock{mutex_};
+    while (!wake_.wait_for(lock, every, [this] { return stop_; })) {
+      lock.unlock();
+      db->check_path();
+      lock.lock();
+    }
+  }};
+}
+
+path_watcher::~path_watcher() {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
 // -- the actor ----------------------------------------------------------------
 
 int64_t store_state::cutoff() const {
@@ -525,6 +628,10 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
                                  int64_t result_ttl_ms) {
   self->state.db = std::move(db);
   self->state.result_ttl_ms = result_ttl_ms;
+  // A deleted, renamed or replaced file is noticed within a second, even
+  // while a write hangs (write() also checks before every batch).
+  self->state.watcher = std::make_unique<path_watcher>(
+      self->state.db, std::chrono::milliseconds{250});
   // SQLite errors become `unavailable` for the caller; the store stays up.
   auto unavailable = [](const std::exception& e) {
     return make_error(error_code::unavailable, e.what());

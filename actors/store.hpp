@@ -6,10 +6,16 @@
 
 #include "actors/actors.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <sys/types.h>
+#include <thread>
 #include <vector>
 
 struct sqlite3;
@@ -42,7 +48,15 @@ public:
 
   /// Writes the rows in one transaction: inserts (row.insert) and state
   /// updates. Throws store_error; then nothing of the batch is written.
+  /// Refuses (throws) once the path no longer names the open file.
   void write(const std::vector<task_row>& rows);
+
+  /// Whether `path()` still names the file this store has open (same device
+  /// and inode): empty if so, else why not (naming the path). Once the file
+  /// was deleted, renamed or replaced, the answer stays until the store is
+  /// closed: a restart opens (or creates) whatever the path names then.
+  /// Thread-safe; also publishes the problem for store_problem().
+  std::string check_path();
 
   /// Every task that had not ended, oldest first, with what it takes to run it.
   std::vector<task_row> load_live();
@@ -73,6 +87,11 @@ private:
 
   sqlite3* db_;
   std::string path_;
+  dev_t dev_ = 0; // of the file opened at `path_`
+  ino_t ino_ = 0;
+  std::atomic<bool> gone_{false}; // the path no longer names our file
+  std::mutex gone_mutex_;
+  std::string gone_why_;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* update_ = nullptr;
   sqlite3_stmt* by_id_ = nullptr;
@@ -80,9 +99,35 @@ private:
   sqlite3_stmt* expire_ = nullptr;
 };
 
+/// Why the store cannot take writes now, for GET /healthz: its file is gone
+/// (task_store::check_path) or a write is stalled (note_store_stall); empty
+/// when neither. One store per process, so this is process-wide.
+std::string store_problem();
+/// The registry's view of a write that did not complete within
+/// store.write-timeout (empty: none pending any more).
+void note_store_stall(std::string why);
+
+/// Checks the store's path every `every` on a thread of its own, so that a
+/// deleted or replaced file is noticed (and reported) even while the store
+/// actor waits on a write or has nothing to do.
+class path_watcher {
+public:
+  path_watcher(std::shared_ptr<task_store> db, std::chrono::milliseconds every);
+  ~path_watcher();
+  path_watcher(const path_watcher&) = delete;
+  path_watcher& operator=(const path_watcher&) = delete;
+
+private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 struct store_state {
   static inline const char* name = "actorq.store";
   std::shared_ptr<task_store> db;
+  std::unique_ptr<path_watcher> watcher;
   int64_t result_ttl_ms = 0; // 0 = keep forever
   uint64_t batches = 0;        // committed or failed
   uint64_t failed_batches = 0;

@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
   reg.result_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.store_result_ttl);
   reg.memory_tasks = static_cast<size_t>(cfg.store_memory_tasks);
+  reg.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
   if (cfg.store_path != ":memory:") {
     try {

@@ -2,6 +2,7 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/kinds.hpp"
+#include "actors/store.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -360,6 +361,9 @@ void info_routes(router& r, const route_context& c) {
     reply_with(res, nodes, render_nodes);
   });
   r.on("GET", "/healthz", [c](const auto&, auto& res) {
+    if (auto problem = store_problem(); !problem.empty())
+      return reply(res, 503, json{{"status", "store_unavailable"},
+                                  {"detail", problem}}.dump());
     auto stats = c.all_stats();
     reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
       bool degraded = false;
