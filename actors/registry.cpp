@@ -718,7 +718,7 @@ registry_actor::behavior_type registry(self_ptr self,
       st.writing = false; // the batch at the store still gets written
       flush(self);
     }
-    auto stopping = make_error(error_code::unavailable,
+    auto stopping = make_error(error_code::shutting_down,
                                "actorq is shutting down; the task was not "
                                "acknowledged");
     for (auto& [seq, promise] : st.acks)

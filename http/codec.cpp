@@ -549,7 +549,9 @@ http_error from_actor_error(const caf::error& err) {
         return {422, "invalid", detail};
       case error_code::busy:
         return {429, "busy", detail};
-      case error_code::unavailable:
+      case error_code::unavailable: // the store cannot write
+        return {503, "unavailable", detail};
+      case error_code::shutting_down:
         return {503, "shutting_down", detail};
       case error_code::worker_crashed:
         break;

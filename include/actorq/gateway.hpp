@@ -298,6 +298,7 @@ enum class error_code : uint8_t {
   busy,
   unavailable,
   worker_crashed,
+  shutting_down, // appended: codes keep their values between versions
 };
 
 
@@ -316,6 +317,8 @@ inline const char* to_string(error_code x) {
       return "unavailable";
     case error_code::worker_crashed:
       return "worker_crashed";
+    case error_code::shutting_down:
+      return "shutting_down";
   }
   return "unknown";
 }

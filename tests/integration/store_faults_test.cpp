@@ -148,7 +148,7 @@ json listed(const Server& srv, const std::string& query = "") {
 /// "shutting_down"; telling them apart is the HTTP layer's to do.)
 void check_unavailable(const Reply& r, const std::string& text = "") {
   INFO("reply: " << r);
-  CHECK_ERROR(r, 503, "", "");
+  CHECK_ERROR(r, 503, "unavailable", "");
   if (!text.empty() && r.is_json && r.j().contains("detail"))
     CHECK(r.j()["detail"].get<std::string>().find(text) != std::string::npos);
 }
