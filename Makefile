@@ -29,6 +29,7 @@ bench: build
 	bench/run.sh $(BUILD_DIR)
 	python3 bench/cluster.py $(BUILD_DIR)
 	python3 bench/runners.py $(BUILD_DIR)
+	python3 bench/hostile.py $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
