@@ -19,7 +19,14 @@ actorq_config::actorq_config() {
       .add(http_host, "host", "address to bind (default 127.0.0.1)")
       .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")
       .add(http_threads, "threads",
-           "HTTP worker threads; each keep-alive connection holds one")
+           "HTTP worker threads kept ready; each connection holds one while "
+           "it is open")
+      .add(http_max_threads, "max-threads",
+           "most HTTP worker threads: more start when all are busy, extra "
+           "ones exit after a few idle seconds (default 1024)")
+      .add(http_max_waiting, "max-waiting",
+           "most requests waiting at once (wait_ms long-polls); beyond it "
+           "wait_ms answers at once (default max-threads - 64)")
       .add(http_max_body_bytes, "max-body-bytes", "largest request body")
       .add(http_max_batch_items, "max-batch-items", "most items in one batch")
       .add(http_batch_timeout, "batch-timeout",
@@ -167,6 +174,13 @@ std::vector<std::string> actorq_config::validate() {
   };
   range("http.port", http_port, 0, 65535);
   range("http.threads", http_threads, 1, 10000);
+  range("http.max-threads", http_max_threads, 1, 100000);
+  // At least http.threads: an older config raising only that still works.
+  http_max_threads = std::max(http_max_threads, http_threads);
+  if (http_max_waiting < 0)
+    http_max_waiting = default_max_waiting(http_max_threads);
+  else
+    range("http.max-waiting", http_max_waiting, 0, http_max_threads - 1);
   range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
   range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
   positive("http.batch-timeout", http_batch_timeout);
@@ -235,6 +249,10 @@ std::vector<std::string> actorq_config::validate() {
         fs::absolute(fs::path{*file}).parent_path().lexically_normal().string();
   catalog_ = catalog::build(content, defaults, problems);
   return problems;
+}
+
+int64_t actorq_config::default_max_waiting(int64_t max_threads) {
+  return max_threads >= 128 ? max_threads - 64 : max_threads / 2;
 }
 
 std::shared_ptr<const catalog> actorq_config::kinds() const {

@@ -107,6 +107,10 @@ public:
   /// The pools to start, in display order (from kinds()).
   const std::vector<pool_settings>& pools() const;
 
+  /// http.max-waiting when not set: http.max-threads - 64, or half of it
+  /// below 128 threads, so short requests always find a thread.
+  static int64_t default_max_waiting(int64_t max_threads);
+
 private:
   /// The declared option "group.name" (or "name" in group global), or null.
   const caf::config_option* option(const std::string& name) const;
@@ -122,6 +126,12 @@ public:
   std::string http_host = "127.0.0.1";
   int64_t http_port = 8080; // 0 = any free port
   int64_t http_threads = 128;
+  // Threads added on demand when all are busy (validate() raises it to
+  // http_threads at least); extra ones exit when idle.
+  int64_t http_max_threads = 1024;
+  // Requests that may wait at once (wait_ms long-polls); -1 until validate()
+  // derives it: default_max_waiting(http_max_threads).
+  int64_t http_max_waiting = -1;
   int64_t http_max_body_bytes = 1 << 20;
   int64_t http_max_batch_items = 100000;
   std::string http_auth_token; // empty: ACTORQ_AUTH_TOKEN, else no auth

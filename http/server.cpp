@@ -3,11 +3,13 @@
 #include "actors/coordinator.hpp"
 #include "actors/kinds.hpp"
 #include "actors/store.hpp"
+#include "http/task_queue.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <regex>
+#include <strings.h>
 #include <sys/socket.h>
 
 namespace actorq::http {
@@ -69,17 +71,61 @@ void reply_with(httplib::Response& res, parsed<T>& x, F render,
     reply(res, status, render(std::get<T>(x)));
 }
 
+/// Answers `e` and ends the connection after the answer. For requests whose
+/// body was not read to its end: httplib would read the rest as the next
+/// request. httplib 0.11 closes a connection only when a write fails, so the
+/// body is written by a content provider that then reports failure.
+void reply_and_close(httplib::Response& res, const http_error& e) {
+  if (e.status == 429)
+    res.set_header("Retry-After", "1");
+  res.status = e.status;
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<const std::string>(render_error(e));
+  res.set_content_provider(
+      body->size(), "application/json",
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        sink.write(body->data() + offset, length);
+        return false; // written; now close
+      });
+}
+
+/// Answers before the body is read: closes the connection if there is one.
+void reply_early(const httplib::Request& req, httplib::Response& res,
+                 const http_error& e) {
+  bool body = req.has_header("Transfer-Encoding")
+              || (req.has_header("Content-Length")
+                  && req.get_header_value("Content-Length") != "0");
+  if (body)
+    reply_and_close(res, e);
+  else
+    reply(res, e);
+}
+
 const http_error task_not_found{404, "not_found", "Task not found"};
 
-/// "Authorization: Bearer TOKEN", compared in constant time.
+const http_error body_too_large{
+    413, "too_large", "the request body is larger than http.max-body-bytes"};
+
+/// A body over the limit is still read (and dropped) up to this much past it,
+/// so that clients that send their whole body before reading get the 413;
+/// beyond, the connection is closed unread.
+constexpr uint64_t drain_bytes = 4u << 20;
+
+/// "Authorization: Bearer TOKEN": the scheme in any case (RFC 9110), the
+/// token compared in constant time.
 bool bearer_ok(const httplib::Request& req, const std::string& token) {
   auto given = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  bool ok = given.size() == prefix.size() + token.size()
-            && given.compare(0, prefix.size(), prefix) == 0;
+  constexpr size_t scheme = 6; // "Bearer"
+  size_t at = scheme;
+  bool ok = given.size() > scheme
+            && ::strncasecmp(given.c_str(), "Bearer", scheme) == 0
+            && (given[at] == ' ' || given[at] == '\t');
+  while (at < given.size() && (given[at] == ' ' || given[at] == '\t'))
+    ++at;
+  ok = ok && given.size() - at == token.size();
   unsigned char diff = ok ? 0 : 1;
   for (size_t i = 0; i < token.size(); ++i) {
-    auto c = i + prefix.size() < given.size() ? given[i + prefix.size()] : '\0';
+    auto c = at + i < given.size() ? given[at + i] : '\0';
     diff |= static_cast<unsigned char>(c ^ token[i]);
   }
   return diff == 0;
@@ -140,13 +186,108 @@ struct route_table {
         methods += (methods.empty() ? "" : ", ") + e.method;
     return methods;
   }
+
+  /// Whether `method` is served on `path`.
+  bool serves(const std::string& path, const std::string& method) const {
+    for (auto& e : entries)
+      if (e.method == method && std::regex_match(path, e.re))
+        return true;
+    return false;
+  }
 };
+
+// -- request framing ----------------------------------------------------------
+
+/// Checks how a request says its body ends, before anything reads it, and
+/// answers (closing the connection) when it will not be read:
+/// - more than one Content-Length (equal or not), one that is not a decimal
+///   number, or Content-Length together with Transfer-Encoding: 400 (the
+///   ways requests are smuggled past proxies);
+/// - Transfer-Encoding other than one "chunked": 400;
+/// - a declared length over http.max-body-bytes: 413 (read and dropped
+///   by httplib up to drain_bytes past the limit, else unread);
+/// - a body on GET or HEAD: 400 (httplib never reads it);
+/// - a chunked body, or a POST/PUT/PATCH body without a length, on a route
+///   without our counting reader (POST routes have one): httplib would read
+///   it whole into memory, so 404, 405 or 400 without reading it.
+/// Returns true when it answered.
+bool refuse_framing(const httplib::Request& req, httplib::Response& res,
+                    uint64_t max_body, const route_table& table) {
+  auto lengths = req.get_header_value_count("Content-Length");
+  auto encodings = req.get_header_value_count("Transfer-Encoding");
+  const auto& m = req.method;
+  bool body_method =
+      m == "POST" || m == "PUT" || m == "PATCH" || m == "PRI" || m == "DELETE";
+  if (lengths > 1) {
+    reply_and_close(res, {400, "bad_request",
+                          "the request has more than one Content-Length "
+                          "header"});
+    return true;
+  }
+  if (lengths == 1) {
+    auto value = req.get_header_value("Content-Length");
+    bool digits = !value.empty() && value.size() <= 18
+                  && value.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || encodings > 0) {
+      reply_and_close(res, {400, "bad_request",
+                            digits ? "the request has both Content-Length and "
+                                     "Transfer-Encoding"
+                                   : "Content-Length must be a decimal number"});
+      return true;
+    }
+    auto length = std::stoull(value);
+    if (length > max_body + drain_bytes) {
+      reply_and_close(res, body_too_large);
+      return true;
+    }
+    if (length > 0 && !body_method) {
+      reply_and_close(res, {400, "bad_request",
+                            "a " + m.substr(0, 16)
+                                + " request must not have a body"});
+      return true;
+    }
+    return false;
+  }
+  if (encodings > 0) {
+    if (encodings > 1
+        || ::strcasecmp(req.get_header_value("Transfer-Encoding").c_str(),
+                        "chunked")
+             != 0) {
+      reply_and_close(res, {400, "bad_request",
+                            "only 'Transfer-Encoding: chunked' is accepted"});
+      return true;
+    }
+  } else if (!body_method || m == "DELETE" || m == "POST") {
+    // No body: httplib reads none for DELETE, our POST reader none either.
+    return false;
+  }
+  // A body that only a counting reader may read.
+  if (m == "POST" && table.serves(req.path, m))
+    return false;
+  auto allowed = table.allowed(req.path);
+  if (allowed.empty()) {
+    reply_and_close(res, {404, "not_found",
+                          "no route for " + m.substr(0, 16) + " "
+                              + req.path.substr(0, 200)});
+  } else if (allowed.find(m) == std::string::npos) {
+    res.set_header("Allow", allowed);
+    reply_and_close(res, {405, "method_not_allowed",
+                          m.substr(0, 16) + " is not allowed on "
+                              + req.path.substr(0, 200)
+                              + "; allowed: " + allowed});
+  } else {
+    reply_and_close(res, {400, "bad_request",
+                          "a " + m + " request takes no chunked body"});
+  }
+  return true;
+}
 
 // -- route groups -------------------------------------------------------------
 
 /// Registers routes and remembers them in the route table (for 405 answers).
 struct router {
   http_server& http;
+  uint64_t max_body; // http.max-body-bytes, however the body is sent
   std::shared_ptr<route_table> table = std::make_shared<route_table>();
 
   void on(const std::string& method, const std::string& pattern,
@@ -157,26 +298,38 @@ struct router {
     else if (method == "POST")
       // Read the body ourselves: httplib would otherwise treat bodies sent
       // as form data (curl's default) as forms and cap them at 8 KiB.
+      // Counts the bytes: httplib limits only a declared Content-Length,
+      // not chunked bodies; past the limit it stops reading (413).
       http.Post(pattern,
-                [h](const httplib::Request& req, httplib::Response& res,
-                    const httplib::ContentReader& read) {
+                [h, max = max_body](const httplib::Request& req,
+                                    httplib::Response& res,
+                                    const httplib::ContentReader& read) {
+                  // Neither length nor chunks: no body (RFC 9112; httplib
+                  // would read until the client closes).
+                  if (!req.has_header("Content-Length")
+                      && !req.has_header("Transfer-Encoding"))
+                    return h(req, res);
                   auto& body = const_cast<std::string&>(req.body);
+                  uint64_t seen = 0;
                   bool complete = read([&](const char* data, size_t n) {
-                    body.append(data, n);
-                    return true;
+                    seen += n;
+                    if (seen <= max) {
+                      body.append(data, n);
+                      return true;
+                    }
+                    std::string{}.swap(body); // drop, keep nothing more
+                    return seen <= max + drain_bytes;
                   });
-                  if (!complete) {
-                    // httplib stops reading past http.max-body-bytes (and
-                    // sets 413) or when the client breaks off.
-                    reply(res, res.status == 413
-                                 ? http_error{413, "too_large",
-                                              "the request body is larger "
-                                              "than http.max-body-bytes"}
-                                 : http_error{400, "bad_request",
-                                              "the request body could not "
-                                              "be read"});
-                    return;
-                  }
+                  // Read to its end (or skipped by httplib): the connection
+                  // goes on; else it ends with the answer.
+                  if (seen > max || res.status == 413)
+                    return complete || res.status == 413
+                               ? reply(res, body_too_large)
+                               : reply_and_close(res, body_too_large);
+                  if (!complete)
+                    return reply_and_close(
+                        res, {400, "bad_request",
+                              "the request body could not be read"});
                   h(req, res);
                 });
     else if (method == "DELETE")
@@ -191,6 +344,7 @@ struct route_context {
   const codec_settings* codec;
   const backend* actors;
   caf::timespan batch_timeout;
+  wait_budget* waits; // long-polls waiting at once
 
   pool_ref find_pool(const std::string& name) const {
     for (auto& p : actors->pools)
@@ -291,6 +445,13 @@ void task_routes(router& r, const route_context& c) {
          if (!id)
            return reply(res, task_not_found);
          auto wait_ms = std::get<int64_t>(ms);
+         // Over http.max-waiting: the current state at once (as wait_ms=0),
+         // so that short requests always find a thread.
+         if (wait_ms == 0)
+           return c.read_task(req, res, render_task);
+         wait_budget::guard place{*c.waits};
+         if (!place)
+           return c.read_task(req, res, render_task);
          auto view =
              ask<task_view>(*c.sys, c.actors->registry,
                             std::chrono::milliseconds{wait_ms} + promise_grace,
@@ -407,22 +568,29 @@ void seed_routes(router& r, const route_context& c) {
 /// Before any route: with a token configured, every route but /healthz needs
 /// "Authorization: Bearer TOKEN" (compared in constant time; never logged);
 /// while draining, POSTs (new work) get 503, reads and cancels go on.
+/// Refusals before the body is read end the connection (its body unread).
 void access_control(http_server& http, std::string token,
-                    const std::atomic<bool>* draining) {
-  http.set_pre_routing_handler([token, draining](const httplib::Request& req,
-                                                 httplib::Response& res) {
+                    const std::atomic<bool>* draining, uint64_t max_body,
+                    std::shared_ptr<const route_table> table) {
+  http.set_pre_routing_handler([token, draining, max_body, table](
+                                   const httplib::Request& req,
+                                   httplib::Response& res) {
+    if (refuse_framing(req, res, max_body, *table))
+      return httplib::Server::HandlerResponse::Handled;
     if (!token.empty() && req.path != "/healthz" && !bearer_ok(req, token)) {
       res.set_header("WWW-Authenticate", "Bearer");
-      reply(res, http_error{401, "unauthorized",
-                            "this route needs the header 'Authorization: "
-                            "Bearer <token>' with the configured token"});
+      reply_early(req, res,
+                  http_error{401, "unauthorized",
+                             "this route needs the header 'Authorization: "
+                             "Bearer <token>' with the configured token"});
       return httplib::Server::HandlerResponse::Handled;
     }
     // Shutting down: no new work; reads and cancels go on.
     if (*draining && req.method == "POST") {
-      reply(res, http_error{503, "shutting_down",
-                            "the service is shutting down; retry against "
-                            "the next instance"});
+      reply_early(req, res,
+                  http_error{503, "shutting_down",
+                             "the service is shutting down; retry against "
+                             "the next instance"});
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -466,7 +634,7 @@ void error_handlers(http_server& http,
   using error_handler = httplib::Server::HandlerWithResponse;
   http.set_error_handler(error_handler{[table](const httplib::Request& req,
                                                httplib::Response& res) {
-    if (!res.body.empty())
+    if (!res.body.empty() || res.content_length_ > 0) // answered already
       return httplib::Server::HandlerResponse::Unhandled;
     http_error e{res.status, "error", "request failed"};
     switch (res.status) {
@@ -520,14 +688,22 @@ void error_handlers(http_server& http,
 } // namespace
 
 server::server(caf::actor_system& sys, const actorq_config& cfg, backend actors)
-    : sys_(sys), cfg_(cfg), actors_(std::move(actors)) {
+    : sys_(sys), cfg_(cfg), actors_(std::move(actors)),
+      waits_(cfg.http_max_waiting >= 0
+                 ? cfg.http_max_waiting
+                 : actorq_config::default_max_waiting(std::max(
+                     cfg.http_threads, cfg.http_max_threads))) {
   codec_.kinds = cfg.kinds();
   codec_.max_batch_items = cfg.http_max_batch_items;
   codec_.seed_delay_scale = cfg.seed_delay_scale;
-  auto threads = static_cast<size_t>(cfg.http_threads);
-  http_.new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
-  };
+  // Threads on demand: from http.threads up to http.max-threads when all
+  // are busy (each open connection holds one), back down when idle.
+  elastic_task_queue::settings threads;
+  threads.min_threads = static_cast<size_t>(cfg.http_threads);
+  threads.max_threads = static_cast<size_t>(
+      std::max(cfg.http_threads, cfg.http_max_threads));
+  threads.idle_timeout = std::chrono::seconds{3};
+  http_.new_task_queue = [threads] { return new elastic_task_queue(threads); };
   // Without TCP_NODELAY every response waits ~40 ms for Nagle.
   http_.set_tcp_nodelay(true);
   http_.set_keep_alive_max_count(1'000'000);
@@ -571,8 +747,9 @@ void server::drain() {
 }
 
 void server::routes() {
-  router r{http_};
-  route_context c{&sys_, &codec_, &actors_, cfg_.http_batch_timeout};
+  auto max_body = static_cast<uint64_t>(cfg_.http_max_body_bytes);
+  router r{http_, max_body};
+  route_context c{&sys_, &codec_, &actors_, cfg_.http_batch_timeout, &waits_};
   // In this order: httplib tries routes in the order they were registered.
   task_routes(r, c);
   batch_routes(r, c);
@@ -583,7 +760,7 @@ void server::routes() {
   if (token.empty())
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
-  access_control(http_, std::move(token), &draining_);
+  access_control(http_, std::move(token), &draining_, max_body, r.table);
   method_not_allowed(http_, r.table);
   error_handlers(http_, r.table);
 }

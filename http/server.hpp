@@ -7,6 +7,7 @@
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
 #include "http/codec.hpp"
+#include "http/wait_budget.hpp"
 
 #include <httplib.h>
 
@@ -60,6 +61,7 @@ private:
   codec_settings codec_;
   http_server http_;
   std::atomic<bool> draining_{false};
+  wait_budget waits_; // http.max-waiting: long-polls waiting at once
 };
 
 } // namespace actorq::http
