@@ -151,6 +151,10 @@ FailedStart start_expect_failure(std::vector<std::string> args,
 
 // ----------------------------------------------------------------- helpers
 
+// A TCP port on loopback nobody listens on right now (for gateways, worker
+// programs and endpoints the tests start themselves).
+int free_port();
+
 // Polls `pred` every `interval` until it returns true or `timeout` passes.
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = 10s,
