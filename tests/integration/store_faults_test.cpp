@@ -211,7 +211,7 @@ void path_case(const std::function<void(const std::string&)>& damage) {
 
 } // namespace
 
-TEST_CASE("store faults: a full disk answers 503, keeps no task and no key; "
+TEST_CASE("store faults: a full disk answers 503, keeps no task and no key, "
           "the key works once space is back",
           "[store-faults][disk-full]") {
   REQUIRE(::geteuid() == 0); // CI runs as root: mounts need it
@@ -290,7 +290,7 @@ TEST_CASE("store faults: a read-only store answers 503 and recovers at the "
 }
 
 TEST_CASE("store faults: the store file deleted while actorq runs is noticed "
-          "within a second; submissions get 503 naming it until a restart",
+          "within a second, submissions get 503 naming it until a restart",
           "[store-faults][path]") {
   path_case([](const std::string& path) { REQUIRE(fs::remove(path)); });
 }
@@ -313,7 +313,7 @@ TEST_CASE("store faults: the store file replaced by another while actorq "
 }
 
 TEST_CASE("store faults: a stalled disk answers 503 after store.write-timeout "
-          "while /healthz answers; the late write runs the task and its key "
+          "while /healthz answers, the late write runs the task and its key "
           "returns it",
           "[store-faults][stall]") {
   REQUIRE(::geteuid() == 0);
