@@ -235,9 +235,9 @@ TEST_CASE("exec kinds: a hanging job times out and its whole process group goes"
   INFO(t.dump());
   CHECK(t["status"] == "failed");
   CHECK_THAT(error_of(t), Catch::Contains("timed out"));
-  CHECK(ms_since(t0) < 5000);
-  CHECK(wait_sleeper_gone(mark, 3s));
-  CHECK(wait_sleeper_gone(mark2, 3s));
+  CHECK(ms_since(t0) < 10000);
+  CHECK(wait_sleeper_gone(mark, 8s));
+  CHECK(wait_sleeper_gone(mark2, 8s));
   kill_sleepers(mark);
   kill_sleepers(mark2);
   check_no_zombies(srv.pid());
@@ -250,7 +250,7 @@ TEST_CASE("exec kinds: DELETE of a running job cancels it and its process group 
   // stubborn ignores SIGTERM (so does the sleep it becomes): only the
   // SIGKILL after kill-grace ends it.
   auto stubborn_sh = script("stubborn.sh", "trap '' TERM\nexec /bin/sleep " + stubborn + "\n");
-  Server srv{examples_args(exec_kind("polite", json::array({"/bin/sleep", polite})) +
+  Server srv{examples_args(exec_kind("polite", json::array({"/bin/sleep", polite}), {"kill-grace=30s"}) +
                            exec_kind("stubborn", json::array({stubborn_sh}), {"kill-grace=1500ms"}))};
   SECTION("a job that ends on SIGTERM") {
     auto id = submit(srv, {{"kind", "polite"}});
@@ -262,8 +262,8 @@ TEST_CASE("exec kinds: DELETE of a running job cancels it and its process group 
     auto t = wait_terminal(srv, id, 10s);
     INFO(t.dump());
     CHECK(t["status"] == "cancelled");
-    CHECK(wait_sleeper_gone(polite, 2s));
-    CHECK(ms_since(t0) < 2000);
+    CHECK(wait_sleeper_gone(polite, 8s));
+    CHECK(ms_since(t0) < 8000); // SIGTERM did it: its kill-grace is 30 s
     kill_sleepers(polite);
   }
   SECTION("a job that ignores SIGTERM is killed after kill-grace") {
@@ -275,7 +275,8 @@ TEST_CASE("exec kinds: DELETE of a running job cancels it and its process group 
     CHECK_STATUS(r, 202);
     std::this_thread::sleep_for(400ms);
     CHECK(sleeper_running(stubborn));  // SIGTERM alone does not end it
-    CHECK(wait_sleeper_gone(stubborn, 1500ms + 2000ms));
+    // Loose upper bound: CI runs tests two at a time on two cores.
+    CHECK(wait_sleeper_gone(stubborn, 1500ms + 8500ms));
     auto gone_after = ms_since(t0);
     CHECK(gone_after >= 1200);
     auto t = wait_terminal(srv, id, 10s);
@@ -295,7 +296,7 @@ TEST_CASE("exec kinds: a job that leaves a child behind fails its attempt and th
   INFO(t.dump());
   CHECK(t["status"] == "failed");
   CHECK_THAT(error_of(t), Catch::Contains("left processes"));
-  CHECK(wait_sleeper_gone(mark, 3s));
+  CHECK(wait_sleeper_gone(mark, 8s));
   kill_sleepers(mark);
   check_no_zombies(srv.pid());
 }
@@ -446,7 +447,7 @@ TEST_CASE("exec kinds: kill -9 of actorq kills its job, and after a restart the 
     auto st = first.wait_exit(5s);
     CHECK(st.signal == SIGKILL);
     // PR_SET_PDEATHSIG: the job dies with actorq.
-    CHECK(wait_sleeper_gone(mark, 2s));
+    CHECK(wait_sleeper_gone(mark, 8s));
     kill_sleepers(mark);
   }
   Server second{args};
@@ -498,7 +499,7 @@ TEST_CASE("exec kinds: config kinds take idempotency keys, cancel, queue limits 
     auto c2 = srv.del("/v1/tasks/" + running);
     CHECK_STATUS(c2, 202);
     CHECK(wait_terminal(srv, running, 10s)["status"] == "cancelled");
-    CHECK(wait_sleeper_gone(mark, 3s));
+    CHECK(wait_sleeper_gone(mark, 8s));
     CHECK_ERROR(srv.del("/v1/tasks/" + running), 409, "conflict", "");
     // Room again.
     auto again = submit(srv, {{"kind", "hold"}});
