@@ -61,21 +61,35 @@ struct ProcInfo {
   std::vector<std::string> argv;
 };
 
+/// A /proc file's contents, or nothing if the process went away meanwhile
+/// (libstdc++'s filebuf throws when read() fails with ESRCH).
+inline std::optional<std::string> read_proc_file(const std::string& path) {
+  try {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return std::nullopt;
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 inline std::optional<ProcInfo> read_proc(pid_t pid) {
   ProcInfo p;
   p.pid = pid;
   std::string dir = "/proc/" + std::to_string(pid);
   {
-    std::ifstream f(dir + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto text = read_proc_file(dir + "/stat");
+    if (!text) return std::nullopt;
+    auto& stat = *text;
     auto close = stat.rfind(')');
     if (close == std::string::npos) return std::nullopt;
     std::istringstream rest(stat.substr(close + 1));
     rest >> p.state >> p.ppid >> p.pgrp;
     if (!rest) return std::nullopt;
   }
-  std::ifstream f(dir + "/cmdline", std::ios::binary);
-  std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto text = read_proc_file(dir + "/cmdline");
+  if (!text) return std::nullopt;
+  auto& cmd = *text;
   size_t start = 0;
   while (start < cmd.size()) {
     auto end = cmd.find('\0', start);
