@@ -115,10 +115,15 @@ parsed<json> seed_input(seed_route route, const json& item,
 
 task_spec seed_spec(seed_route route, const codec_settings& cfg) {
   auto shape = shape_of(route);
+  // The seed's own policy, every field set: these specs skip check_task
+  // (their inputs are checked by seed_input), and an unset timeout would
+  // keep CPU-bound items from sharing a hand-off to the cpu pool's threads.
   task_spec spec;
   spec.kind = shape.kind;
   spec.pool = shape.pool;
   spec.max_retries = 0;
+  spec.backoff_ms = 0;
+  spec.timeout_ms = 0;
   if (route == seed_route::start_task) {
     spec.max_retries = 3;
     spec.backoff_ms = std::max<int64_t>(1, scaled(1000, cfg));
