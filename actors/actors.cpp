@@ -28,7 +28,23 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<node_counts>("actorq::node_counts")
       .add_message_type<std::vector<node_counts>>(
           "std::vector<actorq::node_counts>")
-      .add_message_type<pool_actor>("actorq::pool_actor");
+      .add_message_type<pool_actor>("actorq::pool_actor")
+      .add_message_type<lease_request>("actorq::lease_request")
+      .add_message_type<lease_grant>("actorq::lease_grant")
+      .add_message_type<std::vector<lease_grant>>(
+          "std::vector<actorq::lease_grant>")
+      .add_message_type<lease_op>("actorq::lease_op")
+      .add_message_type<lease_call>("actorq::lease_call")
+      .add_message_type<std::vector<lease_call>>(
+          "std::vector<actorq::lease_call>")
+      .add_message_type<lease_answer>("actorq::lease_answer")
+      .add_message_type<std::vector<lease_answer>>(
+          "std::vector<actorq::lease_answer>")
+      .add_message_type<lease_worker_view>("actorq::lease_worker_view")
+      .add_message_type<std::vector<lease_worker_view>>(
+          "std::vector<actorq::lease_worker_view>")
+      .add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>")
+      .add_message_type<lease_desk_actor>("actorq::lease_desk_actor");
 }
 
 } // namespace actorq

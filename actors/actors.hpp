@@ -13,6 +13,9 @@
 //     in the head's pool, one per offered actor) ◀──attempt── pool
 //   worker ──exec/http kinds──▶ exec_runner / http_runner (threads of their
 //     own) ──finish, progress──▶ worker
+//   lease workers (any language, HTTP) ──POST /v1/leases, complete/fail/
+//     heartbeat──▶ HTTP bridge ──▶ lease desk ──take──▶ pool ──attempts──▶
+//     lease desk; settles go back as attempt_done (slot lease_slot)
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -110,6 +113,10 @@ typename Inspector::result_type inspect(Inspector& f, attempt& x) {
            x.id, x.task, x.timeout_ms);
 }
 
+/// The slot number of attempts leased to HTTP workers (attempt_done and
+/// progress from the lease desk).
+constexpr uint32_t lease_slot = UINT32_MAX;
+
 /// A worker's report of a finished (or dropped) attempt.
 struct attempt_done {
   uint32_t slot = 0;
@@ -185,6 +192,84 @@ typename Inspector::result_type inspect(Inspector& f, node_counts& x) {
   return f(caf::meta::type_name("node_counts"), x.node, x.completed, x.failed);
 }
 
+/// POST /v1/leases, checked by the codec: lease kinds only, max 1..1000.
+struct lease_request {
+  std::vector<std::string> kinds;
+  uint32_t max = 1;
+  int64_t wait_ms = 0; // long-poll for a first attempt
+  std::string worker;  // its name in GET /v1/workers
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
+  return f(caf::meta::type_name("lease_request"), x.kinds, x.max, x.wait_ms,
+           x.worker);
+}
+
+/// One attempt leased to an HTTP worker.
+struct lease_grant {
+  task_id lease;
+  attempt work;
+  int64_t expires_at = 0; // ms since epoch
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
+  return f(caf::meta::type_name("lease_grant"), x.lease, x.work, x.expires_at);
+}
+
+/// What a worker does with a lease.
+enum class lease_op : uint8_t { complete, fail, heartbeat };
+
+struct lease_call {
+  task_id lease;
+  lease_op op = lease_op::complete;
+  json_value result;         // complete
+  std::string error;         // fail
+  bool retry = true;         // fail: false = no more attempts
+  bool has_progress = false; // heartbeat
+  double fraction = 0;
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_call& x) {
+  return f(caf::meta::type_name("lease_call"), x.lease, x.op, x.result,
+           x.error, x.retry, x.has_progress, x.fraction, x.message);
+}
+
+/// The answer to one lease_call: status 200, or why not (404 not_found,
+/// 409 conflict or cancelled).
+struct lease_answer {
+  task_id lease;
+  uint16_t status = 200;
+  std::string code;
+  std::string detail;
+  int64_t expires_at = 0; // ms since epoch, after a heartbeat
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_answer& x) {
+  return f(caf::meta::type_name("lease_answer"), x.lease, x.status, x.code,
+           x.detail, x.expires_at);
+}
+
+/// A lease worker, as GET /v1/workers shows it.
+struct lease_worker_view {
+  std::string name;
+  std::vector<std::string> kinds;
+  uint64_t leases = 0; // held now
+  uint64_t completed = 0;
+  uint64_t failed = 0;
+  int64_t last_seen = 0; // ms since epoch
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_worker_view& x) {
+  return f(caf::meta::type_name("lease_worker_view"), x.name, x.kinds,
+           x.leases, x.completed, x.failed, x.last_seen);
+}
+
 // -- atoms --------------------------------------------------------------------
 
 using list_atom = caf::atom_constant<caf::atom("list")>;
@@ -202,6 +287,8 @@ using key_atom = caf::atom_constant<caf::atom("key")>;
 using add_slots_atom = caf::atom_constant<caf::atom("add_slots")>;
 using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using workers_atom = caf::atom_constant<caf::atom("workers")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -244,6 +331,31 @@ using worker_actor = caf::typed_actor<
     // A remote kind's worker reports progress (proxies of remote workers).
     caf::reacts_to<work_progress>>;
 
+/// Hands attempts of lease kinds to HTTP workers and settles them (one per
+/// process; see docs/leases.md). Pools keep the jobs: the desk takes
+/// attempts from them only when a worker asks, so leases are the pools'
+/// demand, and reports each lease's end back as attempt_done.
+using lease_desk_actor = caf::typed_actor<
+    // A worker asks for attempts: answered with up to `max` grants as soon as
+    // there is one, or with none after wait_ms.
+    caf::replies_to<lease_atom, lease_request>::with<std::vector<lease_grant>>,
+    // Complete, fail or renew leases; one answer per call, in order.
+    caf::replies_to<std::vector<lease_call>>::with<std::vector<lease_answer>>,
+    // The lease workers seen lately (GET /v1/workers).
+    caf::replies_to<workers_atom>::with<std::vector<lease_worker_view>>,
+    // INTERNAL (pool): pool `index` has attempts for waiting requests.
+    caf::reacts_to<lease_atom, uint32_t>,
+    // INTERNAL (pool): the answer to take `take`: attempts now started, and
+    // whether more are waiting that the pool has room for.
+    caf::reacts_to<lease_atom, uint64_t, std::vector<attempt>, bool>,
+    // INTERNAL (pool): attempt `seq` of pool `index` can no longer be
+    // settled (code "cancelled" or "conflict", and why).
+    caf::reacts_to<cancel_atom, uint32_t, uint64_t, std::string, std::string>,
+    // INTERNAL: the long-poll of lease request `id` is over.
+    caf::reacts_to<timeout_atom, uint64_t>,
+    // INTERNAL (timer): expire leases nobody renewed; forget old ones.
+    caf::reacts_to<sweep_atom>>;
+
 /// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
 /// timeouts and retries with exponential backoff.
 using pool_actor = caf::typed_actor<
@@ -282,7 +394,14 @@ using pool_actor = caf::typed_actor<
                     std::vector<std::string>>::with<uint32_t>,
     // That node is gone: its running attempts count as failed (lost), its
     // slots are dropped.
-    caf::reacts_to<node_down_atom, uint32_t>>;
+    caf::reacts_to<node_down_atom, uint32_t>,
+    // The lease desk introduces itself; `index` is this pool's place in the
+    // catalog (the desk's name for it).
+    caf::reacts_to<lease_atom, lease_desk_actor, uint32_t>,
+    // INTERNAL (lease desk): take `take`: start up to `max` attempts of these
+    // kinds (catalog indices) as leases, within the pool's size; answered at
+    // once with (lease_atom, take, attempts, more) to the desk.
+    caf::reacts_to<lease_atom, uint64_t, std::vector<uint32_t>, uint32_t>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.
 using supervisor_actor = caf::typed_actor<

@@ -15,17 +15,48 @@ namespace actorq {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The runners a config kind may name, and what each does (one table for
+/// parsing, errors and docs).
+struct runner_row {
+  runner_type type;
+  const char* name;
+  const char* doc;
+};
+
+constexpr runner_row config_runners[] = {
+    {runner_type::exec, "exec", "a program per attempt"},
+    {runner_type::http, "http", "a call per attempt"},
+    {runner_type::remote, "remote", "actors of a program that joined the "
+                                    "gateway"},
+    {runner_type::lease, "lease", "worker processes that pull attempts over "
+                                  "HTTP"},
+};
+
+/// "\"exec\", \"http\", \"remote\" or \"lease\"".
+std::string runner_choices() {
+  std::string out;
+  size_t n = std::size(config_runners);
+  for (size_t i = 0; i < n; ++i)
+    out += std::string{i == 0 ? "" : i + 1 == n ? " or " : ", "} + "\""
+           + config_runners[i].name + "\"";
+  return out;
+}
+
+const runner_row* find_runner(const std::string& name) {
+  for (auto& r : config_runners)
+    if (name == r.name)
+      return &r;
+  return nullptr;
+}
+
+} // namespace
+
 const char* to_string(runner_type x) {
-  switch (x) {
-    case runner_type::builtin:
-      return "builtin";
-    case runner_type::exec:
-      return "exec";
-    case runner_type::http:
-      return "http";
-    case runner_type::remote:
-      return "remote";
-  }
+  for (auto& r : config_runners)
+    if (r.type == x)
+      return r.name;
   return "builtin";
 }
 
@@ -249,7 +280,7 @@ struct kind_draft {
 };
 
 /// Which kinds a key applies to.
-enum class key_scope { any, config, exec, http };
+enum class key_scope { any, config, exec, http, lease };
 
 struct kind_key {
   const char* name;
@@ -286,8 +317,9 @@ void apply_rlimits(const value& v, kind_draft& d, const std::string& key,
 const std::vector<kind_key>& kind_keys() {
   static const std::vector<kind_key> keys{
       {"runner", key_scope::config,
-       "\"exec\" (a program per attempt), \"http\" (a call per attempt) or "
-       "\"remote\" (actors of a program that joined the gateway)",
+       "\"exec\" (a program per attempt), \"http\" (a call per attempt), "
+       "\"remote\" (actors of a program that joined the gateway) or "
+       "\"lease\" (worker processes pulling attempts over HTTP)",
        [](auto& v, auto& d, auto& key, auto& out) {
          std::string s;
          if (out.take(key, read_string(v), s))
@@ -389,6 +421,18 @@ const std::vector<kind_key>& kind_keys() {
        "at start-up",
        [](auto& v, auto& d, auto& key, auto& out) {
          out.take(key, read_strings(v), d.headers);
+       }},
+      {"lease-ttl", key_scope::lease,
+       "most time between a lease worker's heartbeats (default 30s); a "
+       "lease not renewed in time expires and its attempt is retried",
+       [](auto& v, auto& d, auto& key, auto& out) {
+         int64_t ms = 0;
+         if (!out.take(key, read_duration(v, max_delay_ms), ms))
+           return;
+         if (ms < 100)
+           out.bad(key, "expected at least 100ms");
+         else
+           d.info.lease_ttl_ms = ms;
        }},
       {"tls-verify", key_scope::http,
        "verify https certificates against the system store (default true)",
@@ -561,6 +605,8 @@ bool key_applies(key_scope scope, bool builtin, const std::string& runner) {
       return !builtin && runner == "exec";
     case key_scope::http:
       return !builtin && runner == "http";
+    case key_scope::lease:
+      return !builtin && runner == "lease";
   }
   return false;
 }
@@ -578,17 +624,15 @@ void read_kind_section(const std::string& name, const value::dictionary& xs,
     } else {
       std::string s;
       if (out.take(prefix + ".runner", read_string(r->second), s)) {
-        if (s == "exec" || s == "http" || s == "remote")
+        if (find_runner(s) != nullptr)
           d.runner = s;
         else
           out.bad(prefix + ".runner",
-                  "expected \"exec\", \"http\" or \"remote\", got \"" + s
-                      + "\"");
+                  "expected " + runner_choices() + ", got \"" + s + "\"");
       }
     }
   } else if (!builtin) {
-    out.bad(prefix + ".runner",
-            "a kind needs a runner: \"exec\", \"http\" or \"remote\"");
+    out.bad(prefix + ".runner", "a kind needs a runner: " + runner_choices());
   }
   auto runner = d.runner.value_or("");
   for (auto& [key_view, v] : xs) {
@@ -714,16 +758,14 @@ void build_config_kind(kind_draft& d, const value::dictionary& xs,
   auto key = "kinds." + d.info.name;
   if (xs.find(caf::string_view{"pool"}) == xs.end())
     out.bad(key + ".pool", "a kind needs a pool");
-  auto runner = d.runner.value_or("");
-  if (runner == "exec") {
-    d.info.runner = runner_type::exec;
+  auto runner = find_runner(d.runner.value_or(""));
+  if (runner == nullptr)
+    return;
+  d.info.runner = runner->type;
+  if (runner->type == runner_type::exec)
     build_exec(d, key, defaults, out);
-  } else if (runner == "http") {
-    d.info.runner = runner_type::http;
+  else if (runner->type == runner_type::http)
     build_http(d, key, out);
-  } else if (runner == "remote") {
-    d.info.runner = runner_type::remote;
-  }
 }
 
 } // namespace
@@ -899,9 +941,9 @@ std::string check_task(task_spec& spec, const catalog& cat) {
   if (kind->cpu_bound() && !pool->dedicated_threads)
     return "pool: kind '" + spec.kind + "' is CPU-bound and cannot run on "
            + "pool '" + spec.pool + "' (use pool '" + kind->pool + "')";
-  if (kind->runner == runner_type::remote && spec.pool != kind->pool)
-    return "pool: kind '" + spec.kind + "' runs on remote workers of pool '"
-           + kind->pool + "' only";
+  if (!kind->runs_locally() && spec.pool != kind->pool)
+    return "pool: kind '" + spec.kind + "' runs on " + to_string(kind->runner)
+           + " workers of pool '" + kind->pool + "' only";
   auto& d = kind->defaults;
   if (spec.max_retries < 0)
     spec.max_retries = d.max_retries.value_or(

@@ -32,9 +32,13 @@ enum class runner_type : uint8_t {
   exec,    // a program per attempt (exec_runner)
   http,    // an HTTP call per attempt (http_runner)
   remote,  // an actor on another CAF node that joined the gateway
+  lease,   // worker processes that pull attempts over HTTP (POST /v1/leases)
 };
 
 const char* to_string(runner_type x);
+
+/// How long a lease lives without a heartbeat, unless the kind says.
+constexpr int64_t default_lease_ttl_ms = 30'000;
 
 /// Task defaults a kind may set; unset fields fall back to its pool's.
 struct kind_defaults {
@@ -53,6 +57,7 @@ struct kind_info {
   const kind_def* builtin = nullptr;      // runner == builtin
   std::shared_ptr<const exec_spec> exec;  // runner == exec
   std::shared_ptr<const http_spec> http;  // runner == http
+  int64_t lease_ttl_ms = default_lease_ttl_ms; // runner == lease
 
   /// Must run on a pool of dedicated threads (CPU-bound built-ins).
   bool cpu_bound() const {
@@ -60,7 +65,7 @@ struct kind_info {
   }
   /// Local workers (of the head or a worker node) can run it.
   bool runs_locally() const {
-    return runner != runner_type::remote;
+    return runner != runner_type::remote && runner != runner_type::lease;
   }
 };
 

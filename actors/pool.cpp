@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace actorq {
 
@@ -99,11 +100,12 @@ uint32_t kinds_entry(self_ptr self, const std::vector<std::string>& names) {
   return static_cast<uint32_t>(st.kinds.size() - 1);
 }
 
-/// Starts the next attempt of `j` on slot `index`. `chunked`: part of a
-/// chunk, whose unstarted attempts are requeued if the worker crashes.
-attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
+/// Makes the next attempt of `j`, to run on slot `index` (lease_slot: leased
+/// to an HTTP worker): counts it, arms its timeout, tells progress
+/// listeners. `chunked`: part of a chunk, whose unstarted attempts are
+/// requeued if the worker crashes. The caller keeps `j` as running.
+attempt begin(self_ptr self, uint32_t index, job& j, bool chunked) {
   auto& st = self->state;
-  auto& s = st.slots[index];
   auto seq = ++st.next_seq;
   ++j.attempts;
   // The input is needed again only if the job may run again.
@@ -127,7 +129,13 @@ attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
                        timeout_atom::value, index, seq);
   if (j.progress)
     emit(self, j, job_phase::started);
-  s.attempts.push_back({seq, std::move(j)});
+  return a;
+}
+
+/// Starts the next attempt of `j` on slot `index`.
+attempt start(self_ptr self, uint32_t index, job&& j, bool chunked) {
+  auto a = begin(self, index, j, chunked);
+  self->state.slots[index].attempts.push_back({a.seq, std::move(j)});
   return a;
 }
 
@@ -184,13 +192,34 @@ void hand_out(self_ptr self, uint32_t index, job&& j,
     self->send(s.worker, std::move(chunk));
 }
 
+/// Live slots: the pool's size plus what worker nodes lent.
+uint64_t live_slots(const pool_state& st) {
+  return static_cast<uint64_t>(std::count_if(
+      st.slots.begin(), st.slots.end(), [](auto& s) { return !s.gone; }));
+}
+
+/// Tells the lease desk when attempts it asked for have come in (or room
+/// for them has come free).
+void offer_leases(self_ptr self) {
+  auto& st = self->state;
+  if (!st.lease_wanted || !st.desk || st.lease_room() == 0
+      || st.queue.peek(st.lease_kinds) == nullptr)
+    return;
+  st.lease_wanted = false;
+  self->send(st.desk, lease_atom::value, st.index);
+}
+
 /// Hands queued jobs to idle workers until one of the two runs out.
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused)
     return;
+  // Leases share the pool's size with its local workers.
+  auto room = [&] {
+    return st.leased.empty() || st.busy + st.leased.size() < live_slots(st);
+  };
   for (auto& group : st.kinds)
-    while (!group.idle.empty() && !st.queue.empty()) {
+    while (!group.idle.empty() && !st.queue.empty() && room()) {
       auto j = next_job(self, group.runs);
       if (!j)
         break;
@@ -199,6 +228,7 @@ void dispatch(self_ptr self) {
       ++st.busy;
       hand_out(self, index, std::move(*j), group.runs);
     }
+  offer_leases(self);
 }
 
 /// Counts an attempt that ended on `node` (for GET /v1/nodes).
@@ -221,9 +251,25 @@ void release_if_done(self_ptr self, uint32_t index) {
     st.kinds[s.kinds].idle.push_back(index);
 }
 
+/// The lease desk settled (or released) leased attempt `seq`.
+void on_lease_done(self_ptr self, attempt_done& done) {
+  auto& st = self->state;
+  auto i = st.leased.find(done.seq);
+  if (i == st.leased.end())
+    return;
+  auto owner = std::move(i->second);
+  st.leased.erase(i);
+  if (!owner)
+    return; // abandoned: its end was counted when it was
+  count_on_node(self, 0, done.result.ok);
+  settle(self, std::move(*owner), std::move(done.result));
+}
+
 /// A worker answered attempt `seq` on slot `index`.
 void on_done(self_ptr self, attempt_done& done) {
   auto& st = self->state;
+  if (done.slot == lease_slot)
+    return on_lease_done(self, done);
   if (done.slot >= st.slots.size())
     return;
   auto& s = st.slots[done.slot];
@@ -271,7 +317,50 @@ void lose_worker(self_ptr self, uint32_t index, std::string reason) {
   dispatch(self);
 }
 
+/// The lease desk takes up to `max` attempts of `kinds` for a worker.
+void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
+                 uint32_t max) {
+  auto& st = self->state;
+  job_queue::kind_mask mask(st.lease_kinds.size());
+  for (auto k : kinds)
+    if (k < mask.size())
+      mask[k] = st.lease_kinds[k];
+  std::vector<attempt> out;
+  while (out.size() < max && st.lease_room() > 0) {
+    auto j = next_job(self, mask);
+    if (!j)
+      break;
+    auto a = begin(self, lease_slot, *j, false);
+    st.leased.emplace(a.seq, std::move(*j));
+    out.push_back(std::move(a));
+  }
+  bool more = st.lease_room() > 0 && st.queue.peek(mask) != nullptr;
+  // Came back short: someone waits for more of these.
+  if (out.size() < max)
+    st.lease_wanted = true;
+  self->send(st.desk, lease_atom::value, take, std::move(out), more);
+}
+
+/// Abandons leased attempt `seq` (timed out, cancelled): the desk answers
+/// its worker's next call with 409 `code` and then releases it.
+void abandon_lease(self_ptr self, uint64_t seq, const char* code,
+                   std::string why) {
+  auto& st = self->state;
+  self->send(st.desk, cancel_atom::value, st.index, seq, std::string{code},
+             std::move(why));
+}
+
 } // namespace
+
+uint64_t pool_state::lease_room() const {
+  if (paused)
+    return 0;
+  if (settings.size == 0)
+    return std::numeric_limits<uint64_t>::max(); // as many as workers ask
+  auto used = busy + leased.size();
+  auto live = live_slots(*this);
+  return live > used ? live - used : 0;
+}
 
 std::string pool_ref::admit(int64_t n) const {
   if (!gauge || gauge->try_admit(n))
@@ -301,6 +390,11 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   st.slots.resize(st.settings.size);
   st.kinds.push_back({local_kinds(), {}});
   st.kinds[0].idle.reserve(st.settings.size);
+  auto& kinds = current_catalog().kinds();
+  st.lease_kinds.resize(kinds.size());
+  for (size_t i = 0; i < kinds.size(); ++i)
+    st.lease_kinds[i] = kinds[i].runner == runner_type::lease
+                        && kinds[i].pool == st.settings.name;
   st.supervisor = self->spawn(supervisor, pool_actor{self}, st.settings);
   // When the pool goes, so does its supervisor (and with it the workers).
   self->attach_functor([sup = st.supervisor](const caf::error&) {
@@ -352,6 +446,17 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
             }
           }
         }
+        for (auto& [seq, owner] : st.leased) {
+          if (owner && owner->key == key
+              && owner->listener.address() == addr) {
+            job j = std::move(*owner);
+            owner.reset();
+            abandon_lease(self, seq, "cancelled",
+                          "the task was cancelled while leased");
+            emit(self, j, job_phase::cancelled);
+            return;
+          }
+        }
         // Queued: drop it now (cancels are rare; a scan is fine).
         if (auto j = st.queue.remove(addr, key)) {
           count_queued(self, -1);
@@ -373,7 +478,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                   [](auto& s) { return !s.gone; });
         return pool_stats{st.settings.name,
                           static_cast<uint32_t>(live),
-                          st.busy,
+                          static_cast<uint32_t>(st.busy + st.leased.size()),
                           st.queue.size(),
                           st.completed,
                           st.failed,
@@ -393,15 +498,24 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       [=](progress_atom, uint32_t index, uint64_t seq, double fraction,
           std::string& message) {
         auto& st = self->state;
+        auto report = [&](const std::optional<job>& owner) {
+          if (!owner || !owner->progress)
+            return;
+          json p{{"fraction", std::clamp(fraction, 0.0, 1.0)},
+                 {"message", std::move(message)}};
+          emit(self, *owner, job_phase::progress,
+               outcome{true, {std::move(p)}, {}});
+        };
+        if (index == lease_slot) {
+          if (auto i = st.leased.find(seq); i != st.leased.end())
+            report(i->second);
+          return;
+        }
         if (index >= st.slots.size())
           return;
         for (auto& r : st.slots[index].attempts)
-          if (r.seq == seq && r.owner && r.owner->progress) {
-            json p{{"fraction", std::clamp(fraction, 0.0, 1.0)},
-                   {"message", std::move(message)}};
-            emit(self, *r.owner, job_phase::progress,
-                 outcome{true, {std::move(p)}, {}});
-          }
+          if (r.seq == seq)
+            report(r.owner);
       },
       [=](worker_up_atom, uint32_t index, worker_actor& w) {
         if (index >= self->state.slots.size() || self->state.slots[index].gone)
@@ -464,7 +578,21 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         }
       },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
-        auto& s = self->state.slots[index];
+        auto& st = self->state;
+        if (index == lease_slot) {
+          auto i = st.leased.find(seq);
+          if (i == st.leased.end() || !i->second)
+            return;
+          job j = std::move(*i->second);
+          i->second.reset();
+          auto error =
+              "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+          abandon_lease(self, seq, "conflict", "the attempt " + error);
+          count_on_node(self, 0, false);
+          settle(self, std::move(j), outcome{false, {}, std::move(error)});
+          return;
+        }
+        auto& s = st.slots[index];
         for (auto& r : s.attempts) {
           if (r.seq != seq || !r.owner)
             continue;
@@ -477,6 +605,12 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return;
         }
       },
+      [=](lease_atom, lease_desk_actor& desk, uint32_t index) {
+        self->state.desk = std::move(desk);
+        self->state.index = index;
+      },
+      [=](lease_atom, uint64_t take, std::vector<uint32_t>& kinds,
+          uint32_t max) { take_leases(self, take, kinds, max); },
   };
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,19 @@ struct pool_state {
   // everything that arrives meanwhile goes out in the same batch.
   std::vector<std::pair<job_listener_actor, std::vector<job_event>>> outbox;
   std::mt19937_64 rng{std::random_device{}()};
+
+  // -- leases: attempts of lease kinds, started when the lease desk takes
+  // them for an HTTP worker, never pushed to one.
+  lease_desk_actor desk;
+  uint32_t index = 0;               // in the catalog, as the desk names it
+  job_queue::kind_mask lease_kinds; // this pool's lease kinds
+  // Leased attempts by seq; an empty owner was abandoned (timeout, cancel)
+  // and still holds its room until the desk releases it.
+  std::unordered_map<uint64_t, std::optional<job>> leased;
+  bool lease_wanted = false; // a take came back short: say when there is more
+
+  /// How many more attempts may be leased out now.
+  uint64_t lease_room() const;
 
   /// The delay before retrying a job that has made `attempts` attempts (at
   /// least `at_least_ms`, e.g. an HTTP endpoint's Retry-After).

@@ -124,7 +124,7 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
   return {
       [=](attempt& a) {
         auto kind = current_catalog().find_kind(a.kind);
-        if (kind == nullptr || kind->runner == runner_type::remote) {
+        if (kind == nullptr || !kind->runs_locally()) {
           report(self, a.seq,
                  outcome{false, {},
                          kind == nullptr ? "unknown kind '" + a.kind + "'"

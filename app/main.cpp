@@ -4,6 +4,7 @@
 // --cluster.join=HOST:PORT it runs as a worker node instead (worker_node.cpp).
 #include "actors/actors.hpp"
 #include "actors/gateway.hpp"
+#include "actors/lease_desk.hpp"
 #include "app/cluster.hpp"
 #include "app/memory.hpp"
 #include "app/worker_node.hpp"
@@ -137,10 +138,12 @@ int main(int argc, char** argv) {
   actors.registry = sys.spawn(registry, std::move(reg));
   actors.gateway = sys.spawn(gateway, actors.registry, actors.pools,
                              static_cast<size_t>(cfg.http_max_batch_items));
+  actors.leases = sys.spawn(lease_desk, actors.pools);
   // Ends the actors before ~actor_system waits for them.
   auto stop_actors = [&] {
     caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(actors.leases, caf::exit_reason::user_shutdown);
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };

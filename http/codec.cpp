@@ -10,6 +10,48 @@
 
 namespace actorq::http {
 
+// -- rendering helpers (shared with lease_codec.cpp) -------------------------
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_time(std::string& out, int64_t ms) {
+  if (ms == 0)
+    out += "null";
+  else
+    append_string(out, iso8601(ms));
+}
+
+
 namespace {
 
 http_error invalid(std::string detail) {
@@ -129,47 +171,6 @@ task_spec seed_spec(seed_route route, const codec_settings& cfg) {
     spec.backoff_ms = std::max<int64_t>(1, scaled(1000, cfg));
   }
   return spec;
-}
-
-// -- rendering helpers --------------------------------------------------------
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
-void append_time(std::string& out, int64_t ms) {
-  if (ms == 0)
-    out += "null";
-  else
-    append_string(out, iso8601(ms));
 }
 
 void append_raw(std::string& out, const raw_json& x) {
@@ -483,6 +484,8 @@ std::string render_kinds(
                {{"max_retries", probe.max_retries},
                 {"backoff_ms", probe.backoff_ms},
                 {"timeout_ms", probe.timeout_ms}}}};
+    if (k.runner == runner_type::lease)
+      kind["lease_ttl_ms"] = k.lease_ttl_ms;
     if (k.runner == runner_type::remote) {
       uint32_t workers = 0;
       for (auto& [name, n] : serving)

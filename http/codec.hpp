@@ -81,6 +81,11 @@ parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
 
 // -- rendering ----------------------------------------------------------------
 
+/// Appends `s` as a JSON string (quoted, escaped).
+void append_string(std::string& out, std::string_view s);
+/// Appends an ISO-8601 time, or null for 0.
+void append_time(std::string& out, int64_t ms);
+
 std::string render_error(const http_error& e);
 std::string render_task(const task_view& v);
 std::string render_page(const task_page& p);

@@ -24,6 +24,7 @@ struct backend {
   registry_actor registry;
   gateway_actor gateway; // knows the cluster's nodes
   std::vector<pool_ref> pools; // in the catalog's order
+  lease_desk_actor leases; // lease kinds' HTTP workers (docs/leases.md)
 };
 
 /// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects
