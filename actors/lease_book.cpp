@@ -12,9 +12,10 @@ uint32_t lease_book::touch(const std::string& name,
   uint32_t index;
   if (i != worker_by_name_.end()) {
     index = i->second;
-  } else if (worker_by_name_.size() >= max_workers) {
+  } else if (worker_by_name_.size() >= max_workers
+             && name != overflow_name) {
     // A client inventing names cannot grow the book without bound.
-    return touch("(more workers)", kinds, now);
+    return touch(overflow_name, kinds, now);
   } else {
     if (free_workers_.empty()) {
       index = static_cast<uint32_t>(workers_.size());

@@ -25,6 +25,7 @@ public:
   static constexpr int64_t worker_seen_ms = 60 * 1000;
   /// Most distinct worker names kept; beyond, new names share one entry.
   static constexpr size_t max_workers = 10'000;
+  static constexpr const char* overflow_name = "(more workers)";
 
   /// One leased attempt.
   struct lease {
