@@ -1,0 +1,328 @@
+// The HTTP bridge's toolkit for route groups: asking actors from a handler
+// thread, answering (JSON errors included), the route table and router, and
+// what every handler shares (route_context). Each route group is a function
+// over a router, in its own file (routes_*.cpp); server.cpp installs them.
+#pragma once
+
+#include "actors/coordinator.hpp"
+#include "http/codec.hpp"
+#include "http/server.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace actorq::http {
+
+using namespace std::chrono_literals;
+
+
+/// Calls whose handler answers at once (get, list, submit, cancel, stats)
+/// need no timer: a request still in the mailbox of an actor that dies is
+/// bounced with an error. Calls answered later through a response promise
+/// (wait, batch) always carry a finite timeout: CAF 0.17 has no
+/// broken-promise error, so a lost promise would block the thread forever.
+/// Skipping the timer saves the clock's lock and tree on every read.
+inline const caf::duration immediate{caf::infinite};
+constexpr auto promise_grace = std::chrono::seconds{30};
+
+/// This thread's handle into the actor system (created on first use).
+inline caf::scoped_actor& thread_self(caf::actor_system& sys) {
+  thread_local std::unique_ptr<caf::scoped_actor> self;
+  thread_local caf::actor_system* owner = nullptr;
+  if (!self || owner != &sys) {
+    self = std::make_unique<caf::scoped_actor>(sys);
+    owner = &sys;
+  }
+  return *self;
+}
+
+/// Sends one request and blocks this thread until the reply or the timeout.
+template <class Result, class Handle, class Timeout, class... Ts>
+parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
+                   const Timeout& timeout, Ts&&... xs) {
+  parsed<Result> result = http_error{500, "internal", "no reply"};
+  thread_self(sys)
+      ->request(dest, timeout, std::forward<Ts>(xs)...)
+      .receive([&](Result& x) { result = std::move(x); },
+               [&](caf::error& err) { result = from_actor_error(err); });
+  return result;
+}
+
+inline void reply(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  res.set_content(std::move(body), "application/json");
+}
+
+inline void reply(httplib::Response& res, const http_error& e) {
+  if (e.status == 429)
+    res.set_header("Retry-After", "1");
+  reply(res, e.status, render_error(e));
+}
+
+/// Renders `x` with `render` or answers its error.
+template <class T, class F>
+void reply_with(httplib::Response& res, parsed<T>& x, F render,
+                int status = 200) {
+  if (auto err = std::get_if<http_error>(&x))
+    reply(res, *err);
+  else
+    reply(res, status, render(std::get<T>(x)));
+}
+
+/// Answers `e` and ends the connection after the answer. For requests whose
+/// body was not read to its end: httplib would read the rest as the next
+/// request. httplib 0.11 closes a connection only when a write fails, so the
+/// body is written by a content provider that then reports failure.
+inline void reply_and_close(httplib::Response& res, const http_error& e) {
+  if (e.status == 429)
+    res.set_header("Retry-After", "1");
+  res.status = e.status;
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<const std::string>(render_error(e));
+  res.set_content_provider(
+      body->size(), "application/json",
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        sink.write(body->data() + offset, length);
+        return false; // written; now close
+      });
+}
+
+/// Answers before the body is read: closes the connection if there is one.
+inline void reply_early(const httplib::Request& req, httplib::Response& res,
+                 const http_error& e) {
+  bool body = req.has_header("Transfer-Encoding")
+              || (req.has_header("Content-Length")
+                  && req.get_header_value("Content-Length") != "0");
+  if (body)
+    reply_and_close(res, e);
+  else
+    reply(res, e);
+}
+
+inline const http_error task_not_found{404, "not_found", "Task not found"};
+
+inline const http_error body_too_large{
+    413, "too_large", "the request body is larger than http.max-body-bytes"};
+
+/// A body over the limit is still read (and dropped) up to this much past it,
+/// so that clients that send their whole body before reading get the 413;
+/// beyond, the connection is closed unread.
+constexpr uint64_t drain_bytes = 4u << 20;
+
+/// Validates an id before any lookup: only canonical UUIDs reach actors.
+inline std::optional<task_id> path_id(const httplib::Request& req) {
+  return task_id::parse(req.matches[1].str());
+}
+
+/// The value of header `name`, if the request has it.
+inline std::optional<std::string> param_header(const httplib::Request& req,
+                                        const char* name) {
+  if (!req.has_header(name))
+    return std::nullopt;
+  return req.get_header_value(name);
+}
+
+inline const std::string* param(const httplib::Request& req,
+                                const char* name) {
+  auto i = req.params.find(name);
+  return i == req.params.end() ? nullptr : &i->second;
+}
+
+/// Route patterns per path, for answering 405 with an Allow header.
+struct route_table {
+  struct entry {
+    std::string pattern;
+    std::regex re;
+    std::string method;
+  };
+  std::vector<entry> entries;
+
+  void add(const std::string& pattern, const std::string& method) {
+    entries.push_back({pattern, std::regex{pattern}, method});
+  }
+
+  bool has(const std::string& pattern, const std::string& method) const {
+    for (auto& e : entries)
+      if (e.pattern == pattern && e.method == method)
+        return true;
+    return false;
+  }
+
+  std::vector<std::string> patterns() const {
+    std::vector<std::string> out;
+    for (auto& e : entries)
+      if (std::find(out.begin(), out.end(), e.pattern) == out.end())
+        out.push_back(e.pattern);
+    return out;
+  }
+
+  /// The methods served on `path`, e.g. "GET, DELETE".
+  std::string allowed(const std::string& path) const {
+    std::string methods;
+    for (auto& e : entries)
+      if (std::regex_match(path, e.re)
+          && methods.find(e.method) == std::string::npos)
+        methods += (methods.empty() ? "" : ", ") + e.method;
+    return methods;
+  }
+
+  /// Whether `method` is served on `path`.
+  bool serves(const std::string& path, const std::string& method) const {
+    for (auto& e : entries)
+      if (e.method == method && std::regex_match(path, e.re))
+        return true;
+    return false;
+  }
+};
+
+
+/// Registers routes and remembers them in the route table (for 405 answers).
+struct router {
+  http_server& http;
+  uint64_t max_body; // http.max-body-bytes, however the body is sent
+  std::shared_ptr<route_table> table = std::make_shared<route_table>();
+
+  void on(const std::string& method, const std::string& pattern,
+          httplib::Server::Handler h) {
+    table->add(pattern, method);
+    if (method == "GET")
+      http.Get(pattern, std::move(h));
+    else if (method == "POST")
+      // Read the body ourselves: httplib would otherwise treat bodies sent
+      // as form data (curl's default) as forms and cap them at 8 KiB.
+      // Counts the bytes: httplib limits only a declared Content-Length,
+      // not chunked bodies; past the limit it stops reading (413).
+      http.Post(pattern,
+                [h, max = max_body](const httplib::Request& req,
+                                    httplib::Response& res,
+                                    const httplib::ContentReader& read) {
+                  // Neither length nor chunks: no body (RFC 9112; httplib
+                  // would read until the client closes).
+                  if (!req.has_header("Content-Length")
+                      && !req.has_header("Transfer-Encoding"))
+                    return h(req, res);
+                  auto& body = const_cast<std::string&>(req.body);
+                  uint64_t seen = 0;
+                  bool complete = read([&](const char* data, size_t n) {
+                    seen += n;
+                    if (seen <= max) {
+                      body.append(data, n);
+                      return true;
+                    }
+                    std::string{}.swap(body); // drop, keep nothing more
+                    return seen <= max + drain_bytes;
+                  });
+                  // Read to its end (or skipped by httplib): the connection
+                  // goes on; else it ends with the answer.
+                  if (seen > max || res.status == 413)
+                    return complete || res.status == 413
+                               ? reply(res, body_too_large)
+                               : reply_and_close(res, body_too_large);
+                  if (!complete)
+                    return reply_and_close(
+                        res, {400, "bad_request",
+                              "the request body could not be read"});
+                  h(req, res);
+                });
+    else if (method == "DELETE")
+      http.Delete(pattern, std::move(h));
+  }
+};
+
+/// What the handlers share. Handlers outlive the registration: they keep a
+/// copy of this, which points into the server (it outlives its handlers).
+struct route_context {
+  caf::actor_system* sys;
+  const codec_settings* codec;
+  const backend* actors;
+  caf::timespan batch_timeout;
+  wait_budget* waits; // long-polls waiting at once
+
+  pool_ref find_pool(const std::string& name) const {
+    for (auto& p : actors->pools)
+      if (p.name == name)
+        return p;
+    return {};
+  }
+
+  /// Runs a batch on a fresh coordinator and renders its result.
+  void run_batch(parsed<batch_spec>&& batch, httplib::Response& res,
+                 std::string (*render)(const batch_result&)) const {
+    if (auto err = std::get_if<http_error>(&batch))
+      return reply(res, *err);
+    auto& spec = std::get<batch_spec>(batch);
+    auto coord = sys->spawn(coordinator, find_pool(spec.task.pool));
+    auto result =
+        ask<batch_result>(*sys, coord, batch_timeout, std::move(spec));
+    if (std::holds_alternative<http_error>(result))
+      caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+    reply_with(res, result, render);
+  }
+
+  /// Submits a task and renders it; a 202 answer gets a Location header.
+  void submit(parsed<task_spec>&& spec, httplib::Response& res,
+              std::string (*render)(const task_view&), int status) const {
+    if (auto err = std::get_if<http_error>(&spec))
+      return reply(res, *err);
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, submit_atom::value,
+                       std::get<task_spec>(std::move(spec)));
+    if (auto v = std::get_if<task_view>(&view); v && status == 202)
+      res.set_header("Location", "/v1/tasks/" + v->id.to_string());
+    reply_with(res, view, render, status);
+  }
+
+  /// Reads one task by the id in the path and renders it with `render`.
+  void read_task(const httplib::Request& req, httplib::Response& res,
+                 std::string (*render)(const task_view&)) const {
+    auto id = path_id(req);
+    if (!id)
+      return reply(res, task_not_found);
+    auto view =
+        ask<task_view>(*sys, actors->registry, immediate, get_atom::value, *id);
+    reply_with(res, view, render);
+  }
+
+  /// The stats of every pool, in configuration order.
+  parsed<std::vector<pool_stats>> all_stats() const {
+    std::vector<pool_stats> out;
+    for (auto& pool : actors->pools) {
+      auto stats =
+          ask<pool_stats>(*sys, pool.handle, immediate, stats_atom::value);
+      if (auto err = std::get_if<http_error>(&stats))
+        return *err;
+      out.push_back(std::get<pool_stats>(std::move(stats)));
+    }
+    return out;
+  }
+};
+
+/// Parses the JSON body and calls `f` with it, or answers the parse error.
+template <class F>
+void with_body(const httplib::Request& req, httplib::Response& res, F f) {
+  auto body = parse_body(req.body);
+  if (auto err = std::get_if<http_error>(&body))
+    return reply(res, *err);
+  f(std::get<json>(body));
+}
+
+// -- route groups (routes_*.cpp) ----------------------------------------------
+
+/// Submitting, reading, listing and cancelling tasks (routes_tasks.cpp).
+void task_routes(router& r, const route_context& c);
+/// POST /v1/batches (routes_tasks.cpp).
+void batch_routes(router& r, const route_context& c);
+/// The Python service's batch and submit routes (routes_tasks.cpp).
+void seed_routes(router& r, const route_context& c);
+/// Kinds, pools, nodes and health (routes_info.cpp).
+void info_routes(router& r, const route_context& c);
+/// The lease protocol (routes_leases.cpp).
+void lease_routes(router& r, const route_context& c);
+
+} // namespace actorq::http

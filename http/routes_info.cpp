@@ -1,0 +1,44 @@
+#include "http/routes.hpp"
+
+#include "actors/store.hpp"
+
+namespace actorq::http {
+
+/// Kinds, pools, nodes and health.
+void info_routes(router& r, const route_context& c) {
+  r.on("GET", "/v1/kinds", [c](const auto&, auto& res) {
+    // Remote kinds: how many workers the connected programs offer.
+    auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
+                                            immediate, nodes_atom::value);
+    std::vector<std::pair<std::string, uint32_t>> serving;
+    if (auto xs = std::get_if<std::vector<node_view>>(&nodes))
+      for (auto& n : *xs)
+        if (n.up)
+          serving.insert(serving.end(), n.kinds.begin(), n.kinds.end());
+    reply(res, 200, render_kinds(*c.codec->kinds, serving));
+  });
+  r.on("GET", "/v1/pools", [c](const auto&, auto& res) {
+    auto stats = c.all_stats();
+    reply_with(res, stats, render_pools);
+  });
+  r.on("GET", "/v1/nodes", [c](const auto&, auto& res) {
+    auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
+                                            immediate, nodes_atom::value);
+    reply_with(res, nodes, render_nodes);
+  });
+  r.on("GET", "/healthz", [c](const auto&, auto& res) {
+    if (auto problem = store_problem(); !problem.empty())
+      return reply(res, 503, json{{"status", "store_unavailable"},
+                                  {"detail", problem}}.dump());
+    auto stats = c.all_stats();
+    reply_with(res, stats, [](const std::vector<pool_stats>& xs) {
+      bool degraded = false;
+      for (auto& p : xs)
+        degraded = degraded || p.degraded;
+      return std::string{degraded ? R"({"status":"degraded"})"
+                                  : R"({"status":"ok"})"};
+    });
+  });
+}
+
+} // namespace actorq::http

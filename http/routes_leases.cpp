@@ -1,0 +1,80 @@
+#include "http/routes.hpp"
+
+#include "http/lease_codec.hpp"
+
+namespace actorq::http {
+
+/// The lease protocol (docs/leases.md): workers in any language pull attempts
+/// of lease kinds and settle them.
+void lease_routes(router& r, const route_context& c) {
+  r.on("POST", "/v1/leases", [c](const httplib::Request& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      auto request =
+          parse_lease_request(body, *c.codec->kinds,
+                              req.remote_addr + ":"
+                                  + std::to_string(req.remote_port));
+      if (auto err = std::get_if<http_error>(&request))
+        return reply(res, *err);
+      auto& lr = std::get<lease_request>(request);
+      // A long-poll holds this thread: only within http.max-waiting, so
+      // that short requests always find one. Beyond, workers back off.
+      std::optional<wait_budget::guard> place;
+      if (lr.wait_ms > 0 && !place.emplace(*c.waits))
+        return reply(res, http_error{429, "busy",
+                                     "too many requests are long-polling "
+                                     "(http.max-waiting); retry after "
+                                     "Retry-After seconds"});
+      auto timeout = std::chrono::milliseconds{lr.wait_ms} + promise_grace;
+      auto grants = ask<std::vector<lease_grant>>(
+          *c.sys, c.actors->leases, timeout, lease_atom::value, std::move(lr));
+      reply_with(res, grants, render_grants);
+    });
+  });
+  r.on("POST", "/v1/leases/complete", [c](const auto& req, auto& res) {
+    with_body(req, res, [&](const json& body) {
+      auto calls = parse_lease_results(body);
+      if (auto err = std::get_if<http_error>(&calls))
+        return reply(res, *err);
+      std::vector<lease_op> ops;
+      for (auto& call : std::get<std::vector<lease_call>>(calls))
+        ops.push_back(call.op);
+      auto answers = ask<std::vector<lease_answer>>(
+          *c.sys, c.actors->leases, immediate,
+          std::get<std::vector<lease_call>>(std::move(calls)));
+      reply_with(res, answers, [&](const std::vector<lease_answer>& xs) {
+        return render_lease_answers(xs, ops);
+      });
+    });
+  });
+  static constexpr std::pair<const char*, lease_op> one_lease[] = {
+      {R"(/v1/leases/([^/]+)/complete)", lease_op::complete},
+      {R"(/v1/leases/([^/]+)/fail)", lease_op::fail},
+      {R"(/v1/leases/([^/]+)/heartbeat)", lease_op::heartbeat},
+  };
+  for (auto [pattern, op] : one_lease)
+    r.on("POST", pattern,
+         [c, op = op](const httplib::Request& req, auto& res) {
+           auto id = task_id::parse(req.matches[1].str());
+           if (!id)
+             return reply(res, http_error{404, "not_found", "no such lease"});
+           auto call = parse_lease_call(req.body, op, *id);
+           if (auto err = std::get_if<http_error>(&call))
+             return reply(res, *err);
+           auto answers = ask<std::vector<lease_answer>>(
+               *c.sys, c.actors->leases, immediate,
+               std::vector<lease_call>{std::get<lease_call>(std::move(call))});
+           if (auto err = std::get_if<http_error>(&answers))
+             return reply(res, *err);
+           auto& a = std::get<std::vector<lease_answer>>(answers).at(0);
+           if (a.status != 200)
+             return reply(res, http_error{a.status, a.code, a.detail});
+           reply(res, 200, render_lease_answer(a, op));
+         });
+  r.on("GET", "/v1/workers", [c](const auto&, auto& res) {
+    auto workers = ask<std::vector<lease_worker_view>>(
+        *c.sys, c.actors->leases, immediate, workers_atom::value);
+    reply_with(res, workers, render_workers);
+  });
+}
+
+} // namespace actorq::http
