@@ -5,8 +5,10 @@ CONFIG ?= configs/default.ini
 PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-json3-dev \
             catch2 libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The Python peer of bench/leases.py (bench/pystack: FastAPI + Celery + Redis).
+BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-celery python3-redis redis-server
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench bench-deps clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -25,11 +27,19 @@ run: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-bench: build
+bench-deps:
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+bench: build bench-deps
 	bench/run.sh $(BUILD_DIR)
 	python3 bench/cluster.py $(BUILD_DIR)
 	python3 bench/runners.py $(BUILD_DIR)
 	python3 bench/hostile.py $(BUILD_DIR)
+	python3 bench/leases.py $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
