@@ -11,6 +11,7 @@
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
 #include "actors/registry.hpp"
+#include "actors/rate_sampler.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 #include "actors/catalog.hpp"
@@ -134,16 +135,19 @@ int main(int argc, char** argv) {
                    reg.recovered.size(), cfg.store_path.c_str());
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
                                          reg.result_ttl.count());
+    actors.store = reg.store;
   }
   actors.registry = sys.spawn(registry, std::move(reg));
   actors.gateway = sys.spawn(gateway, actors.registry, actors.pools,
                              static_cast<size_t>(cfg.http_max_batch_items));
   actors.leases = sys.spawn(lease_desk, actors.pools);
+  actors.rates = sys.spawn(rate_sampler, actors.pools);
   // Ends the actors before ~actor_system waits for them.
   auto stop_actors = [&] {
     caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.leases, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(actors.rates, caf::exit_reason::user_shutdown);
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };
@@ -193,10 +197,20 @@ int main(int argc, char** argv) {
         // Release long-polls now so that the HTTP threads can finish.
         caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
       }};
+      // Ready once the registry answers: it re-enqueues the recovered tasks
+      // before it handles any message.
+      std::thread readiness{[&] {
+        caf::scoped_actor self{sys};
+        self->request(actors.registry, std::chrono::seconds{60},
+                      list_atom::value, task_filter{{}, {}, 1, 0})
+          .receive([&](task_page&) { server.set_ready(); },
+                   [&](caf::error&) {});
+      }};
       server.run();
       // run() may also end on its own (e.g. a socket error): wake the waiter.
       pthread_kill(waiter.native_handle(), SIGTERM);
       waiter.join();
+      readiness.join();
     }
   }
   stop_actors(); // the HTTP threads are gone

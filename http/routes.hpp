@@ -10,6 +10,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -243,6 +244,8 @@ struct route_context {
   const backend* actors;
   caf::timespan batch_timeout;
   wait_budget* waits; // long-polls waiting at once
+  const std::atomic<bool>* draining; // SIGTERM: no new work
+  const std::atomic<bool>* ready;    // start-up recovery is over
 
   pool_ref find_pool(const std::string& name) const {
     for (auto& p : actors->pools)
@@ -324,5 +327,8 @@ void seed_routes(router& r, const route_context& c);
 void info_routes(router& r, const route_context& c);
 /// The lease protocol (routes_leases.cpp).
 void lease_routes(router& r, const route_context& c);
+/// The dashboard page (GET /) and its assets, GET /v1/stats and
+/// GET /v1/tasks/{id}/input (routes_dashboard.cpp).
+void dashboard_routes(router& r, const route_context& c);
 
 } // namespace actorq::http

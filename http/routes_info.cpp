@@ -26,6 +26,21 @@ void info_routes(router& r, const route_context& c) {
                                             immediate, nodes_atom::value);
     reply_with(res, nodes, render_nodes);
   });
+  // Readiness: whether actorq should get new work now (load balancers,
+  // orchestrators); /healthz stays the liveness check.
+  r.on("GET", "/readyz", [c](const auto&, auto& res) {
+    auto problem = store_problem();
+    const char* status = !*c.ready             ? "starting"
+                         : *c.draining         ? "draining"
+                         : !problem.empty()    ? "store_unavailable"
+                                               : nullptr;
+    if (status == nullptr)
+      return reply(res, 200, R"({"status":"ready"})");
+    json body{{"status", status}};
+    if (!problem.empty())
+      body["detail"] = problem;
+    reply(res, 503, body.dump());
+  });
   r.on("GET", "/healthz", [c](const auto&, auto& res) {
     if (auto problem = store_problem(); !problem.empty())
       return reply(res, 503, json{{"status", "store_unavailable"},

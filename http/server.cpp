@@ -2,6 +2,7 @@
 
 #include "actors/kinds.hpp"
 #include "actors/store.hpp"
+#include "http/dashboard_assets.hpp"
 #include "http/routes.hpp"
 #include "http/task_queue.hpp"
 
@@ -122,8 +123,19 @@ bool refuse_framing(const httplib::Request& req, httplib::Response& res,
   return true;
 }
 
-/// Before any route: with a token configured, every route but /healthz needs
-/// "Authorization: Bearer TOKEN" (compared in constant time; never logged);
+/// Routes served without the token: probes that hold no data, and the
+/// dashboard's page and static files (no data either: the page asks for the
+/// token and sends it with each API call it makes).
+bool public_path(const std::string& path) {
+  static const char* const paths[] = {"/healthz", "/readyz", "/"};
+  for (auto p : paths)
+    if (path == p)
+      return true;
+  return is_dashboard_asset(path);
+}
+
+/// Before any route: with a token configured, every route but the public
+/// ones needs "Authorization: Bearer TOKEN" (compared in constant time; never logged);
 /// while draining, POSTs (new work) get 503, reads and cancels go on.
 /// Refusals before the body is read end the connection (its body unread).
 void access_control(http_server& http, std::string token,
@@ -134,7 +146,7 @@ void access_control(http_server& http, std::string token,
                                    httplib::Response& res) {
     if (refuse_framing(req, res, max_body, *table))
       return httplib::Server::HandlerResponse::Handled;
-    if (!token.empty() && req.path != "/healthz" && !bearer_ok(req, token)) {
+    if (!token.empty() && !public_path(req.path) && !bearer_ok(req, token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply_early(req, res,
                   http_error{401, "unauthorized",
@@ -305,15 +317,21 @@ void server::drain() {
   draining_ = true;
 }
 
+void server::set_ready() {
+  ready_ = true;
+}
+
 void server::routes() {
   auto max_body = static_cast<uint64_t>(cfg_.http_max_body_bytes);
   router r{http_, max_body};
-  route_context c{&sys_, &codec_, &actors_, cfg_.http_batch_timeout, &waits_};
+  route_context c{&sys_,   &codec_,    &actors_, cfg_.http_batch_timeout,
+                  &waits_, &draining_, &ready_};
   // In this order: httplib tries routes in the order they were registered.
   task_routes(r, c);
   batch_routes(r, c);
   info_routes(r, c);
   lease_routes(r, c);
+  dashboard_routes(r, c);
   seed_routes(r, c);
 
   auto token = cfg_.http_auth_token;

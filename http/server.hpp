@@ -25,6 +25,8 @@ struct backend {
   gateway_actor gateway; // knows the cluster's nodes
   std::vector<pool_ref> pools; // in the catalog's order
   lease_desk_actor leases; // lease kinds' HTTP workers (docs/leases.md)
+  rate_sampler_actor rates; // jobs ended per second (GET /v1/stats)
+  store_actor store; // task inputs for the dashboard; invalid with :memory:
 };
 
 /// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects
@@ -53,6 +55,11 @@ public:
   /// reads go on. Safe to call from any thread.
   void drain();
 
+  /// Start-up is over (the registry has recovered the stored tasks):
+  /// GET /readyz answers 200 from now on unless draining or the store
+  /// fails. Safe to call from any thread.
+  void set_ready();
+
 private:
   void routes();
 
@@ -62,6 +69,7 @@ private:
   codec_settings codec_;
   http_server http_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> ready_{false};
   wait_budget waits_; // http.max-waiting: long-polls waiting at once
 };
 

@@ -440,3 +440,38 @@ TEST_CASE("leases: config errors name the key", "[leases]") {
   CHECK_ERROR(srv.post("/v1/tasks", json{{"kind", "job"}, {"pool", "small"}, {"input", json::object()}}),
               422, "invalid", "pool");
 }
+
+TEST_CASE("readiness: /readyz answers ready without the token, then 503 draining while held work "
+          "finishes; /healthz stays the liveness check",
+          "[readyz]") {
+  Server srv{lease_args({"--http.auth-token=tok-ready", "--shutdown.grace=10s"})};
+  auto r = srv.get("/readyz");
+  REQUIRE_STATUS(r, 200);
+  CHECK(r.j() == json{{"status", "ready"}});
+  httplib::Headers auth{{"Authorization", "Bearer tok-ready"}};
+  auto cli = srv.client();
+  auto sub = cli.Post("/v1/tasks", auth, R"({"kind":"job","input":{}})", "application/json");
+  REQUIRE(sub);
+  REQUIRE(sub->status == 202);
+  auto got = cli.Post("/v1/leases", auth, R"({"kinds":["job"]})", "application/json");
+  REQUIRE(got);
+  auto lease_id = json::parse(got->body)["leases"].at(0)["lease"].get<std::string>();
+  srv.kill(SIGTERM);
+  REQUIRE(wait_until([&] { return srv.get("/readyz").status == 503; }, 5s));
+  r = srv.get("/readyz");
+  CHECK(r.j()["status"] == "draining");
+  CHECK_STATUS(srv.get("/healthz"), 200); // alive: it is finishing work
+  // Heartbeats keep the lease while draining; then it is settled.
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(300ms);
+    auto hb = cli.Post("/v1/leases/" + lease_id + "/heartbeat", auth, "", "application/json");
+    REQUIRE(hb);
+    CHECK(hb->status == 200);
+    CHECK(srv.running());
+  }
+  auto done = cli.Post("/v1/leases/" + lease_id + "/complete", auth, R"({"result":1})",
+                       "application/json");
+  REQUIRE(done);
+  CHECK(done->status == 200);
+  CHECK(srv.wait_exit(10s).code == 0);
+}

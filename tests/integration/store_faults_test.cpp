@@ -187,6 +187,10 @@ void path_case(const std::function<void(const std::string&)>& damage) {
     CHECK(health.j()["status"] == "store_unavailable");
     CHECK(health.j()["detail"].get<std::string>().find(path)
           != std::string::npos);
+    // Not ready for new work either, saying why.
+    auto ready = srv.get("/readyz");
+    CHECK_STATUS(ready, 503);
+    CHECK(ready.j()["status"] == "store_unavailable");
     // Refused, naming the path, however often; nothing phantom listed.
     for (auto key : {"", "K-path", "K-path"}) {
       auto r = post_keyed(srv, key, square);
@@ -204,6 +208,7 @@ void path_case(const std::function<void(const std::string&)>& damage) {
   // A restart opens (or creates) whatever the path names now.
   Server again{{"--store.path=" + path}};
   REQUIRE_STATUS(again.get("/healthz"), 200);
+  REQUIRE_STATUS(again.get("/readyz"), 200);
   auto r = post_keyed(again, "K-path", square);
   REQUIRE_STATUS(r, 202);
   CHECK(wait_terminal(again, r.j()["id"])["status"] == "succeeded");
