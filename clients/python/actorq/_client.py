@@ -270,7 +270,12 @@ class Client:
 
     def _request(self, method: str, path: str, body: Any = None,
                  headers: Optional[Dict[str, str]] = None, timeout: Any = _NO_TIMEOUT,
-                 retry_safe: Optional[bool] = None, health: bool = False) -> Any:
+                 retry_safe: Optional[bool] = None, health: bool = False,
+                 on_connection: Any = None) -> Any:
+        # ``body`` may be bytes already encoded as JSON (the worker builds
+        # batches from pieces it encoded before). ``on_connection(conn)`` is
+        # called with the connected connection before each try; it returns
+        # False to give up (the worker's stop() aborts its long-polls so).
         if timeout is _NO_TIMEOUT:
             timeout = self.timeout
         if retry_safe is None:
@@ -279,7 +284,10 @@ class Client:
         if self.token:
             all_headers["Authorization"] = "Bearer " + self.token
         payload = None
-        if body is not None:
+        if isinstance(body, bytes):
+            payload = body
+            all_headers["Content-Type"] = "application/json"
+        elif body is not None:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
         if headers:
@@ -292,6 +300,9 @@ class Client:
             try:
                 if conn.sock is None:
                     conn.connect()
+                if on_connection is not None and not on_connection(conn):
+                    self._drop()
+                    raise Error(0, "aborted", "%s %s was not sent: stopping" % (method, path))
                 conn.sock.settimeout(timeout)
                 conn.request(method, target, body=payload, headers=all_headers)
                 sent = True
