@@ -343,18 +343,22 @@ using lease_desk_actor = caf::typed_actor<
     caf::replies_to<std::vector<lease_call>>::with<std::vector<lease_answer>>,
     // The lease workers seen lately (GET /v1/workers).
     caf::replies_to<workers_atom>::with<std::vector<lease_worker_view>>,
-    // INTERNAL (pool): pool `index` has attempts for waiting requests.
-    caf::reacts_to<lease_atom, uint32_t>,
+    // INTERNAL (pool): pool `index` has attempts of these kinds (catalog
+    // indices) for waiting requests.
+    caf::reacts_to<lease_atom, uint32_t, std::vector<uint32_t>>,
     // INTERNAL (pool): the answer to take `take`: attempts now started, and
-    // whether more are waiting that the pool has room for.
-    caf::reacts_to<lease_atom, uint64_t, std::vector<attempt>, bool>,
+    // the kinds of which more wait that the pool has room for.
+    caf::reacts_to<lease_atom, uint64_t, std::vector<attempt>,
+                   std::vector<uint32_t>>,
     // INTERNAL (pool): attempt `seq` of pool `index` can no longer be
     // settled (code "cancelled" or "conflict", and why).
     caf::reacts_to<cancel_atom, uint32_t, uint64_t, std::string, std::string>,
     // INTERNAL: the long-poll of lease request `id` is over.
     caf::reacts_to<timeout_atom, uint64_t>,
     // INTERNAL (timer): expire leases nobody renewed; forget old ones.
-    caf::reacts_to<sweep_atom>>;
+    caf::reacts_to<sweep_atom>,
+    // Draining: answer waiting requests now, and later ones at once.
+    caf::reacts_to<pause_atom>>;
 
 /// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
 /// timeouts and retries with exponential backoff.
@@ -400,7 +404,7 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<lease_atom, lease_desk_actor, uint32_t>,
     // INTERNAL (lease desk): take `take`: start up to `max` attempts of these
     // kinds (catalog indices) as leases, within the pool's size; answered at
-    // once with (lease_atom, take, attempts, more) to the desk.
+    // once with (lease_atom, take, attempts, kinds still waiting) to the desk.
     caf::reacts_to<lease_atom, uint64_t, std::vector<uint32_t>, uint32_t>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.

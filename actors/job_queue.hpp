@@ -29,6 +29,11 @@ public:
   /// The oldest job whose kind is in `mask`, or null; stays queued.
   const job* peek(const kind_mask& mask) const;
 
+  /// Whether a job of kind `kind` waits.
+  bool has(uint32_t kind) const {
+    return kind < by_kind_.size() && !by_kind_[kind].empty();
+  }
+
   /// Takes the oldest job whose kind is in `mask`.
   std::optional<job> pop(const kind_mask& mask);
 

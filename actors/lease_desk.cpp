@@ -37,6 +37,22 @@ void arm_sweep(self_ptr self) {
   self->delayed_send(self, sweep_every, sweep_atom::value);
 }
 
+/// The kinds request `r` wants of pool `pool` (empty: none of it).
+const std::vector<uint32_t>& kinds_of(const request& r, uint32_t pool) {
+  static const std::vector<uint32_t> none;
+  for (auto& [p, kinds] : r.pools)
+    if (p == pool)
+      return kinds;
+  return none;
+}
+
+/// Whether `a` and `b` (short lists) share a kind.
+bool overlap(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  return std::any_of(a.begin(), a.end(), [&](uint32_t k) {
+    return std::find(b.begin(), b.end(), k) != b.end();
+  });
+}
+
 /// Asks pool `pool` for up to what request `id` still wants.
 void take_from(self_ptr self, uint64_t id, request& r, uint32_t pool) {
   auto kinds = std::find_if(r.pools.begin(), r.pools.end(),
@@ -62,33 +78,40 @@ void advance(self_ptr self, std::map<uint64_t, request>::iterator i) {
   }
   if (!r.got.empty() || r.over)
     return deliver(self, i);
-  for (auto& [pool, kinds] : r.pools)
-    if (st.ready[pool]) {
-      st.ready[pool] = false;
-      take_from(self, i->first, r, pool);
-      return;
-    }
+  for (auto& [pool, kinds] : r.pools) {
+    auto& ready = st.ready[pool];
+    if (!overlap(ready, kinds))
+      continue;
+    ready.erase(std::remove_if(ready.begin(), ready.end(),
+                               [&](uint32_t k) {
+                                 return std::find(kinds.begin(), kinds.end(),
+                                                  k)
+                                        != kinds.end();
+                               }),
+                ready.end());
+    take_from(self, i->first, r, pool);
+    return;
+  }
 }
 
-/// Pool `pool` has attempts: the oldest waiting request for it takes them.
-void wake(self_ptr self, uint32_t pool) {
+/// Pool `pool` has attempts of `kinds`: the oldest waiting request for any
+/// of them takes them; with none, the pool's offer is kept for the next.
+void wake(self_ptr self, uint32_t pool, std::vector<uint32_t> kinds) {
   auto& st = self->state;
   for (auto& [id, r] : st.requests) {
     if (r.taking >= 0 || r.asked < r.pools.size())
       continue;
-    auto wants = std::any_of(r.pools.begin(), r.pools.end(),
-                             [&](auto& x) { return x.first == pool; });
-    if (wants) {
+    if (overlap(kinds_of(r, pool), kinds)) {
       take_from(self, id, r, pool);
       return;
     }
   }
-  st.ready[pool] = true;
+  st.ready[pool] = std::move(kinds);
 }
 
 /// A pool answered a take: the attempts become leases of its worker.
 void on_taken(self_ptr self, uint64_t id, std::vector<attempt>& attempts,
-              bool more) {
+              std::vector<uint32_t>& waiting) {
   auto& st = self->state;
   auto i = st.requests.find(id);
   if (i == st.requests.end())
@@ -105,8 +128,8 @@ void on_taken(self_ptr self, uint64_t id, std::vector<attempt>& attempts,
   }
   arm_sweep(self);
   advance(self, i);
-  if (more)
-    wake(self, pool);
+  if (!waiting.empty())
+    wake(self, pool, std::move(waiting));
 }
 
 /// Sends the pool of lease `l` the attempt's end.
@@ -226,7 +249,7 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
         r.pools = pools_of(req.kinds);
         r.max = std::max<uint32_t>(req.max, 1);
         r.worker = st.book.touch(req.worker, req.kinds, mono_ms());
-        if (req.wait_ms > 0)
+        if (req.wait_ms > 0 && !st.paused)
           self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
                              timeout_atom::value, id);
         else
@@ -250,12 +273,13 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
                          wall_of(w.last_seen)});
         return out;
       },
-      [=](lease_atom, uint32_t pool) {
+      [=](lease_atom, uint32_t pool, std::vector<uint32_t>& kinds) {
         if (pool < self->state.pools.size())
-          wake(self, pool);
+          wake(self, pool, std::move(kinds));
       },
-      [=](lease_atom, uint64_t id, std::vector<attempt>& attempts, bool more) {
-        on_taken(self, id, attempts, more);
+      [=](lease_atom, uint64_t id, std::vector<attempt>& attempts,
+          std::vector<uint32_t>& waiting) {
+        on_taken(self, id, attempts, waiting);
       },
       [=](cancel_atom, uint32_t pool, uint64_t seq, std::string& code,
           std::string& why) {
@@ -274,6 +298,19 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
           deliver(self, i);
       },
       [=](sweep_atom) { sweep(self); },
+      [=](pause_atom) {
+        // Long-polls end now (their workers then settle what they hold);
+        // the pools, paused too, start nothing new.
+        auto& st = self->state;
+        st.paused = true;
+        for (auto i = st.requests.begin(); i != st.requests.end();) {
+          auto next = std::next(i);
+          i->second.over = true;
+          if (i->second.taking < 0)
+            deliver(self, i);
+          i = next;
+        }
+      },
   };
 }
 

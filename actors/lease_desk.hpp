@@ -36,10 +36,11 @@ struct lease_desk_state {
   lease_book book;
   std::map<uint64_t, request> requests; // by id: oldest first
   uint64_t next_request = 0;
-  // Pools that have attempts no waiting request could take when they said
-  // so (every waiting request had a take out elsewhere).
-  std::vector<bool> ready;
+  // Per pool, the kinds of which it said attempts wait that no waiting
+  // request took (those that wanted them had a take out elsewhere).
+  std::vector<std::vector<uint32_t>> ready;
   bool sweeping = false; // a sweep timer is set
+  bool paused = false;   // draining: requests are answered at once
 };
 
 lease_desk_actor::behavior_type

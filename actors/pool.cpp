@@ -198,15 +198,28 @@ uint64_t live_slots(const pool_state& st) {
       st.slots.begin(), st.slots.end(), [](auto& s) { return !s.gone; }));
 }
 
+/// The lease kinds of which attempts wait and may be leased now.
+std::vector<uint32_t> leasable_kinds(const pool_state& st) {
+  std::vector<uint32_t> out;
+  if (st.lease_room() == 0)
+    return out;
+  for (uint32_t k = 0; k < st.lease_kinds.size(); ++k)
+    if (st.lease_kinds[k] && st.queue.has(k))
+      out.push_back(k);
+  return out;
+}
+
 /// Tells the lease desk when attempts it asked for have come in (or room
-/// for them has come free).
+/// for them has come free), and of which kinds.
 void offer_leases(self_ptr self) {
   auto& st = self->state;
-  if (!st.lease_wanted || !st.desk || st.lease_room() == 0
-      || st.queue.peek(st.lease_kinds) == nullptr)
+  if (!st.lease_wanted || !st.desk)
+    return;
+  auto kinds = leasable_kinds(st);
+  if (kinds.empty())
     return;
   st.lease_wanted = false;
-  self->send(st.desk, lease_atom::value, st.index);
+  self->send(st.desk, lease_atom::value, st.index, std::move(kinds));
 }
 
 /// Hands queued jobs to idle workers until one of the two runs out.
@@ -334,11 +347,11 @@ void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
     st.leased.emplace(a.seq, std::move(*j));
     out.push_back(std::move(a));
   }
-  bool more = st.lease_room() > 0 && st.queue.peek(mask) != nullptr;
   // Came back short: someone waits for more of these.
   if (out.size() < max)
     st.lease_wanted = true;
-  self->send(st.desk, lease_atom::value, take, std::move(out), more);
+  self->send(st.desk, lease_atom::value, take, std::move(out),
+             leasable_kinds(st));
 }
 
 /// Abandons leased attempt `seq` (timed out, cancelled): the desk answers

@@ -36,6 +36,7 @@ void drain(caf::actor_system& sys, http::server& server,
   server.drain();
   for (auto& p : actors.pools)
     caf::anon_send(p.handle, pause_atom::value);
+  caf::anon_send(actors.leases, pause_atom::value); // ends lease long-polls
   auto deadline = std::chrono::steady_clock::now() + grace;
   caf::scoped_actor self{sys};
   while (std::chrono::steady_clock::now() < deadline) {

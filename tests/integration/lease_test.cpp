@@ -475,3 +475,36 @@ TEST_CASE("readiness: /readyz answers ready without the token, then 503 draining
   CHECK(done->status == 200);
   CHECK(srv.wait_exit(10s).code == 0);
 }
+
+TEST_CASE("leases: an attempt goes to a waiting worker of its own kind when two lease kinds share "
+          "a pool; draining answers waiting long-polls at once",
+          "[leases]") {
+  Server srv{lease_args({"--shutdown.grace=10s"})};
+  // Both wait on pool 'leased': one for 'slow', one for 'job'.
+  auto wait_for = [&](const char* kind) {
+    return std::async(std::launch::async, [&srv, kind] {
+      auto t = Clock::now();
+      auto r = srv.post("/v1/leases", json{{"kinds", {kind}}, {"wait_ms", 8000}});
+      return std::make_pair(r, ms_since(t));
+    });
+  };
+  auto slow_waiter = wait_for("slow");
+  std::this_thread::sleep_for(150ms); // the older request
+  auto job_waiter = wait_for("job");
+  std::this_thread::sleep_for(150ms);
+  auto id = submit(srv, {{"kind", "job"}, {"input", json::object()}});
+  auto [r, took] = job_waiter.get();
+  REQUIRE_STATUS(r, 200);
+  REQUIRE(r.j()["leases"].size() == 1);
+  CHECK(r.j()["leases"][0]["task"]["id"] == id);
+  CHECK(took < 4000);
+  REQUIRE_STATUS(settle(srv, r.j()["leases"][0]["lease"], "complete"), 200);
+  // SIGTERM: the 'slow' long-poll is answered now, not after its 8 s.
+  auto t0 = Clock::now();
+  srv.kill(SIGTERM);
+  auto [slow, _] = slow_waiter.get();
+  CHECK(ms_since(t0) < 3000);
+  REQUIRE_STATUS(slow, 200);
+  CHECK(slow.j()["leases"].empty());
+  CHECK(srv.wait_exit(10s).code == 0);
+}
