@@ -16,6 +16,7 @@
 //   lease workers (any language, HTTP) ──POST /v1/leases, complete/fail/
 //     heartbeat──▶ HTTP bridge ──▶ lease desk ──take──▶ pool ──attempts──▶
 //     lease desk; settles go back as attempt_done (slot lease_slot)
+//   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -270,6 +271,21 @@ typename Inspector::result_type inspect(Inspector& f, lease_worker_view& x) {
            x.leases, x.completed, x.failed, x.last_seen);
 }
 
+/// Jobs that ended per bucket of `step` seconds, oldest first, the last
+/// bucket ending at `end` (GET /v1/stats).
+struct rate_series {
+  int64_t end = 0; // s since epoch, exclusive: just after the newest sample
+  uint32_t step = 1;
+  std::vector<uint64_t> completed;
+  std::vector<uint64_t> failed;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rate_series& x) {
+  return f(caf::meta::type_name("rate_series"), x.end, x.step, x.completed,
+           x.failed);
+}
+
 // -- atoms --------------------------------------------------------------------
 
 using list_atom = caf::atom_constant<caf::atom("list")>;
@@ -289,6 +305,8 @@ using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
+using input_atom = caf::atom_constant<caf::atom("input")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -431,7 +449,10 @@ using store_actor = caf::typed_actor<
     // Page through tasks with seq < filter.cursor, newest first.
     caf::replies_to<list_atom, task_filter>::with<task_page>,
     // Delete terminal tasks that finished before this time (ms since epoch).
-    caf::reacts_to<sweep_atom, int64_t>>;
+    caf::reacts_to<sweep_atom, int64_t>,
+    // The input a task was submitted with (the registry keeps none in
+    // memory; for the dashboard's task detail); error: not_found.
+    caf::replies_to<get_atom, input_atom, task_id>::with<raw_json>>;
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
@@ -453,6 +474,14 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<flush_atom>,
     // INTERNAL (timer): drop expired tasks, keep memory within its bound.
     caf::reacts_to<sweep_atom>>;
+
+/// Samples every pool's completed and failed counters once a second into a
+/// rate_history (actors/rate_sampler.hpp), for GET /v1/stats.
+using rate_sampler_actor = caf::typed_actor<
+    // Jobs ended in the last `window` seconds, summed per `step` seconds.
+    caf::replies_to<stats_atom, uint32_t, uint32_t>::with<rate_series>,
+    // INTERNAL (timer): read the pools' counters.
+    caf::reacts_to<sample_atom>>;
 
 /// Registers actorq's message types and error category with a CAF config.
 void register_types(caf::actor_system_config& cfg);

@@ -520,6 +520,26 @@ std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
   return read_one(by_id_);
 }
 
+std::optional<std::string> task_store::input(const task_id& id,
+                                             int64_t cutoff) {
+  // Prepared per call: only a person opening a task's detail asks.
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_,
+                           (std::string{"SELECT input FROM tasks WHERE id = ? "
+                                        "AND "}
+                            + not_expired)
+                               .c_str(),
+                           -1, &st.st, nullptr),
+        "cannot read");
+  bind_id(st.st, 1, id);
+  sqlite3_bind_int64(st.st, 2, cutoff);
+  auto rc = sqlite3_step(st.st);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return column_text(st.st, 0);
+}
+
 std::optional<task_view> task_store::find_key(const std::string& key,
                                               int64_t cutoff) {
   stmt_guard guard{by_key_};
@@ -681,6 +701,15 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
           self->state.db->expire(cutoff);
         } catch (const std::exception& e) {
           std::fprintf(stderr, "actorq: %s\n", e.what());
+        }
+      },
+      [=](get_atom, input_atom, const task_id& id) -> caf::result<raw_json> {
+        try {
+          if (auto text = self->state.db->input(id, self->state.cutoff()))
+            return raw_json{std::move(*text)};
+          return make_error(error_code::not_found, "Task not found");
+        } catch (const std::exception& e) {
+          return unavailable(e);
         }
       },
   };

@@ -68,6 +68,10 @@ public:
   std::optional<task_view> get(const task_id& id, int64_t cutoff);
   std::optional<task_view> find_key(const std::string& key, int64_t cutoff);
 
+  /// The input JSON text task `id` was submitted with (for the dashboard's
+  /// task detail; the registry keeps no inputs in memory).
+  std::optional<std::string> input(const task_id& id, int64_t cutoff);
+
   /// Tasks with seq <= filter.cursor, newest first (filter.cursor > 0).
   task_page list(const task_filter& filter, int64_t cutoff);
 

@@ -1,0 +1,140 @@
+#include "http/dashboard_assets.hpp"
+#include "http/routes.hpp"
+
+#include "actors/time.hpp"
+
+#include <string_view>
+
+namespace actorq::http {
+
+namespace {
+
+/// The page loads its script, style sheet and Chart.js from this server
+/// only, talks to this server only, and may not be framed by another site
+/// (its cancel buttons must not be clickjacked). No inline code, so a
+/// string shown on the page can never run as script.
+constexpr const char* page_policy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'";
+
+void serve_asset(const dashboard_asset& a, httplib::Response& res) {
+  // Revalidated on every load: a new binary brings a new page.
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy", page_policy);
+  res.set_content(reinterpret_cast<const char*>(a.data), a.size,
+                  a.content_type);
+}
+
+/// A URL path as a route pattern (httplib routes are regular expressions).
+std::string exact_pattern(std::string_view path) {
+  std::string out;
+  for (char ch : path) {
+    if (ch == '.')
+      out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+/// GET /v1/stats: the jobs that ended per bucket, with the throughput (jobs
+/// ended per second) and failure rate (failed / ended; null for no jobs)
+/// computed here rather than by each client.
+std::string render_stats(const rate_series& s) {
+  auto window = s.step * s.completed.size();
+  auto rate = [](uint64_t failed, uint64_t ended) {
+    return ended == 0 ? json(nullptr)
+                      : json(static_cast<double>(failed) / ended);
+  };
+  json points = json::array();
+  uint64_t completed = 0, failed = 0;
+  for (size_t i = 0; i < s.completed.size(); ++i) {
+    auto ended = s.completed[i] + s.failed[i];
+    auto start = s.end - static_cast<int64_t>(window) + int64_t(i) * s.step;
+    points.push_back({{"at", iso8601(start * 1000)},
+                      {"completed", s.completed[i]},
+                      {"failed", s.failed[i]},
+                      {"throughput", double(ended) / s.step},
+                      {"failure_rate", rate(s.failed[i], ended)}});
+    completed += s.completed[i];
+    failed += s.failed[i];
+  }
+  json total{{"completed", completed},
+             {"failed", failed},
+             {"throughput", window == 0 ? 0.0
+                                        : double(completed + failed) / window},
+             {"failure_rate", rate(failed, completed + failed)}};
+  return json{{"window_s", window},    {"step_s", s.step},
+              {"end", iso8601(s.end * 1000)}, {"points", std::move(points)},
+              {"total", std::move(total)}}
+      .dump();
+}
+
+/// ?window=SECONDS (1..900, default 300) &step=SECONDS (1..60, default 5).
+parsed<std::pair<uint32_t, uint32_t>> parse_stats_query(
+    const httplib::Request& req) {
+  uint32_t window = 300, step = 5;
+  if (auto w = param(req, "window")) {
+    auto n = parse_int_param("window", *w, 1, 900);
+    if (auto err = std::get_if<http_error>(&n))
+      return *err;
+    window = static_cast<uint32_t>(std::get<int64_t>(n));
+  }
+  if (auto s = param(req, "step")) {
+    auto n = parse_int_param("step", *s, 1, 60);
+    if (auto err = std::get_if<http_error>(&n))
+      return *err;
+    step = static_cast<uint32_t>(std::get<int64_t>(n));
+  }
+  if (step > window)
+    return http_error{422, "invalid", "step must not exceed window"};
+  return std::pair{window, step};
+}
+
+} // namespace
+
+bool is_dashboard_asset(std::string_view path) {
+  for (size_t i = 0; i < dashboard_asset_count; ++i)
+    if (path == dashboard_assets[i].path)
+      return true;
+  return false;
+}
+
+/// The dashboard page and its assets, and the two read-only routes only it
+/// needs: throughput history and a task's input.
+void dashboard_routes(router& r, const route_context& c) {
+  for (size_t i = 0; i < dashboard_asset_count; ++i) {
+    auto* a = &dashboard_assets[i];
+    bool page = std::string_view{a->path} == "/dashboard/index.html";
+    r.on("GET", page ? "/" : exact_pattern(a->path),
+         [a](const auto&, auto& res) { serve_asset(*a, res); });
+  }
+  r.on("GET", "/v1/stats", [c](const httplib::Request& req, auto& res) {
+    auto query = parse_stats_query(req);
+    if (auto err = std::get_if<http_error>(&query))
+      return reply(res, *err);
+    auto [window, step] = std::get<std::pair<uint32_t, uint32_t>>(query);
+    auto series = ask<rate_series>(*c.sys, c.actors->rates, immediate,
+                                   stats_atom::value, window, step);
+    reply_with(res, series, render_stats);
+  });
+  // The registry keeps no inputs in memory (a few bytes per task matter at a
+  // million tasks); the store has them.
+  r.on("GET", R"(/v1/tasks/([^/]+)/input)", [c](const auto& req, auto& res) {
+    auto id = path_id(req);
+    if (!id)
+      return reply(res, task_not_found);
+    if (!c.actors->store)
+      return reply(res, http_error{404, "not_found",
+                                   "inputs are kept only in the store, and "
+                                   "store.path is :memory:"});
+    auto input = ask<raw_json>(*c.sys, c.actors->store, immediate,
+                               get_atom::value, input_atom::value, *id);
+    reply_with(res, input, [](const raw_json& x) {
+      return x.text.empty() ? std::string{"null"} : x.text;
+    });
+  });
+}
+
+} // namespace actorq::http
