@@ -44,6 +44,7 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<lease_worker_view>>(
           "std::vector<actorq::lease_worker_view>")
       .add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>")
+      .add_message_type<std::vector<task_id>>("std::vector<actorq::task_id>")
       .add_message_type<lease_desk_actor>("actorq::lease_desk_actor")
       .add_message_type<rate_series>("actorq::rate_series");
 }

@@ -376,7 +376,10 @@ using lease_desk_actor = caf::typed_actor<
     // INTERNAL (timer): expire leases nobody renewed; forget old ones.
     caf::reacts_to<sweep_atom>,
     // Draining: answer waiting requests now, and later ones at once.
-    caf::reacts_to<pause_atom>>;
+    caf::reacts_to<pause_atom>,
+    // These leases never reached their worker (it went away while waiting):
+    // their attempts go back to the front of the queue, not counted.
+    caf::reacts_to<cancel_atom, std::vector<task_id>>>;
 
 /// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
 /// timeouts and retries with exponential backoff.
@@ -423,7 +426,10 @@ using pool_actor = caf::typed_actor<
     // INTERNAL (lease desk): take `take`: start up to `max` attempts of these
     // kinds (catalog indices) as leases, within the pool's size; answered at
     // once with (lease_atom, take, attempts, kinds still waiting) to the desk.
-    caf::reacts_to<lease_atom, uint64_t, std::vector<uint32_t>, uint32_t>>;
+    caf::reacts_to<lease_atom, uint64_t, std::vector<uint32_t>, uint32_t>,
+    // INTERNAL (lease desk): leased attempt `seq` never reached a worker:
+    // requeue it in front, its attempt not counted.
+    caf::reacts_to<lease_atom, uint64_t>>;
 
 /// Spawns and monitors a pool's workers; respawns dead ones with backoff.
 using supervisor_actor = caf::typed_actor<

@@ -298,6 +298,19 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
           deliver(self, i);
       },
       [=](sweep_atom) { sweep(self); },
+      [=](cancel_atom, std::vector<task_id>& ids) {
+        auto& st = self->state;
+        for (auto& id : ids) {
+          lease_book::refusal why;
+          auto l = st.book.find(id, why);
+          if (l == nullptr)
+            continue;
+          self->send(st.pools[l->pool].handle, lease_atom::value, l->seq);
+          st.book.close(id, {404, "not_found", "this lease was never "
+                                               "delivered"},
+                        false, false);
+        }
+      },
       [=](pause_atom) {
         // Long-polls end now (their workers then settle what they hold);
         // the pools, paused too, start nothing new.

@@ -624,6 +624,20 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       },
       [=](lease_atom, uint64_t take, std::vector<uint32_t>& kinds,
           uint32_t max) { take_leases(self, take, kinds, max); },
+      [=](lease_atom, uint64_t seq) {
+        auto& st = self->state;
+        auto i = st.leased.find(seq);
+        if (i == st.leased.end())
+          return;
+        auto owner = std::move(i->second);
+        st.leased.erase(i);
+        if (owner) {
+          --owner->attempts;
+          enqueue(self, std::move(*owner), true);
+          count_queued(self, 1);
+        }
+        dispatch(self);
+      },
   };
 }
 

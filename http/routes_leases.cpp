@@ -1,6 +1,7 @@
 #include "http/routes.hpp"
 
 #include "http/lease_codec.hpp"
+#include "http/peer.hpp"
 
 namespace actorq::http {
 
@@ -25,8 +26,21 @@ void lease_routes(router& r, const route_context& c) {
                                      "(http.max-waiting); retry after "
                                      "Retry-After seconds"});
       auto timeout = std::chrono::milliseconds{lr.wait_ms} + promise_grace;
+      auto asked = std::chrono::steady_clock::now();
       auto grants = ask<std::vector<lease_grant>>(
           *c.sys, c.actors->leases, timeout, lease_atom::value, std::move(lr));
+      // A client that gave up a long-poll would never see these attempts:
+      // hand them back unstarted rather than lose them after lease-ttl.
+      auto got = std::get_if<std::vector<lease_grant>>(&grants);
+      if (got != nullptr && !got->empty()
+          && std::chrono::steady_clock::now() - asked > 20ms
+          && client_gone(req)) {
+        std::vector<task_id> ids;
+        for (auto& g : *got)
+          ids.push_back(g.lease);
+        caf::anon_send(c.actors->leases, cancel_atom::value, std::move(ids));
+        return reply(res, http_error{499, "gone", "the client went away"});
+      }
       reply_with(res, grants, render_grants);
     });
   });

@@ -407,6 +407,9 @@ TEST_CASE("leases: after a restart a leased task is leased again and its old lea
     Server srv{{"--config-file=" + ini, "--store.path=" + store}};
     id = submit(srv, {{"kind", "job"}, {"input", {{"x", 1}}}});
     old_lease = lease(srv, {{"kinds", {"job"}}})[0]["lease"].get<std::string>();
+    CHECK(get_task(srv, id)["status"] == "running");
+    // The start is written to the store in the next group commit (ms).
+    std::this_thread::sleep_for(300ms);
     srv.kill(SIGKILL);
     srv.wait_exit();
   }
@@ -507,4 +510,34 @@ TEST_CASE("leases: an attempt goes to a waiting worker of its own kind when two 
   REQUIRE_STATUS(slow, 200);
   CHECK(slow.j()["leases"].empty());
   CHECK(srv.wait_exit(10s).code == 0);
+}
+
+TEST_CASE("leases: attempts for a long-poll whose client went away go back unstarted, not lost",
+          "[leases]") {
+  Server srv{lease_args()};
+  // A worker asks, then gives up (closes its connection) while waiting.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string body = R"({"kinds":["job"],"wait_ms":3000})";
+  std::string request = "POST /v1/leases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(200ms);
+  ::close(fd);
+  std::this_thread::sleep_for(100ms);
+  auto id = submit(srv, {{"kind", "job"}, {"input", json::object()}});
+  // The next worker gets it as a first attempt: the lost long-poll's lease
+  // was handed back, not left to expire.
+  auto leases = lease(srv, {{"kinds", {"job"}}, {"wait_ms", 5000}});
+  REQUIRE(leases.size() == 1);
+  CHECK(leases[0]["task"]["id"] == id);
+  CHECK(leases[0]["task"]["attempt"] == 1);
+  REQUIRE_STATUS(settle(srv, leases[0]["lease"], "complete", {{"result", 1}}), 200);
+  auto t = wait_terminal(srv, id);
+  CHECK(t["status"] == "succeeded");
+  CHECK(t["attempts"] == 1);
 }
