@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -26,6 +27,37 @@ std::string first_error(Checks&&... checks) {
   std::string result;
   ((result.empty() ? (void)(result = checks()) : (void)0), ...);
   return result;
+}
+
+/// `in[field]` is a number: an integer in [lo, hi], or a fraction of at
+/// most `max_abs` (the seed's `data["value"] * 2` takes any number; 1.5 →
+/// 3.0). Required.
+std::string check_number(const json& in, const char* field, int64_t lo,
+                         int64_t hi, double max_abs) {
+  auto i = in.find(field);
+  if (i != in.end() && i->is_number_float()) {
+    auto v = i->get<double>();
+    if (std::isfinite(v) && std::fabs(v) <= max_abs)
+      return {};
+    char bound[32];
+    std::snprintf(bound, sizeof(bound), "%g", max_abs);
+    return std::string{field} + " must be a number between -" + bound
+           + " and " + bound;
+  }
+  if (i != in.end() && !i->is_number())
+    return std::string{field} + " must be a number (an integer between "
+           + std::to_string(lo) + " and " + std::to_string(hi) + ", or a "
+           + "fraction)";
+  return check_int(in, field, lo, hi, true);
+}
+
+/// `f` of the number in[field], keeping integers integers.
+template <class F>
+json map_number(const json& in, const char* field, F f) {
+  auto& v = in.at(field);
+  if (v.is_number_float())
+    return f(v.get<double>());
+  return f(v.get<int64_t>());
 }
 
 int64_t get_int(const json& in, const char* field, int64_t fallback = 0) {
@@ -52,8 +84,8 @@ std::string validate_double(const json& in) {
         return check_fields(in, {"value", "delay_ms", "fail_times"});
       },
       [&] {
-        return check_int(in, "value", -max_double_value, max_double_value,
-                         true);
+        return check_number(in, "value", -max_double_value, max_double_value,
+                            1e300);
       },
       [&] { return check_int(in, "delay_ms", 0, max_delay_ms, false); },
       [&] { return check_int(in, "fail_times", 0, 1000, false); });
@@ -63,21 +95,22 @@ kind_run run_double(const json& in, int32_t attempt) {
   auto delay = get_int(in, "delay_ms");
   if (attempt <= get_int(in, "fail_times"))
     return {fail("injected failure"), delay};
-  return {ok({{"result", 2 * get_int(in, "value")}}), delay};
+  auto twice = map_number(in, "value", [](auto v) { return json(2 * v); });
+  return {ok({{"result", std::move(twice)}}), delay};
 }
 
 std::string validate_square(const json& in) {
   return first_error([&] { return check_object(in); },
                      [&] { return check_fields(in, {"value"}); },
                      [&] {
-                       return check_int(in, "value", -max_square_root,
-                                        max_square_root, true);
+                       return check_number(in, "value", -max_square_root,
+                                           max_square_root, 1e150);
                      });
 }
 
 kind_run run_square(const json& in, int32_t) {
-  auto v = get_int(in, "value");
-  return {ok({{"result", v * v}})};
+  return {ok({{"result",
+               map_number(in, "value", [](auto v) { return json(v * v); })}})};
 }
 
 std::string validate_primes(const json& in) {

@@ -25,4 +25,10 @@ std::string iso8601(int64_t ms) {
   return out;
 }
 
+std::string iso8601_python(int64_t ms) {
+  auto out = iso8601(ms);
+  out.pop_back(); // the Z
+  return out + "000+00:00";
+}
+
 } // namespace actorq

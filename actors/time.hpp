@@ -16,4 +16,9 @@ inline int64_t now_ms() {
 /// ISO-8601 UTC with milliseconds, e.g. 2026-11-25T13:00:39.123Z.
 std::string iso8601(int64_t ms);
 
+/// As Python's datetime.isoformat() of an aware UTC time, which
+/// datetime.fromisoformat() parses on every Python 3.7+ (a "Z" only from
+/// 3.11): 2026-11-25T13:00:39.123000+00:00.
+std::string iso8601_python(int64_t ms);
+
 } // namespace actorq

@@ -133,15 +133,27 @@ int64_t scaled(double ms, const codec_settings& cfg) {
   return static_cast<int64_t>(std::llround(ms * cfg.seed_delay_scale));
 }
 
-/// Builds the kind input for one seed item ({"value": int, ...}); `path` names
-/// the item in error messages.
-parsed<json> seed_input(seed_route route, const json& item,
-                        const std::string& path, const codec_settings& cfg) {
+/// A FastAPI-shaped validation error at `loc`.
+http_error seed_error(json loc, std::string msg, std::string type) {
+  return {422, "invalid", std::move(msg), std::move(loc), std::move(type)};
+}
+
+/// `loc` with `x` appended.
+json at(json loc, json x) {
+  loc.push_back(std::move(x));
+  return loc;
+}
+
+/// Builds the kind input for one seed item ({"value": number, ...}); `loc`
+/// names the item in errors (["body"] or ["body", i]).
+parsed<json> seed_input(seed_route route, const json& item, const json& loc,
+                        const codec_settings& cfg) {
   if (!item.is_object())
-    return invalid(path + " must be a JSON object with an integer value");
+    return seed_error(loc, "value is not a valid dict", "type_error.dict");
   auto value = item.find("value");
   if (value == item.end())
-    return invalid(field_error(path, "value is required"));
+    return seed_error(at(loc, "value"), "field required",
+                      "value_error.missing");
   auto shape = shape_of(route);
   json input{{"value", *value}};
   if (shape.delay_ms > 0)
@@ -150,9 +162,14 @@ parsed<json> seed_input(seed_route route, const json& item,
     if (auto f = item.find("fail_times"); f != item.end())
       input["fail_times"] = *f;
   }
-  if (auto err = find_kind(shape.kind)->validate(input); !err.empty())
-    return invalid(field_error(path, err));
-  return input;
+  auto err = find_kind(shape.kind)->validate(input);
+  if (err.empty())
+    return input;
+  // Validators start their messages with the field: "value must be ...".
+  auto field = err.substr(0, err.find(' '));
+  if (item.contains(field))
+    return seed_error(at(loc, field), err, "value_error");
+  return seed_error(loc, err, "value_error");
 }
 
 task_spec seed_spec(seed_route route, const codec_settings& cfg) {
@@ -336,9 +353,23 @@ parsed<task_filter> parse_filter(const std::string* status,
   return filter;
 }
 
+parsed<json> parse_seed_body(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return seed_error(json::array({"body"}), "field required",
+                      "value_error.missing");
+  auto parsed_body = parse_body(body);
+  if (auto err = std::get_if<http_error>(&parsed_body)) {
+    auto e = seed_error(json::array({"body"}), err->detail,
+                        "value_error.jsondecode");
+    e.code = err->code;
+    return e;
+  }
+  return parsed_body;
+}
+
 parsed<task_spec> parse_seed_task(seed_route route, const json& body,
                                   const codec_settings& cfg) {
-  auto input = seed_input(route, body, "body", cfg);
+  auto input = seed_input(route, body, json::array({"body"}), cfg);
   if (auto err = std::get_if<http_error>(&input))
     return *err;
   auto spec = seed_spec(route, cfg);
@@ -349,8 +380,10 @@ parsed<task_spec> parse_seed_task(seed_route route, const json& body,
 parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
                                     const codec_settings& cfg) {
   if (!body.is_array())
-    return invalid("the request body must be a JSON array of objects like "
-                   "{\"value\": 1}");
+    return seed_error(json::array({"body"}),
+                      "value is not a valid list: the body must be a JSON "
+                      "array of objects like {\"value\": 1}",
+                      "type_error.list");
   if (static_cast<int64_t>(body.size()) > cfg.max_batch_items)
     return http_error{
         413, "too_large",
@@ -360,7 +393,7 @@ parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
   batch.task = seed_spec(route, cfg);
   batch.items.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
-    auto input = seed_input(route, body[i], "[" + std::to_string(i) + "]", cfg);
+    auto input = seed_input(route, body[i], json::array({"body", i}), cfg);
     if (auto err = std::get_if<http_error>(&input))
       return *err;
     batch.items.push_back(json_value{std::get<json>(std::move(input))});
@@ -369,6 +402,11 @@ parsed<batch_spec> parse_seed_batch(seed_route route, const json& body,
 }
 
 std::string render_error(const http_error& e) {
+  if (!e.loc.is_null()) {
+    json entry{{"loc", e.loc}, {"msg", valid_utf8(e.detail)}, {"type", e.type}};
+    return json{{"detail", json::array({std::move(entry)})}, {"code", e.code}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   std::string out = "{\"detail\":";
   // Details may quote client bytes (e.g. the parser's "last read"): keep
   // the answer valid UTF-8 whatever the client sent.
@@ -527,8 +565,9 @@ std::string render_seed_status(const task_view& v) {
     status = "failed";
   append_string(out, status);
   out += ",\"started_at\":";
-  // The seed stamps started_at when the task is created, and it never moves.
-  append_time(out, v.created_at);
+  // The seed stamps started_at when the task is created, and it never moves;
+  // its clients parse it with datetime.fromisoformat.
+  append_string(out, iso8601_python(v.created_at));
   out += ",\"result\":";
   append_raw(out, v.result);
   out += ",\"error\":";

@@ -15,9 +15,19 @@ namespace actorq::http {
 
 /// An error answer: {"detail": ..., "code": ...} with this status.
 struct http_error {
+  http_error(int status, std::string code, std::string detail,
+             json loc = nullptr, std::string type = {})
+      : status(status), code(std::move(code)), detail(std::move(detail)),
+        loc(std::move(loc)), type(std::move(type)) {}
+
   int status;
   std::string code;
   std::string detail;
+  // Seed routes answer validation errors as FastAPI does: with `loc` set (a
+  // JSON array such as ["body", 1, "value"]), "detail" is
+  // [{"loc", "msg": detail, "type"}] and "code" stays beside it.
+  json loc;
+  std::string type;
 };
 
 /// Either a parsed value or the error to answer with.
@@ -70,6 +80,10 @@ enum class seed_route {
   process_cpu_bound,  // square, pool cpu
   start_task,         // double, 1000 ms, fail_times, 3 retries from 1 s
 };
+
+/// A seed route's body: JSON, or a FastAPI-shaped 422 (empty: "field
+/// required"; malformed: "value_error.jsondecode", code bad_json).
+parsed<json> parse_seed_body(std::string_view body);
 
 /// A seed route's single-item body ({"value": int, ...}) → task_spec.
 parsed<task_spec> parse_seed_task(seed_route route, const json& body,

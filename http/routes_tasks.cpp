@@ -91,12 +91,39 @@ void batch_routes(router& r, const route_context& c) {
   });
 }
 
+/// Parses a seed route's body and calls `f` with it, or answers as FastAPI
+/// would (422, "detail": [{"loc", "msg", "type"}]).
+template <class F>
+void with_seed_body(const httplib::Request& req, httplib::Response& res, F f) {
+  auto body = parse_seed_body(req.body);
+  if (auto err = std::get_if<http_error>(&body))
+    return reply(res, *err);
+  f(std::get<json>(body));
+}
+
+/// FastAPI answers a path with a trailing slash by 307 to the one without
+/// (redirect_slashes); clients of the Python service may rely on it.
+void redirect_trailing_slash(router& r, const std::string& method,
+                             const std::string& pattern) {
+  r.on(method, pattern + "/", [](const httplib::Request& req, auto& res) {
+    auto target = req.target.empty() ? req.path : req.target;
+    auto query = target.find('?');
+    auto path = target.substr(0, query);
+    while (path.size() > 1 && path.back() == '/')
+      path.pop_back();
+    res.status = 307;
+    res.set_header("Location", query == std::string::npos
+                                   ? path
+                                   : path + target.substr(query));
+  });
+}
+
 /// The Python service's batch and submit routes (its task reads are among
 /// the hot task routes).
 void seed_routes(router& r, const route_context& c) {
   auto seed_batch = [c](seed_route route) {
     return [c, route](const httplib::Request& req, httplib::Response& res) {
-      with_body(req, res, [&](const json& body) {
+      with_seed_body(req, res, [&](const json& body) {
         c.run_batch(parse_seed_batch(route, body, *c.codec), res,
                     render_seed_batch);
       });
@@ -104,20 +131,33 @@ void seed_routes(router& r, const route_context& c) {
   };
   auto seed_submit = [c](seed_route route) {
     return [c, route](const httplib::Request& req, httplib::Response& res) {
-      with_body(req, res, [&](const json& body) {
+      with_seed_body(req, res, [&](const json& body) {
         c.submit(parse_seed_task(route, body, *c.codec), res,
                  render_task_id_only, 200);
       });
     };
   };
-  r.on("POST", "/process-multiple", seed_batch(seed_route::process_multiple));
-  r.on("POST", "/process-with-limit",
-       seed_batch(seed_route::process_with_limit));
-  r.on("POST", "/process-cpu-bound", seed_batch(seed_route::process_cpu_bound));
-  r.on("POST", "/submit-task", seed_submit(seed_route::submit_task));
-  r.on("POST", "/submit-heavy-task",
-       seed_submit(seed_route::submit_heavy_task));
-  r.on("POST", "/start-task", seed_submit(seed_route::start_task));
+  static const std::pair<const char*, seed_route> batches[] = {
+      {"/process-multiple", seed_route::process_multiple},
+      {"/process-with-limit", seed_route::process_with_limit},
+      {"/process-cpu-bound", seed_route::process_cpu_bound},
+  };
+  static const std::pair<const char*, seed_route> submits[] = {
+      {"/submit-task", seed_route::submit_task},
+      {"/submit-heavy-task", seed_route::submit_heavy_task},
+      {"/start-task", seed_route::start_task},
+  };
+  for (auto& [path, route] : batches)
+    r.on("POST", path, seed_batch(route));
+  for (auto& [path, route] : submits)
+    r.on("POST", path, seed_submit(route));
+  for (auto& [path, route] : batches)
+    redirect_trailing_slash(r, "POST", path);
+  for (auto& [path, route] : submits)
+    redirect_trailing_slash(r, "POST", path);
+  for (auto pattern : {R"(/get-result/([^/]+))", R"(/check-task/([^/]+))",
+                       R"(/task-status/([^/]+))"})
+    redirect_trailing_slash(r, "GET", pattern);
 }
 
 } // namespace actorq::http

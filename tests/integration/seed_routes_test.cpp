@@ -1,4 +1,5 @@
 // Seed-compatible routes: same paths and JSON shapes as the Python service.
+#include <regex>
 #include "server.hpp"
 
 using namespace itest;
@@ -192,6 +193,22 @@ TEST_CASE("seed: POST /process-cpu-bound squares every item, in input order", "[
   }
 }
 
+namespace {
+
+/// started_at as Python's datetime.isoformat() of an aware UTC time
+/// (2026-11-25T20:46:06.712000+00:00), which fromisoformat parses on every
+/// Python 3.7+.
+bool is_python_isoformat(const std::string& s) {
+  static const std::regex re{R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$)"};
+  return std::regex_match(s, re);
+}
+
+long long python_isoformat_ms(const std::string& s) {
+  return iso8601_to_epoch_ms(s.substr(0, 23) + "Z");
+}
+
+} // namespace
+
 TEST_CASE("seed: POST /start-task retries failures and GET /task-status reports it", "[seed]") {
   // attempt 1000 ms x 0.05 = 50 ms, retry backoff 50/100/200 ms.
   Server srv({"--seed.delay-scale=0.05"});
@@ -208,9 +225,8 @@ TEST_CASE("seed: POST /start-task retries failures and GET /task-status reports 
   CHECK(first.j()["error"].is_null());
   REQUIRE(first.j()["started_at"].is_string());
   auto started_at = first.j()["started_at"].get<std::string>();
-  CHECK(is_iso8601_utc(started_at));
-  CHECK(started_at.back() == 'Z');
-  auto started_ms = iso8601_to_epoch_ms(started_at);
+  CHECK(is_python_isoformat(started_at));
+  auto started_ms = python_isoformat_ms(started_at);
   INFO("started_at " << started_at << " vs test clock " << before_ms);
   CHECK(started_ms >= before_ms - 2000);
   CHECK(started_ms <= now_epoch_ms() + 2000);
@@ -249,7 +265,7 @@ TEST_CASE("seed: POST /start-task retries failures and GET /task-status reports 
     CHECK(d2.j()["status"] == "completed");
     CHECK(d2.j()["result"] == json({{"result", -42}}));
     CHECK(d2.j()["error"].is_null());
-    CHECK(is_iso8601_utc(d2.j().value("started_at", "")));
+    CHECK(is_python_isoformat(d2.j().value("started_at", "")));
   }
 }
 
@@ -274,7 +290,7 @@ TEST_CASE("seed: /start-task with fail_times >= 4 ends failed with Max retries e
     CHECK(done.j()["status"] == "failed");
     CHECK(done.j()["error"] == "Max retries exceeded");
     CHECK(done.j()["result"].is_null());
-    CHECK(is_iso8601_utc(done.j().value("started_at", "")));
+    CHECK(is_python_isoformat(done.j().value("started_at", "")));
     // 4 attempts + backoffs of 1, 2, 4 s, all x 0.05: about 0.55 s (11 s unscaled).
     auto ms = ms_since(t0);
     CHECK(ms >= 400);
@@ -352,7 +368,7 @@ TEST_CASE("seed: invalid bodies on seed routes give 422 naming the field", "[see
   const std::vector<Case> cases = {
       {"/submit-task", R"({"value":"x"})", "value"},
       {"/submit-task", R"({})", "value"},
-      {"/submit-task", R"({"value":1.5})", "value"},
+      {"/submit-task", R"({"value":1e301})", "value"},
       {"/submit-heavy-task", R"({"value":null})", "value"},
       {"/submit-heavy-task", R"({})", "value"},
       {"/start-task", R"({"value":1,"fail_times":-1})", "fail_times"},
@@ -372,4 +388,81 @@ TEST_CASE("seed: invalid bodies on seed routes give 422 naming the field", "[see
     CHECK_ERROR(r, 422, "invalid", c.field);
   }
   check_alive(srv);
+}
+
+TEST_CASE("seed: value may be any JSON number on the doubling and squaring routes, as the "
+          "article's data[\"value\"] * 2 allows",
+          "[seed]") {
+  Server srv({"--seed.delay-scale=0.01"});
+  auto r = srv.post("/process-multiple", R"([{"value":1.5},{"value":2},{"value":-0.25}])");
+  REQUIRE_STATUS(r, 200);
+  CHECK(r.j() == json::parse(R"([{"result":3.0},{"result":4},{"result":-0.5}])"));
+  CHECK(r.body.find("3.0") != std::string::npos); // a float stays a float
+  r = srv.post("/process-cpu-bound", R"([{"value":1.5},{"value":3}])");
+  REQUIRE_STATUS(r, 200);
+  CHECK(r.j() == json::parse(R"([{"result":2.25},{"result":9}])"));
+  // Integers out of range stay 422.
+  CHECK(srv.post("/process-cpu-bound", R"([{"value":3037000500}])").status == 422);
+  CHECK(srv.post("/process-multiple", R"([{"value":9223372036854775807}])").status == 422);
+}
+
+TEST_CASE("seed: validation errors have FastAPI's shape (detail: [{loc, msg, type}]) beside "
+          "code; the v1 routes keep theirs",
+          "[seed][errors]") {
+  Server srv({"--seed.delay-scale=0.01"});
+  auto entry = [](const Reply& r) {
+    INFO("reply: " << r);
+    REQUIRE(r.status == 422);
+    REQUIRE(r.j()["detail"].is_array());
+    REQUIRE(r.j()["detail"].size() == 1);
+    auto& e = r.j()["detail"][0];
+    CHECK(e["loc"].is_array());
+    CHECK(e["msg"].is_string());
+    CHECK(e["type"].is_string());
+    CHECK(r.j()["code"].is_string());
+    return e;
+  };
+  auto e = entry(srv.post("/process-multiple", R"([{"value":1},{"value":"x"}])"));
+  CHECK(e["loc"] == json::parse(R"(["body",1,"value"])"));
+  CHECK(e["msg"].get<std::string>().find("value") != std::string::npos);
+  e = entry(srv.post("/process-multiple", R"([{"value":1},{"v":2}])"));
+  CHECK(e["loc"] == json::parse(R"(["body",1,"value"])"));
+  CHECK(e["msg"] == "field required");
+  CHECK(e["type"] == "value_error.missing");
+  e = entry(srv.post("/process-multiple", R"({"value":1})"));
+  CHECK(e["loc"] == json::parse(R"(["body"])"));
+  CHECK(e["type"] == "type_error.list");
+  e = entry(srv.post("/process-with-limit", R"([3])"));
+  CHECK(e["loc"] == json::parse(R"(["body",0])"));
+  CHECK(e["type"] == "type_error.dict");
+  e = entry(srv.post("/submit-task", ""));
+  CHECK(e["loc"] == json::parse(R"(["body"])"));
+  CHECK(e["msg"] == "field required");
+  auto bad = srv.post("/submit-task", "{");
+  e = entry(bad);
+  CHECK(e["type"] == "value_error.jsondecode");
+  CHECK(bad.j()["code"] == "bad_json");
+  // v1 keeps its shape.
+  CHECK_ERROR(srv.post("/v1/tasks", "{"), 400, "bad_json", "");
+  CHECK_ERROR(srv.post("/v1/tasks", R"({"kind":"double","input":{"value":"x"}})"), 422, "invalid",
+              "value");
+}
+
+TEST_CASE("seed: a trailing slash answers 307 to the path without it, as FastAPI does", "[seed]") {
+  Server srv({"--seed.delay-scale=0.01"});
+  auto cli = srv.client();
+  auto r = cli.Post("/submit-task/", R"({"value":1})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 307);
+  CHECK(r->get_header_value("Location") == "/submit-task");
+  auto g = cli.Get("/task-status/abc/?x=1");
+  REQUIRE(g);
+  CHECK(g->status == 307);
+  CHECK(g->get_header_value("Location") == "/task-status/abc?x=1");
+  // Following it works (curl -L, httpx follow_redirects, requests).
+  cli.set_follow_location(true);
+  auto followed = cli.Post("/submit-task/", R"({"value":1})", "application/json");
+  REQUIRE(followed);
+  CHECK(followed->status == 200);
+  CHECK(json::parse(followed->body).contains("task_id"));
 }
