@@ -5,6 +5,7 @@ python3-setuptools) without build isolation, so nothing is downloaded.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,14 +17,22 @@ PACKAGE_ROOT = os.path.dirname(HERE)
 
 class PipInstall(unittest.TestCase):
     def test_pip_install_gives_an_importable_package_and_its_cli(self):
-        with tempfile.TemporaryDirectory(prefix="actorq-pip-") as target:
+        with tempfile.TemporaryDirectory(prefix="actorq-pip-") as tmp:
+            # Built from a copy: setuptools writes an egg-info next to the
+            # sources, which must not land in the checkout.
+            source = os.path.join(tmp, "src")
+            shutil.copytree(PACKAGE_ROOT, source,
+                            ignore=shutil.ignore_patterns("tests", "*.egg-info",
+                                                          "__pycache__", "build"))
+            target = os.path.join(tmp, "site")
+            os.mkdir(target)
             env = dict(os.environ)
             env.pop("PYTHONPATH", None)
             env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
             env["PIP_NO_INDEX"] = "1"
             build = subprocess.run(
                 [sys.executable, "-m", "pip", "install", "--no-build-isolation",
-                 "--no-deps", "--target", target, PACKAGE_ROOT],
+                 "--no-deps", "--target", target, source],
                 capture_output=True, text=True, env=env, cwd=target, timeout=120)
             self.assertEqual(build.returncode, 0, build.stdout + build.stderr)
             self.assertTrue(os.path.isdir(os.path.join(target, "actorq")))
