@@ -8,12 +8,13 @@ one request, run by Python worker processes, with every result fetched back:
      uvicorn, Celery with Redis as broker and result backend). POST
      /submit-batch sends one Celery group of 10 000 `instant` tasks, GET
      /batch-results/{id} waits for the group and answers every result. Redis
-     (no persistence, own port, temp dir), one Celery worker (prefork, one
-     process per core: Celery's default concurrency) and uvicorn are started
-     here. The results are read in two ways, each a row: GroupResult.join_native
-     (what .get() does: on Redis, one pub/sub channel per task) and the result
-     backend's get_many (MGET of the pending ids every 10 ms); the ratios below
-     divide by the better one.
+     (no persistence, own port, temp dir) and one Celery worker (prefork, one
+     process per core: Celery's default concurrency) are started here, the
+     app (uvicorn) afresh for each run (see CeleryStack). The results are
+     read in two ways, each a row: GroupResult.join_native (what .get() does:
+     on Redis, one pub/sub channel per task) and the result backend's
+     get_many (MGET of the pending ids every 10 ms); the ratios divide by the
+     better one.
   2. the same with Celery's `chunks` (100 items per Celery task): fewer,
      larger messages, one result per chunk: informative, not the peer (a
      chunk is not a task: no state, retry or result of its own per item).
@@ -26,11 +27,12 @@ one request, run by Python worker processes, with every result fetched back:
 Figures are tasks/s = 10 000 / wall time from sending the submission to the
 end of the last answer (request bodies are encoded before the clock starts),
 medians of RUNS runs (BENCH_RUNS, default 3); the rows' runs alternate so that
-all see the same machine; every run is listed. Each stack is warmed up with
-1 000 tasks first. Both peers' Python processes run the same interpreter
-(BENCH_PEER_PYTHON, default Debian's /usr/bin/python3, which has the Debian
-packages of the peer; `make bench` installs them). actorq runs with
---store.path=:memory: (Redis runs without persistence).
+all see the same machine; every run is listed. Each run starts the app (or
+actorq and its Worker) afresh and warms it up with 1 000 tasks first. Both
+sides' Python processes run the same interpreter (BENCH_PEER_PYTHON, default
+Debian's /usr/bin/python3, which has the peer's Debian packages; `make bench`
+installs them). actorq runs with --store.path=:memory: (Redis runs without
+persistence).
 
 Knobs (environment): BENCH_RUNS (3), BENCH_LEASE_TASKS (10000),
 BENCH_CELERY_POOL (prefork), BENCH_CELERY_CONCURRENCY (cores),
@@ -192,7 +194,7 @@ class Proc:
     def live_cpu_s(cls):
         return cls.exited_cpu + sum(p.cpu_s() for p in cls.running)
 
-    def stop(self):
+    def stop(self, grace=10):
         if self in Proc.running:
             Proc.exited_cpu += self.cpu_s()
             Proc.running.remove(self)
@@ -202,7 +204,7 @@ class Proc:
             except ProcessLookupError:
                 pass
             try:
-                self.p.wait(10)
+                self.p.wait(grace)
             except subprocess.TimeoutExpired:
                 pass
         try:  # whatever is left of the group (prefork children, pool processes)
@@ -274,7 +276,15 @@ def med(runs):
 # ----------------------------------------------------------------- peer --
 
 class CeleryStack:
-    """redis-server + a Celery worker + the FastAPI app under uvicorn."""
+    """redis-server + a Celery worker + the FastAPI app under uvicorn.
+
+    Redis and the worker live for the whole benchmark; the app is started
+    afresh for every run. Why: each Celery submission on a Redis backend
+    subscribes the submitting process to the task's result channel, and only
+    a .get() that reads the results through that channel unsubscribes; after a
+    run read with get_many, 10 000 subscriptions and their undelivered
+    messages would stay with the app and slow the next .get() down (it drains
+    them first)."""
 
     def __init__(self):
         self.procs = []
@@ -302,13 +312,22 @@ class CeleryStack:
                                       "--without-heartbeat", "-n", "bench@%h"],
                            cwd=PYSTACK, env=env)
         self.procs.append(self.worker)
-        aport = free_port()
-        self.procs.append(Proc("uvicorn", [PEER_PYTHON, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
-                                           "--port", str(aport), "--log-level", "info", "--no-access-log"],
-                               r"Uvicorn running on", cwd=PYSTACK, env=env))
-        self.url = f"http://127.0.0.1:{aport}"
+        self.env = env
+        self.app = None
+        self.fresh_app()
         # The worker logs nothing at WARNING once ready: a first batch proves it.
-        self.run(WARMUP, timeout=60)
+        self.batch(WARMUP, timeout=60)
+
+    def fresh_app(self):
+        if self.app is not None:
+            self.procs.remove(self.app)
+            self.app.stop()
+        aport = free_port()
+        self.app = Proc("uvicorn", [PEER_PYTHON, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
+                                    "--port", str(aport), "--log-level", "info", "--no-access-log"],
+                        r"Uvicorn running on", cwd=PYSTACK, env=self.env)
+        self.procs.append(self.app)
+        self.url = f"http://127.0.0.1:{aport}"
 
     def alive(self):
         dead = [p.name for p in self.procs if not p.alive()]
@@ -316,7 +335,17 @@ class CeleryStack:
             raise RuntimeError(f"{', '.join(dead)} exited: " +
                                "; ".join(p.tail(300) for p in self.procs if not p.alive()))
 
-    def run(self, n, chunk=0, fetch="native", timeout=300):
+    def run(self, n, chunk=0, fetch="native"):
+        """A run: a fresh app, a warm-up batch, the timed batch."""
+        self.fresh_app()
+        t = time.perf_counter()
+        self.batch(WARMUP, chunk, fetch, timeout=60)
+        warm = time.perf_counter() - t
+        r = self.batch(n, chunk, fetch)
+        r["warmup_s"] = round(warm, 3)
+        return r
+
+    def batch(self, n, chunk=0, fetch="native", timeout=300):
         """One batch of n instant tasks: submit, then fetch every result
         (fetch: "native", GroupResult.join_native, or "mget", get_many)."""
         self.alive()
@@ -449,7 +478,11 @@ class Actorq:
         finally:
             if w is not None:
                 w.stop()
-            r_rc = self.p.stop()
+            # A stopped Worker's last lease request stays open on the server
+            # (a long-poll of wait_ms = 30 s that nobody reads any more) and
+            # actorq at af3d595 waits it out after SIGTERM: 3 s, then SIGKILL
+            # (exit status -9 in the json); nothing is timed here.
+            r_rc = self.p.stop(grace=3)
         r["actorq_exit"] = r_rc
         return r
 
@@ -471,7 +504,7 @@ def main():
             "cores": CORES, "build": BUILD,
             "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                          if l.startswith("model name")), "?"),
-            "commit": commit(), "peer_python": PEER_PYTHON,
+            "commit": commit(), "actorq_source": actorq_source(), "peer_python": PEER_PYTHON,
             "celery": {"pool": CELERY_POOL, "concurrency": CELERY_CONC, "prefetch_multiplier": CELERY_PREFETCH},
             "worker": {"concurrency": WORKER_CONC, "max_lease": WORKER_LEASE}}
     rows = {k: {"id": k, "runs": []} for k in ("celery", "celery_mget", "celery_chunks", "actorq", "actorq_one")}
@@ -497,7 +530,6 @@ def main():
             meta["peer_versions"] = peer_versions()
             log(f"peer: {meta['peer_versions']}; starting redis, celery ({CELERY_POOL} × {CELERY_CONC}), uvicorn")
             stacks["celery"] = CeleryStack()
-            stacks["celery"].run(WARMUP, chunk=CHUNK)
         except Exception as e:
             traceback.print_exc()
             fail(("celery", "celery_mget", "celery_chunks"), e)
@@ -569,6 +601,23 @@ def main():
     return 0
 
 
+def actorq_source():
+    """Where BUILD's actorq was built from (CMakeCache), and its commit when
+    it is a git checkout; BENCH_ACTORQ_COMMIT names it otherwise."""
+    src = None
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            m = re.search(r"^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$", f.read(), re.M)
+            src = m.group(1) if m else None
+    except OSError:
+        pass
+    label = os.environ.get("BENCH_ACTORQ_COMMIT")
+    if not label and src:
+        out = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        label = out.stdout.strip() or None
+    return f"{src or BUILD} ({label or 'commit unknown'})"
+
+
 def commit():
     try:
         c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -595,11 +644,12 @@ def report(meta, rows):
         f"{v.get('uvicorn', '?')}, Celery {v.get('celery', '?')} (kombu {v.get('kombu', '?')}, redis-py "
         f"{v.get('redis-py', '?')}), redis-server {v.get('redis-server', '?')} (no persistence); one Celery "
         f"worker, `--pool={c['pool']} --concurrency={c['concurrency']}`, prefetch multiplier "
-        f"{c['prefetch_multiplier']}, log level WARNING, no gossip/mingle/heartbeat. **÷ peer divides by the better of the two peer rows** "
+        f"{c['prefetch_multiplier']}, log level WARNING, no gossip/mingle/heartbeat; the app (one uvicorn "
+        "process) is started afresh for each run. **÷ peer divides by the better of the two peer rows** "
         "(the results read with .get() or with get_many).",
-        f"- actorq: `--store.path=:memory:`, kind `instant` with `runner = \"lease\"` on pool `leased` "
-        f"(size 0); the Worker (clients/python, bench/lease_worker.py) runs on the same interpreter "
-        f"({meta['peer_python']}), a fresh process per run.",
+        f"- actorq built from {meta['actorq_source']}: `--store.path=:memory:`, kind `instant` with "
+        f"`runner = \"lease\"` on pool `leased` (size 0), a fresh actorq per run; the Worker (clients/python, "
+        f"bench/lease_worker.py) runs on the same interpreter ({meta['peer_python']}), a fresh process per run.",
         f"- load average before {m['load_before']}, after {m['load_after']}; other processes used "
         f"{m['foreign_cpu_s']} CPU-s of the machine during the {m['wall_s']} s "
         f"({100 * (m['foreign_share'] or 0):.0f}% of its cores; this benchmark {m['ours_s']} CPU-s).",
