@@ -5,7 +5,7 @@
 // passed in, milliseconds of a monotonic clock).
 #pragma once
 
-#include "actorq/gateway.hpp"
+#include "actors/actors.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -48,14 +48,8 @@ public:
     std::string detail;
   };
 
-  struct worker_stats {
-    std::string name;
-    std::vector<std::string> kinds;
-    uint64_t leases = 0; // held now
-    uint64_t completed = 0;
-    uint64_t failed = 0;
-    int64_t last_seen = 0; // monotonic ms
-  };
+  /// A worker as GET /v1/workers shows it, but last_seen in monotonic ms.
+  using worker_stats = lease_worker_view;
 
   /// The worker named `name` was seen now, asking for `kinds` (may be
   /// empty: a heartbeat or settle); returns its index.

@@ -267,10 +267,9 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
       },
       [=](workers_atom) {
         auto now = mono_ms();
-        std::vector<lease_worker_view> out;
-        for (auto& w : self->state.book.workers(now))
-          out.push_back({w.name, w.kinds, w.leases, w.completed, w.failed,
-                         wall_of(w.last_seen)});
+        auto out = self->state.book.workers(now);
+        for (auto& w : out)
+          w.last_seen = wall_of(w.last_seen);
         return out;
       },
       [=](lease_atom, uint32_t pool, std::vector<uint32_t>& kinds) {
