@@ -479,9 +479,10 @@ class Actorq:
             if w is not None:
                 w.stop()
             # A stopped Worker's last lease request stays open on the server
-            # (a long-poll of wait_ms = 30 s that nobody reads any more) and
-            # actorq at af3d595 waits it out after SIGTERM: 3 s, then SIGKILL
-            # (exit status -9 in the json); nothing is timed here.
+            # (a long-poll of wait_ms = 30 s that nobody reads any more);
+            # actorq at af3d595 waited it out after SIGTERM (later builds
+            # answer it at once): 3 s, then SIGKILL (exit status -9 in the
+            # json); nothing is timed here.
             r_rc = self.p.stop(grace=3)
         r["actorq_exit"] = r_rc
         return r
