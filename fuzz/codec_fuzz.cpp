@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
 #include "http/codec.hpp"
+#include "http/lease_codec.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,11 +26,17 @@ const codec_settings& settings() {
   return cfg;
 }
 
-/// Every error the codec produces must render as JSON with detail and code.
+/// Every error the codec produces must render as JSON with detail and code:
+/// a string detail, or on the seed routes FastAPI's [{loc, msg, type}].
 void check_error(const http_error& e) {
   auto text = render_error(e);
   auto j = json::parse(text); // throws (and the fuzzer reports) if invalid
-  if (!j.at("detail").is_string() || !j.at("code").is_string()
+  auto& detail = j.at("detail");
+  bool fastapi = detail.is_array() && detail.size() == 1
+                 && detail[0].at("loc").is_array()
+                 && detail[0].at("msg").is_string()
+                 && detail[0].at("type").is_string();
+  if (!(detail.is_string() || fastapi) || !j.at("code").is_string()
       || e.status < 400 || e.status > 599)
     __builtin_trap();
 }
@@ -57,6 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   visit(filter, [](task_filter&) {});
   auto wait = parse_int_param("wait_ms", text, 0, 60000);
   visit(wait, [](int64_t) {});
+  // Lease calls take any body (empty = {}).
+  for (auto op : {lease_op::complete, lease_op::fail, lease_op::heartbeat}) {
+    auto call = parse_lease_call(text, op, task_id::random());
+    visit(call, [](lease_call&) {});
+  }
+  auto seed_body = parse_seed_body(text);
+  visit(seed_body, [](json&) {});
   // Bodies.
   auto body = parse_body(text);
   visit(body, [&](json& j) {
@@ -78,6 +92,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         r.errors.emplace_back();
       }
       (void) json::parse(render_batch(r));
+    });
+    auto leases = parse_lease_request(j, *cfg.kinds, "fuzz");
+    visit(leases, [](lease_request&) {});
+    auto results = parse_lease_results(j);
+    visit(results, [](std::vector<lease_call>& calls) {
+      std::vector<lease_answer> answers(calls.size());
+      std::vector<lease_op> ops;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        answers[i].lease = calls[i].lease;
+        ops.push_back(calls[i].op);
+      }
+      (void) json::parse(render_lease_answers(answers, ops));
     });
     for (auto route : {seed_route::process_multiple, seed_route::submit_task,
                        seed_route::start_task, seed_route::process_cpu_bound}) {
