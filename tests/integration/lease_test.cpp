@@ -102,7 +102,7 @@ TEST_CASE("leases: a worker leases a task, sees it running, completes it, and th
   CHECK(is_iso8601_utc(worker["last_seen"].get<std::string>()));
 }
 
-TEST_CASE("leases: a long-poll wakes up when a task arrives, and answers [] after wait_ms", "[leases]") {
+TEST_CASE("leases: a long-poll wakes up when a task arrives, and answers an empty list after wait_ms", "[leases]") {
   Server srv{lease_args()};
   auto t0 = Clock::now();
   CHECK(lease(srv, {{"kinds", {"job"}}, {"wait_ms", 300}}).empty());
@@ -123,7 +123,7 @@ TEST_CASE("leases: a long-poll wakes up when a task arrives, and answers [] afte
   CHECK(took < 5000); // woken by the submission, not by wait_ms
 }
 
-TEST_CASE("leases: an expired lease is a lost attempt, retried on another worker; the late "
+TEST_CASE("leases: an expired lease is a lost attempt, retried on another worker, the late "
           "complete gets 409 and changes nothing",
           "[leases]") {
   Server srv{lease_args()};
@@ -256,7 +256,7 @@ TEST_CASE("leases: many leases settle in one request, each answered on its own",
     CHECK(x.contains("status"));
 }
 
-TEST_CASE("leases: a pool's size bounds its leases; a batch of a lease kind runs through workers",
+TEST_CASE("leases: a pool's size bounds its leases, a batch of a lease kind runs through workers",
           "[leases]") {
   Server srv{lease_args()};
   for (int i = 0; i < 5; ++i)
@@ -351,7 +351,7 @@ TEST_CASE("leases: bad input gets clear JSON errors and changes nothing", "[leas
   check_alive(srv);
 }
 
-TEST_CASE("leases: the routes need the token; long-polls beyond http.max-waiting get 429 busy",
+TEST_CASE("leases: the routes need the token, long-polls beyond http.max-waiting get 429 busy",
           "[leases]") {
   Server srv{lease_args({"--http.auth-token=tok-lease", "--http.max-waiting=1"})};
   httplib::Headers auth{{"Authorization", "Bearer tok-lease"}};
@@ -445,7 +445,7 @@ TEST_CASE("leases: config errors name the key", "[leases]") {
 }
 
 TEST_CASE("readiness: /readyz answers ready without the token, then 503 draining while held work "
-          "finishes; /healthz stays the liveness check",
+          "finishes, /healthz stays the liveness check",
           "[readyz]") {
   Server srv{lease_args({"--http.auth-token=tok-ready", "--shutdown.grace=10s"})};
   auto r = srv.get("/readyz");
@@ -480,7 +480,7 @@ TEST_CASE("readiness: /readyz answers ready without the token, then 503 draining
 }
 
 TEST_CASE("leases: an attempt goes to a waiting worker of its own kind when two lease kinds share "
-          "a pool; draining answers waiting long-polls at once",
+          "a pool, draining answers waiting long-polls at once",
           "[leases]") {
   Server srv{lease_args({"--shutdown.grace=10s"})};
   // Both wait on pool 'leased': one for 'slow', one for 'job'.

@@ -391,7 +391,7 @@ TEST_CASE("seed: invalid bodies on seed routes give 422 naming the field", "[see
 }
 
 TEST_CASE("seed: value may be any JSON number on the doubling and squaring routes, as the "
-          "article's data[\"value\"] * 2 allows",
+          "article's value times 2 allows",
           "[seed]") {
   Server srv({"--seed.delay-scale=0.01"});
   auto r = srv.post("/process-multiple", R"([{"value":1.5},{"value":2},{"value":-0.25}])");
@@ -406,8 +406,8 @@ TEST_CASE("seed: value may be any JSON number on the doubling and squaring route
   CHECK(srv.post("/process-multiple", R"([{"value":9223372036854775807}])").status == 422);
 }
 
-TEST_CASE("seed: validation errors have FastAPI's shape (detail: [{loc, msg, type}]) beside "
-          "code; the v1 routes keep theirs",
+TEST_CASE("seed: validation errors have FastAPI's shape (detail: a list of loc, msg, type) beside "
+          "code, the v1 routes keep theirs",
           "[seed][errors]") {
   Server srv({"--seed.delay-scale=0.01"});
   auto entry = [](const Reply& r) {

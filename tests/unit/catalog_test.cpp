@@ -212,7 +212,7 @@ pool = "io"
   CHECK(b.mentions("'kinds.g.runner': a kind needs a runner"));
 }
 
-TEST_CASE("check_task fills defaults: task, kind, pool, [retry]",
+TEST_CASE("check_task fills defaults: task, kind, pool, the retry section",
           "[catalog]") {
   auto b = build(R"(
 [pools.jobs]

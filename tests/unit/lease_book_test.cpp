@@ -37,7 +37,7 @@ TEST_CASE("lease_book: issue, find by id and by attempt, close with a remembered
   CHECK(why.status == 404);
 }
 
-TEST_CASE("lease_book: renewals move the deadline; only leases past theirs expire",
+TEST_CASE("lease_book: renewals move the deadline, only leases past theirs expire",
           "[lease_book]") {
   lease_book book;
   auto w = book.touch("w", {}, 0);
@@ -60,7 +60,7 @@ TEST_CASE("lease_book: renewals move the deadline; only leases past theirs expir
   CHECK(book.expired(10'000).empty());
 }
 
-TEST_CASE("lease_book: settled leases are forgotten after remember_ms; idle workers after a minute",
+TEST_CASE("lease_book: settled leases are forgotten after remember_ms, idle workers after a minute",
           "[lease_book]") {
   lease_book book;
   auto w = book.touch("w", {"k"}, 0);
@@ -82,7 +82,7 @@ TEST_CASE("lease_book: settled leases are forgotten after remember_ms; idle work
   CHECK(ws[0].completed == 0);
 }
 
-TEST_CASE("lease_book: a worker holding leases stays listed; worker names are bounded",
+TEST_CASE("lease_book: a worker holding leases stays listed, worker names are bounded",
           "[lease_book]") {
   lease_book book;
   auto w = book.touch("holder", {}, 0);
