@@ -1,5 +1,7 @@
 #include "actors/catalog.hpp"
 
+#include "actors/text.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -594,6 +596,24 @@ void build_http(kind_draft& d, const std::string& key, problems_list& out) {
   d.info.http = std::make_shared<http_spec>(h);
 }
 
+/// The names of a key table, for "did you mean" and help.
+template <class Key>
+std::vector<std::string> key_names(const std::vector<Key>& keys) {
+  std::vector<std::string> out;
+  for (auto& k : keys)
+    out.emplace_back(k.name);
+  return out;
+}
+
+/// "unknown configuration key 'SECTION.NAME.KEY'", with the closest key of
+/// the section's table when the key looks like a typo of one.
+template <class Key>
+std::string unknown_key(const std::string& prefix, const std::string& key,
+                        const std::vector<Key>& keys) {
+  return "unknown configuration key '" + prefix + "." + key + "'"
+         + did_you_mean(key, key_names(keys), prefix + ".");
+}
+
 /// Which keys apply to which runner.
 bool key_applies(key_scope scope, bool builtin, const std::string& runner) {
   switch (scope) {
@@ -643,7 +663,7 @@ void read_kind_section(const std::string& name, const value::dictionary& xs,
     auto def = std::find_if(kind_keys().begin(), kind_keys().end(),
                             [&](auto& k) { return key == k.name; });
     if (def == kind_keys().end()) {
-      out.out.push_back("unknown configuration key '" + full + "'");
+      out.out.push_back(unknown_key(prefix, key, kind_keys()));
       continue;
     }
     if (!key_applies(def->scope, builtin, runner)) {
@@ -745,7 +765,7 @@ void read_pools(const caf::settings& content, const catalog_defaults& defaults,
       auto def = std::find_if(pool_keys().begin(), pool_keys().end(),
                               [&](auto& k) { return key == k.name; });
       if (def == pool_keys().end())
-        out.out.push_back("unknown configuration key '" + full + "'");
+        out.out.push_back(unknown_key("pools." + name, key, pool_keys()));
       else
         def->apply(x, *p, full, out);
     }
@@ -896,6 +916,37 @@ catalog::config_kinds() const {
   for (auto& k : kinds_)
     if (k.runner == runner_type::exec || k.runner == runner_type::http)
       out.emplace_back(k.name, to_string(k.runner));
+  return out;
+}
+
+// -- key docs -----------------------------------------------------------------
+
+std::vector<section_key_doc> pool_key_docs() {
+  std::vector<section_key_doc> out;
+  for (auto& k : pool_keys())
+    out.push_back({k.name, "", k.doc});
+  return out;
+}
+
+std::vector<section_key_doc> kind_key_docs() {
+  auto scope_name = [](key_scope s) -> std::string {
+    switch (s) {
+      case key_scope::any:
+        return "";
+      case key_scope::config:
+        return "config kinds";
+      case key_scope::exec:
+        return "exec";
+      case key_scope::http:
+        return "http";
+      case key_scope::lease:
+        return "lease";
+    }
+    return "";
+  };
+  std::vector<section_key_doc> out;
+  for (auto& k : kind_keys())
+    out.push_back({k.name, scope_name(k.scope), k.doc});
   return out;
 }
 

@@ -126,6 +126,16 @@ private:
 const catalog& current_catalog();
 void install_catalog(std::shared_ptr<const catalog> c);
 
+/// One key of a [pools.NAME] or [kinds.NAME] section, from the key tables of
+/// catalog.cpp, for actorq --help.
+struct section_key_doc {
+  std::string name;
+  std::string applies_to; // "" = every kind; "exec", "http", ... otherwise
+  std::string doc;
+};
+std::vector<section_key_doc> pool_key_docs();
+std::vector<section_key_doc> kind_key_docs();
+
 /// Checks a task spec and fills in what it leaves to defaults: the kind's
 /// pool, then max_retries, backoff_ms and timeout_ms from the kind, else its
 /// pool (negative = not given). The one place that validates a task, for

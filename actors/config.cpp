@@ -1,6 +1,7 @@
 #include "actors/config.hpp"
 
 #include "actors/catalog.hpp"
+#include "actors/text.hpp"
 
 #include <filesystem>
 
@@ -15,66 +16,58 @@ actorq_config::actorq_config() {
   set("scheduler.policy", caf::atom("sharing"));
   set("scheduler.max-threads",
       static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+  // The options below are actorq's: --help lists these, --long-help CAF's.
+  first_own_option_ = custom_options_.size();
+  // One line each: --help prints them beside their defaults.
   caf::config_option_adder{custom_options_, "http"}
-      .add(http_host, "host", "address to bind (default 127.0.0.1)")
-      .add(http_port, "port", "TCP port; 0 picks a free one (default 8080)")
+      .add(http_host, "host", "address to bind")
+      .add(http_port, "port", "TCP port; 0 picks a free one (printed)")
       .add(http_threads, "threads",
-           "HTTP worker threads kept ready; each connection holds one while "
-           "it is open")
+           "worker threads kept ready; each open connection holds one")
       .add(http_max_threads, "max-threads",
-           "most HTTP worker threads: more start when all are busy, extra "
-           "ones exit after a few idle seconds (default 1024)")
+           "most worker threads; extras exit after 3 idle seconds")
       .add(http_max_waiting, "max-waiting",
-           "most requests waiting at once (wait_ms long-polls); beyond it "
-           "wait_ms answers at once (default max-threads - 64)")
-      .add(http_max_body_bytes, "max-body-bytes", "largest request body")
-      .add(http_max_batch_items, "max-batch-items", "most items in one batch")
+           "most wait_ms long-polls at once; beyond, wait_ms answers at once")
+      .add(http_max_body_bytes, "max-body-bytes",
+           "largest request body (413 beyond)")
+      .add(http_max_batch_items, "max-batch-items",
+           "most items in one batch (413 beyond)")
       .add(http_batch_timeout, "batch-timeout",
            "longest a batch request may take")
       .add(http_auth_token, "auth-token",
-           "require 'Authorization: Bearer TOKEN' on every route but /healthz "
-           "(default: $ACTORQ_AUTH_TOKEN, else none)");
+           "require 'Authorization: Bearer TOKEN' on every route but /healthz");
   caf::config_option_adder{custom_options_, "store"}
       .add(store_path, "path",
-           "SQLite file of the task store (default data/actorq.db); "
-           "':memory:' keeps tasks in memory only (lost on restart)")
+           "SQLite file of the tasks; ':memory:' = none (lost on restart)")
       .add(store_result_ttl, "result-ttl",
            "ended tasks are deleted this long after they end (0 = never)")
       .add(store_sync, "sync",
-           "'full': fsync every commit (survives power loss); 'normal': "
-           "survives a crash of the process, not of the machine")
+           "'full': fsync every commit; 'normal': survives process crashes")
       .add(store_memory_tasks, "memory-tasks",
-           "most recent tasks kept in memory; older ended ones are read from "
-           "the store")
+           "most recent tasks kept in memory; older ones are read from disk")
       .add(store_write_timeout, "write-timeout",
-           "a write the disk has not completed after this long answers its "
-           "submissions 503 (the tasks still run if it completes later)");
+           "a write not done after this long answers its submissions 503");
   caf::config_option_adder{custom_options_, "cluster"}
       .add(cluster_host, "host",
-           "address the head publishes its gateway on (default 127.0.0.1: "
-           "plain BASP has no authentication)")
+           "address of the gateway (off loopback: TLS or cluster.insecure)")
       .add(cluster_port, "port",
-           "publish the gateway (CAF clients, worker nodes) on this port; "
-           "0 = off")
+           "publish the gateway (CAF clients, worker nodes); 0 = off")
       .add(cluster_join, "join",
            "HOST:PORT of a head: run as a worker node lending its pools")
-      .add(cluster_name, "name", "this worker node's name (default host-pid)")
+      .add(cluster_name, "name", "this worker node's name")
       .add(cluster_insecure, "insecure",
-           "let a plain (non-TLS) gateway listen on a non-loopback address "
-           "(anyone who reaches it can submit work and make actorq allocate "
-           "memory: CAF 0.17's BASP trusts declared lengths)")
+           "let a plain (non-TLS) gateway listen off loopback (unsafe)")
       .add(cluster_worker_http, "worker-http",
-           "a worker node also serves GET /healthz on http.host:http.port "
-           "(200 while it serves a head, else 503)");
+           "a worker node serves GET /healthz on http.host:http.port");
   caf::config_option_adder{custom_options_, "cluster.tls"}
       .add(cluster_tls_certificate, "certificate",
-           "PEM certificate of this node (enables TLS with key and ca-file)")
+           "PEM certificate of this node (TLS needs all three files)")
       .add(cluster_tls_key, "key", "PEM private key of this node")
       .add(cluster_tls_ca_file, "ca-file",
            "PEM CA certificate; peers must present a certificate it signed");
   caf::config_option_adder{custom_options_, "shutdown"}.add(
-    shutdown_grace, "grace",
-    "on SIGTERM/SIGINT, how long running attempts may take to finish");
+      shutdown_grace, "grace",
+      "on SIGTERM/SIGINT, how long running attempts may take to finish");
   caf::config_option_adder{custom_options_, "seed"}.add(
       seed_delay_scale, "delay-scale",
       "multiplies every simulated delay of the seed routes");
@@ -84,9 +77,10 @@ actorq_config::actorq_config() {
       .add(retry_max_backoff, "max-backoff", "cap on any retry delay")
       .add(retry_jitter, "jitter", "random stretch of retry delays (0..1)");
   caf::config_option_adder{custom_options_, "supervisor"}
-      .add(sup_min_backoff, "min-backoff", "first restart delay")
+      .add(sup_min_backoff, "min-backoff", "first restart delay of a worker")
       .add(sup_max_backoff, "max-backoff", "cap on restart delays")
-      .add(sup_random_factor, "random-factor", "random stretch (0..1)")
+      .add(sup_random_factor, "random-factor",
+           "random spread of restart delays (0..1)")
       .add(sup_reset_after, "reset-after",
            "a worker alive this long starts again at min-backoff")
       .add(sup_max_restarts, "max-restarts",
@@ -124,7 +118,8 @@ actorq_config::option(const std::string& name) const {
 std::vector<std::string> actorq_config::validate() {
   std::vector<std::string> problems;
   // CAF stores unknown keys and silently drops values of the wrong type:
-  // check every key it read against the declared options.
+  // check the file's values, then every key against the options.
+  check_file_values(problems);
   std::vector<std::pair<std::string, const caf::config_value*>> keys;
   leaf_keys(content, "", keys);
   for (auto& [name, value] : keys) {
@@ -134,7 +129,10 @@ std::vector<std::string> actorq_config::validate() {
       continue; // the catalog reads these (below)
     auto opt = option(name);
     if (opt == nullptr) {
-      problems.push_back("unknown configuration key '" + name + "'");
+      auto best = closest_option(name);
+      problems.push_back("unknown configuration key '" + name + "'"
+                         + (best.empty() ? ""
+                                         : " (did you mean '" + best + "'?)"));
       continue;
     }
     // "0" means no duration (e.g. store.result-ttl = 0: keep forever); CAF
@@ -145,10 +143,9 @@ std::vector<std::string> actorq_config::validate() {
       continue;
     }
     if (auto err = opt->check(*value)) {
-      problems.push_back(
-          "bad value for '" + name + "': expected "
-          + std::string(opt->type_name().data(), opt->type_name().size())
-          + ", got '" + caf::to_string(*value) + "'");
+      problems.push_back("bad value for '" + name + "': "
+                         + expected_value(name, opt->type_name(),
+                                          caf::to_string(*value)));
       continue;
     }
     // CAF 0.17 does not hand values of dotted INI sections ([pools.io]) to
@@ -248,6 +245,15 @@ std::vector<std::string> actorq_config::validate() {
     defaults.config_dir =
         fs::absolute(fs::path{*file}).parent_path().lexically_normal().string();
   catalog_ = catalog::build(content, defaults, problems);
+  // Every problem names its key first ('pools.io.size'): say where a key of
+  // the config file is.
+  for (auto& p : problems) {
+    auto open = p.find('\'');
+    auto close = p.find('\'', open + 1);
+    bool located = !file_name_.empty() && p.rfind(file_name_ + ":", 0) == 0;
+    if (!located && open != std::string::npos && close != std::string::npos)
+      p = file_location(p.substr(open + 1, close - open - 1)) + p;
+  }
   return problems;
 }
 
@@ -265,33 +271,6 @@ const std::vector<pool_settings>& actorq_config::pools() const {
   if (!catalog_)
     return current_catalog().pools();
   return catalog_->pools();
-}
-
-std::vector<std::string> actorq_config::prepare_args(int argc, char** argv) {
-  std::vector<std::string> args;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    // --pools.NAME.KEY=VALUE and --kinds.NAME.KEY=VALUE: any NAME, so CAF
-    // cannot declare them; validate() applies them over the file's values.
-    if (i > 0 && (a.rfind("--pools.", 0) == 0 || a.rfind("--kinds.", 0) == 0)) {
-      auto eq = a.find('=');
-      section_args_.emplace_back(a.substr(2, eq == std::string::npos
-                                                 ? std::string::npos
-                                                 : eq - 2),
-                                 eq == std::string::npos ? "" : a.substr(eq + 1));
-      continue;
-    }
-    args.push_back(std::move(a));
-  }
-  for (auto& a : args) {
-    if (a.size() <= 4 || a.compare(0, 2, "--") != 0
-        || a.compare(a.size() - 2, 2, "=0") != 0)
-      continue;
-    auto opt = option(a.substr(2, a.size() - 4));
-    if (opt != nullptr && opt->type_name() == "timespan")
-      a += "s";
-  }
-  return args;
 }
 
 void actorq_config::apply_section_args(std::vector<std::string>& problems) {

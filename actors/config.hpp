@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,19 +88,42 @@ struct pool_settings {
   bool remote = false;
 };
 
+/// "expected an integer, got \"80\"": what option `key` of CAF type
+/// `type_name` takes, said for a person, and what it got (unless the key
+/// holds a secret).
+std::string expected_value(const std::string& key, caf::string_view type_name,
+                           const std::string& got);
+
 class actorq_config : public caf::actor_system_config {
 public:
   actorq_config();
 
   /// Checks every key and value after parsing; returns the problems found,
-  /// each naming the key. Also fills the derived fields below.
+  /// each naming the key (and the config file's line for keys read from it).
+  /// Also fills the derived fields below.
   std::vector<std::string> validate();
 
-  /// The command line as CAF should parse it: "--KEY=0" for duration
-  /// options read as "0s" (CAF only parses durations with a unit), and the
-  /// options of sections CAF cannot declare ahead (--pools.NAME.KEY,
-  /// --kinds.NAME.KEY) taken out; validate() applies them.
-  std::vector<std::string> prepare_args(int argc, char** argv);
+  /// The command line as CAF should parse it (config_cli.cpp): "--KEY VALUE"
+  /// joined to "--KEY=VALUE", "--KEY=0" for duration options read as "0s"
+  /// (CAF only parses durations with a unit), the options of sections CAF
+  /// cannot declare ahead (--pools.NAME.KEY, --kinds.NAME.KEY) taken out
+  /// (validate() applies them) and --help taken out (see help_text()).
+  /// Checks what CAF would report poorly or not at all and appends it to
+  /// `problems`: unknown options (with the closest valid name), values CAF
+  /// cannot read, stray words, and the config file's syntax (file, line and
+  /// what was expected).
+  std::vector<std::string> prepare_args(int argc, char** argv,
+                                        std::vector<std::string>& problems);
+
+  /// -h, -? or --help was given.
+  bool help_requested() const {
+    return help_requested_;
+  }
+
+  /// actorq's own options grouped by section, one line each with its
+  /// default, then the keys of [pools.NAME] and [kinds.NAME]. CAF's own
+  /// options are left to --long-help.
+  std::string help_text() const;
 
   /// The pools and kinds to run, built by validate() (the built-ins before).
   std::shared_ptr<const catalog> kinds() const;
@@ -118,8 +142,50 @@ private:
   /// Puts the --pools.* / --kinds.* options into `content` (over the file's).
   void apply_section_args(std::vector<std::string>& problems);
 
+  /// Checks one --NAME=VALUE of the command line; "" or the problem.
+  std::string check_arg(const std::string& name, std::string& value) const;
+
+  /// One --NAME[=VALUE] of the command line, kept for CAF in `args` (the
+  /// sections' keys for validate()); "" or the problem.
+  std::string take_option(const std::string& name,
+                          std::optional<std::string> value,
+                          std::vector<std::string>& args);
+
+  /// Reads the config file with CAF's INI parser but no options, so that
+  /// syntax errors can be told with their line and values CAF would drop
+  /// for their type are kept for validate() to report.
+  void read_config_file(const std::string& file, bool named,
+                        std::vector<std::string>& problems);
+
+  /// "FILE:LINE: cannot read `LINE`: what was expected" for where CAF's INI
+  /// parser stopped in the config file.
+  std::string ini_syntax_error(caf::pec code, int line, int column) const;
+
+  /// Checks the config file's values of declared options, which CAF drops
+  /// without a word when their type is wrong; a bare 0 for a duration goes
+  /// back into `content` for validate().
+  void check_file_values(std::vector<std::string>& problems);
+
+  /// "FILE:LINE: " for a key read from the config file, else "" (also when
+  /// the command line gave the key, unless `even_if_overridden`).
+  std::string file_location(const std::string& key,
+                            bool even_if_overridden = false) const;
+
+  /// The declared option an unknown name is probably a typo of, or "".
+  std::string closest_option(const std::string& name) const;
+
+  /// Every declared option as written after "--" (http.port, config-file).
+  std::vector<std::string> option_names() const;
+
   std::vector<std::pair<std::string, std::string>> section_args_; // key, text
   std::shared_ptr<const catalog> catalog_;
+  size_t first_own_option_ = 0; // CAF's options come before actorq's
+  bool help_requested_ = false;
+  std::vector<std::string> cli_keys_; // keys given on the command line
+  std::optional<std::string> config_file_arg_; // --config-file
+  std::string file_name_;             // the config file read, if any
+  std::string file_text_;
+  caf::settings file_content_; // its values as written, before type checks
 
 public:
   // [http]

@@ -78,4 +78,55 @@ int json_nesting_depth(std::string_view text, int stop_above) {
   return deepest;
 }
 
+namespace {
+
+/// Optimal string alignment distance: insertions, deletions, substitutions
+/// and swaps of neighbours ("prot" -> "port" is one edit).
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1,
+                                     std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j)
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+} // namespace
+
+std::string closest_name(std::string_view word,
+                         const std::vector<std::string>& candidates) {
+  // Names are short and lists small (a hundred options at most): the
+  // quadratic distance costs nothing next to reading the configuration.
+  size_t limit = std::max<size_t>(2, word.size() / 3);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (auto& c : candidates) {
+    auto d = edit_distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(std::string_view word,
+                         const std::vector<std::string>& candidates,
+                         std::string_view prefix, std::string_view quote) {
+  auto best = closest_name(word, candidates);
+  if (best.empty())
+    return "";
+  return " (did you mean " + std::string{quote} + std::string{prefix} + best
+         + std::string{quote} + "?)";
+}
+
 } // namespace actorq

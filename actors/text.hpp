@@ -1,11 +1,13 @@
 // Text helpers shared by the HTTP codec and the runners: what clients and
 // jobs send is checked before it reaches a JSON parser or a JSON answer.
+// Also the "did you mean" of configuration keys and command-line flags.
 #pragma once
 
 #include <climits>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace actorq {
 
@@ -19,5 +21,18 @@ std::string valid_utf8(std::string_view text,
 /// passes `stop_above`. Checked before parsing, so hostile input never
 /// reaches a recursive code path.
 int json_nesting_depth(std::string_view text, int stop_above = INT_MAX);
+
+/// The candidate closest to `word` (fewest single-character edits, a swap of
+/// two neighbours counting as one), or "" when none is close enough to be a
+/// typo of it: at most 2 edits, or a third of the word's length if longer.
+/// For "unknown option ... did you mean ...?" messages.
+std::string closest_name(std::string_view word,
+                         const std::vector<std::string>& candidates);
+
+/// " (did you mean 'X'?)" with X = closest_name(...) in `quote`s, or "".
+std::string did_you_mean(std::string_view word,
+                         const std::vector<std::string>& candidates,
+                         std::string_view prefix = "",
+                         std::string_view quote = "'");
 
 } // namespace actorq

@@ -1,134 +1,97 @@
-// actorq-cli: a CAF client of a running actorq's gateway (--cluster.port on
-// the head). Talks actor to actor; prints the same JSON as the HTTP API.
-//
-//   actorq-cli --connect=HOST:PORT submit KIND ['{"value":1}'] [--pool=P]
-//              [--max-retries=N] [--backoff-ms=MS] [--timeout-ms=MS]
-//   actorq-cli --connect=HOST:PORT status ID | wait ID | cancel ID | nodes
-//   actorq-cli --connect=HOST:PORT batch KIND FILE   (JSON array or JSON lines;
-//                                                    "-" = stdin)
-// TLS: --tls.certificate=PEM --tls.key=PEM --tls.ca-file=PEM.
-#include "actorq/gateway.hpp"
-#include "app/cluster.hpp"
-#include "http/codec.hpp"
+// actorq-cli: a client of a running actorq, over its HTTP API (--url, or
+// $ACTORQ_URL, default http://127.0.0.1:8080) or over CAF to its gateway
+// (--connect HOST:PORT, the head's --cluster.port). The command line is
+// CLI11's: subcommands with their own --help, "--flag value" and
+// "--flag=value", and anything it does not know is an error (exit 2), with
+// the closest valid name: a mistyped flag must never be dropped silently.
+#include "app/cli.hpp"
 
-#include <caf/io/all.hpp>
+#include "actors/kinds.hpp"
+#include "actors/text.hpp"
+#include "actorq/gateway.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <optional>
+#include <cstdlib>
 #include <fstream>
-#include <functional>
-#include <memory>
 #include <iostream>
 #include <iterator>
-#include <map>
 #include <sstream>
-#include <unistd.h>
 
-using namespace actorq;
+namespace actorq::cli {
 
 namespace {
 
-constexpr const char* usage =
-    "usage: actorq-cli --connect=HOST:PORT [--timeout=SECONDS]\n"
-    "                  [--tls.certificate=PEM --tls.key=PEM --tls.ca-file=PEM]\n"
-    "                  COMMAND\n"
-    "commands:\n"
-    "  submit KIND [INPUT_JSON] [--pool=P] [--max-retries=N] [--backoff-ms=MS]\n"
-    "                           [--timeout-ms=MS]\n"
-    "  status ID          the task now\n"
-    "  wait ID            the task once it has ended\n"
-    "  cancel ID\n"
-    "  batch KIND FILE    inputs as a JSON array or one JSON value per line\n"
-    "                     (FILE - = stdin); results in input order\n"
-    "  nodes              the head and its worker nodes\n";
+/// Everything the command line can say.
+struct request {
+  connection conn;
+  std::string kind;
+  std::string input = "{}";
+  std::string id;
+  std::string file;
+  task_options task;
+  list_options list;
+  size_t chunk = 500;
+  int64_t wait_seconds = 0; // submit --wait
+  int64_t timeout_seconds = 600;
+};
 
-struct options {
-  std::string connect;
-  tls_files tls;
-  std::chrono::seconds timeout{600};
-  std::map<std::string, std::string> flags; // command flags, --name=value
-  std::vector<std::string> words;           // command and its arguments
+/// One subcommand: its name, one line of help, its arguments, what it does.
+struct command {
+  const char* name;
+  const char* help;
+  void (*define)(CLI::App&, request&);
+  int (*run)(backend&, request&);
 };
 
 [[noreturn]] void fail_usage(const std::string& why) {
-  std::cerr << "actorq-cli: " << why << "\n" << usage;
-  std::exit(2);
+  std::cerr << "actorq-cli: " << why
+            << "\nRun 'actorq-cli --help' or 'actorq-cli COMMAND --help'."
+            << std::endl;
+  std::exit(exit_usage);
 }
 
-options parse_args(int argc, char** argv) {
-  options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << usage;
-      std::exit(0);
-    }
-    if (a.rfind("--", 0) != 0 || a.size() == 2) {
-      opt.words.push_back(a);
-      continue;
-    }
-    auto eq = a.find('=');
-    if (eq == std::string::npos)
-      fail_usage("option " + a + " needs a value (--name=value)");
-    auto name = a.substr(2, eq - 2);
-    auto value = a.substr(eq + 1);
-    if (name == "connect")
-      opt.connect = value;
-    else if (name == "tls.certificate")
-      opt.tls.certificate = value;
-    else if (name == "tls.key")
-      opt.tls.key = value;
-    else if (name == "tls.ca-file")
-      opt.tls.ca_file = value;
-    else if (name == "timeout")
-      opt.timeout = std::chrono::seconds{std::stoll(value)};
-    else
-      opt.flags[name] = value;
-  }
-  if (opt.connect.empty())
-    fail_usage("--connect=HOST:PORT is required");
-  if (opt.words.empty())
-    fail_usage("no command");
-  return opt;
+/// Task ids are checked here, so both ways to reach actorq get valid ones.
+const CLI::Validator task_id_check{
+    [](std::string& text) -> std::string {
+      return task_id::parse(text) ? ""
+                                  : "not a task id: '" + text + "' (ids look "
+                                    "like 0cc4478c-72de-4342-b766-3b6d7e1c13ae)";
+    },
+    "TASK_ID"};
+
+void add_id(CLI::App& sub, request& r) {
+  sub.add_option("id", r.id, "the task's id")->required()->check(task_id_check);
 }
 
-/// Prints an error as the HTTP API would and returns exit code 1.
-int print_error(caf::actor_system& sys, const caf::error& err) {
-  if (err.category() == caf::atom("actorq")) {
-    std::cout << http::render_error(http::from_actor_error(err)) << "\n";
-  } else {
-    json out{{"detail", sys.render(err)}, {"code", "unavailable"}};
-    std::cout << out.dump() << "\n";
-  }
-  return 1;
+/// Task fields: left out, the server applies the kind's, pool's or
+/// [retry]'s defaults; out-of-range values are refused here already.
+void add_task_options(CLI::App& sub, task_options& t) {
+  sub.add_option("--pool", t.pool, "run on this pool (default: the kind's)");
+  sub.add_option("--max-retries", t.max_retries,
+                 "retries after a failed attempt (default: the kind's, "
+                 "pool's or [retry]'s)")
+    ->check(CLI::Range(int64_t{0}, max_task_retries));
+  sub.add_option("--backoff-ms", t.backoff_ms,
+                 "first retry delay in ms, doubled per retry")
+    ->check(CLI::Range(int64_t{0}, max_delay_ms));
+  sub.add_option("--timeout-ms", t.timeout_ms,
+                 "limit per attempt in ms; 0 = none")
+    ->check(CLI::Range(int64_t{0}, max_timeout_ms));
+  sub.add_option("--idempotency-key", t.idempotency_key,
+                 "a repeated key gets the first task back, not a second one");
 }
 
-int64_t flag_int(const options& opt, const char* name, int64_t fallback) {
-  auto i = opt.flags.find(name);
-  if (i == opt.flags.end())
-    return fallback;
-  try {
-    size_t used = 0;
-    auto v = std::stoll(i->second, &used);
-    if (used == i->second.size())
-      return v;
-  } catch (...) {
-  }
-  fail_usage(std::string{"--"} + name + " must be an integer");
+int run_submit(backend& b, request& r) {
+  auto input = json::parse(r.input, nullptr, false);
+  if (input.is_discarded())
+    fail_usage("INPUT is not JSON: " + r.input);
+  return b.submit(r.kind, input, r.task, std::chrono::seconds{r.wait_seconds});
 }
 
-/// --pool, --max-retries, --backoff-ms, --timeout-ms; left out, the head
-/// applies the kind's and pool's defaults (as for HTTP).
-void apply_task_flags(const options& opt, task_spec& spec) {
-  if (auto p = opt.flags.find("pool"); p != opt.flags.end())
-    spec.pool = p->second;
-  spec.max_retries = static_cast<int32_t>(flag_int(opt, "max-retries", -1));
-  spec.backoff_ms = flag_int(opt, "backoff-ms", -1);
-  spec.timeout_ms = flag_int(opt, "timeout-ms", -1);
-}
-
-/// Reads batch inputs: a JSON array, or one JSON value per line.
-std::vector<json_value> read_inputs(const std::string& file) {
+/// Batch inputs: a JSON array, or one JSON value per line ("-" = stdin).
+std::vector<json> read_inputs(const std::string& file) {
   std::string text;
   if (file == "-") {
     text.assign(std::istreambuf_iterator<char>{std::cin}, {});
@@ -138,27 +101,169 @@ std::vector<json_value> read_inputs(const std::string& file) {
       fail_usage("cannot read " + file);
     text.assign(std::istreambuf_iterator<char>{in}, {});
   }
-  std::vector<json_value> out;
   auto whole = json::parse(text, nullptr, false);
-  if (!whole.is_discarded() && whole.is_array()) {
-    for (auto& x : whole)
-      out.push_back({x});
-    return out;
-  }
+  if (!whole.is_discarded() && whole.is_array())
+    return whole.get<std::vector<json>>();
+  std::vector<json> out;
   std::istringstream lines{text};
   std::string line;
-  size_t number = 0;
-  while (std::getline(lines, line)) {
-    ++number;
+  for (size_t number = 1; std::getline(lines, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     auto x = json::parse(line, nullptr, false);
     if (x.is_discarded())
       fail_usage(file + ":" + std::to_string(number) + ": not JSON");
-    out.push_back({std::move(x)});
+    out.push_back(std::move(x));
   }
   return out;
 }
+
+const std::vector<std::string> task_statuses{
+    "queued", "running", "retrying", "succeeded", "failed", "cancelled"};
+
+const command commands[] = {
+    {"submit", "submit a task and print it (with --wait: once it has ended)",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("kind", r.kind, "the task's kind (see 'kinds')")
+         ->required();
+       sub.add_option("input", r.input, "the input as JSON (default {})");
+       add_task_options(sub, r.task);
+       sub.add_option("--wait", r.wait_seconds,
+                      "wait up to SECONDS for the end and print the task then")
+         ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+     },
+     run_submit},
+    {"status", "print a task as it is now",
+     [](CLI::App& sub, request& r) {
+       sub.alias("get");
+       add_id(sub, r);
+     },
+     [](backend& b, request& r) { return b.status(r.id); }},
+    {"wait", "print a task once it has ended (at most --timeout seconds)",
+     add_id,
+     [](backend& b, request& r) { return b.wait(r.id, r.conn.timeout); }},
+    {"cancel", "cancel a task (queued: at once; running: its result is "
+               "discarded)",
+     add_id, [](backend& b, request& r) { return b.cancel(r.id); }},
+    {"batch", "run many inputs of one kind; results in input order",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("kind", r.kind, "the kind of every item")->required();
+       sub.add_option("file", r.file,
+                      "inputs: a JSON array or one JSON value per line; - = "
+                      "stdin")
+         ->required();
+       add_task_options(sub, r.task);
+       sub.add_option("--chunk", r.chunk, "items per request")
+         ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+     },
+     [](backend& b, request& r) {
+       return b.batch(r.kind, read_inputs(r.file), r.task, r.chunk);
+     }},
+    {"nodes", "the head and its worker nodes", [](CLI::App&, request&) {},
+     [](backend& b, request&) { return b.nodes(); }},
+    {"list", "tasks, newest first (HTTP only)",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("--status", r.list.status, "only tasks in this state")
+         ->check(CLI::IsMember(task_statuses));
+       sub.add_option("--kind", r.list.kind, "only tasks of this kind");
+       sub.add_option("--limit", r.list.limit, "tasks per page (default 100)")
+         ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+       sub.add_option("--cursor", r.list.cursor,
+                      "the page after this one (a listing's \"next\")");
+       sub.add_flag("--all", r.list.all, "every page, as one listing");
+     },
+     [](backend& b, request& r) { return b.list(r.list); }},
+    {"kinds", "the kinds, their pools and defaults (HTTP only)",
+     [](CLI::App&, request&) {},
+     [](backend& b, request&) { return b.info("kinds"); }},
+    {"pools", "the pools: size, busy, queued, restarts (HTTP only)",
+     [](CLI::App&, request&) {},
+     [](backend& b, request&) { return b.info("pools"); }},
+    {"workers", "lease workers seen in the last minute (HTTP only)",
+     [](CLI::App&, request&) {},
+     [](backend& b, request&) { return b.info("workers"); }},
+};
+
+/// Options of the program, before or after the command.
+void add_connection_options(CLI::App& app, request& r) {
+  auto& c = r.conn;
+  app.add_option("--url", c.url,
+                 "actorq's HTTP API (default $ACTORQ_URL, else "
+                 "http://127.0.0.1:8080)");
+  app.add_option("--connect", c.connect,
+                 "HOST:PORT of a head's gateway (--cluster.port): talk CAF "
+                 "instead of HTTP");
+  app.add_option("--token", c.token, "Bearer token for the HTTP API")
+    ->envname("ACTORQ_AUTH_TOKEN");
+  app.add_option("--timeout", r.timeout_seconds,
+                 "longest any one call may take, and wait's limit, in seconds")
+    ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--tls.certificate", c.tls_certificate,
+                 "with --connect over TLS: this client's PEM certificate");
+  app.add_option("--tls.key", c.tls_key, "its PEM private key");
+  app.add_option("--tls.ca-file", c.tls_ca_file,
+                 "the PEM CA that signed the head's certificate");
+}
+
+/// "--max-retry=0" -> " (did you mean --max-retries?)" among `apps`' flags.
+std::string closest_flag(const std::string& arg,
+                         const std::vector<const CLI::App*>& apps) {
+  auto word = arg.substr(0, arg.find('='));
+  word.erase(0, word.find_first_not_of('-'));
+  std::vector<std::string> names;
+  for (auto app : apps)
+    for (auto opt : app->get_options())
+      for (auto& n : opt->get_lnames())
+        names.push_back(n);
+  return did_you_mean(word, names, "--", "");
+}
+
+/// What CLI11 left over, said as an error: an unknown command, flag or
+/// extra argument.
+void check_leftovers(const CLI::App& app, const CLI::App* sub) {
+  auto extras = app.remaining(true);
+  if (sub == nullptr) {
+    std::vector<std::string> names;
+    for (auto& c : commands)
+      names.emplace_back(c.name);
+    if (extras.empty() || extras[0].rfind("-", 0) == 0)
+      fail_usage(extras.empty() ? "no command given"
+                                : "unknown option " + extras[0]
+                                    + closest_flag(extras[0], {&app}));
+    fail_usage("unknown command '" + extras[0] + "'"
+               + did_you_mean(extras[0], names));
+  }
+  if (extras.empty())
+    return;
+  if (extras[0].rfind("-", 0) == 0)
+    fail_usage("unknown option " + extras[0] + " for " + sub->get_name()
+               + closest_flag(extras[0], {sub, &app}));
+  fail_usage("unexpected argument '" + extras[0] + "' for "
+             + sub->get_name());
+}
+
+/// HTTP unless --connect; the URL from --url, $ACTORQ_URL or the default.
+std::unique_ptr<backend> open_backend(connection& c) {
+  std::unique_ptr<backend> out;
+  std::string problem;
+  if (!c.connect.empty()) {
+    if (!c.url.empty())
+      fail_usage("use --connect (CAF) or --url (HTTP), not both");
+    problem = make_caf_backend(c, out);
+  } else {
+    if (c.url.empty()) {
+      auto env = std::getenv("ACTORQ_URL");
+      c.url = env != nullptr && *env != '\0' ? env : "http://127.0.0.1:8080";
+      c.url_from = env != nullptr && *env != '\0' ? "ACTORQ_URL" : "--url";
+    }
+    problem = make_http_backend(c, out);
+  }
+  if (!problem.empty())
+    fail_usage(problem);
+  return out;
+}
+
+} // namespace
 
 void draw_progress(size_t done, size_t total) {
   constexpr int width = 40;
@@ -168,177 +273,57 @@ void draw_progress(size_t done, size_t total) {
   std::fflush(stderr);
 }
 
-
-} // namespace
+int print_error(const std::string& detail, const std::string& code) {
+  std::cout << json{{"detail", detail}, {"code", code}}.dump() << "\n";
+  return exit_failed;
+}
 
 int main(int argc, char** argv) {
-  auto opt = parse_args(argc, argv);
-  std::string host;
-  uint16_t port = 0;
-  if (!split_host_port(opt.connect, host, port))
-    fail_usage("--connect must be HOST:PORT, got '" + opt.connect + "'");
-  if (auto problem = opt.tls.check(); !problem.empty())
-    fail_usage(problem);
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
-  register_gateway_types(cfg);
-  prepare_network(cfg, opt.tls);
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  auto& sys = start_system(system_holder, cfg, "actorq-cli");
-  auto gw = connect_gateway(sys, host, port, opt.tls.enabled());
-  if (!gw) {
-    std::cerr << "actorq-cli: cannot connect to " << opt.connect << ": "
-              << sys.render(gw.error()) << std::endl;
-    // CAF 0.17 can crash tearing down after a refused TLS handshake.
-    std::_Exit(1);
+  CLI::App app{"actorq-cli: submit, watch and list actorq's tasks over its "
+               "HTTP API (or CAF with --connect). Prints JSON; exit status 1 "
+               "when actorq answers an error or cannot be reached, 2 for a "
+               "wrong command line.",
+               "actorq-cli"};
+  // Unknown flags and words are collected and refused by check_leftovers()
+  // with the closest valid name; the program's options may come anywhere.
+  app.allow_extras();
+  app.fallthrough();
+  app.footer("Examples:\n"
+             "  actorq-cli submit double '{\"value\": 21}' --wait 30\n"
+             "  actorq-cli --url=http://10.0.0.5:8080 list --status failed\n"
+             "  actorq-cli --connect 127.0.0.1:4242 batch square items.jsonl");
+  request r;
+  add_connection_options(app, r);
+  std::vector<std::pair<CLI::App*, const command*>> subs;
+  for (auto& c : commands) {
+    auto sub = app.add_subcommand(c.name, c.help);
+    c.define(*sub, r);
+    subs.emplace_back(sub, &c);
   }
-  caf::scoped_actor self{sys};
-  auto& cmd = opt.words[0];
-  auto arg = [&](size_t i, const char* what) -> const std::string& {
-    if (opt.words.size() <= i)
-      fail_usage(cmd + ": missing " + what);
-    return opt.words[i];
-  };
-  int rc = 0;
-  auto print_task = [&](task_view& v) {
-    std::cout << http::render_task(v) << "\n";
-  };
-  auto on_error = [&](caf::error& err) { rc = print_error(sys, err); };
-  auto task_arg = [&](size_t i) {
-    auto id = task_id::parse(arg(i, "task id"));
-    if (!id)
-      fail_usage("not a task id: " + opt.words[i]);
-    return *id;
-  };
-  if (cmd == "submit") {
-    task_spec spec;
-    spec.kind = arg(1, "kind");
-    spec.input.value = json::object();
-    if (opt.words.size() > 2) {
-      spec.input.value = json::parse(opt.words[2], nullptr, false);
-      if (spec.input.value.is_discarded())
-        fail_usage("INPUT_JSON is not JSON: " + opt.words[2]);
-    }
-    apply_task_flags(opt, spec);
-    self->request(*gw, opt.timeout, submit_atom::value, std::move(spec))
-      .receive(print_task, on_error);
-  } else if (cmd == "status") {
-    self->request(*gw, opt.timeout, get_atom::value, task_arg(1))
-      .receive(print_task, on_error);
-  } else if (cmd == "wait") {
-    auto id = task_arg(1);
-    auto deadline = std::chrono::steady_clock::now() + opt.timeout;
-    for (bool done = false; !done && rc == 0;) {
-      self->request(*gw, opt.timeout, wait_atom::value, id, int64_t{30000})
-        .receive(
-          [&](task_view& v) {
-            done = is_terminal(v.status)
-                   || std::chrono::steady_clock::now() >= deadline;
-            if (done)
-              print_task(v);
-          },
-          on_error);
-    }
-  } else if (cmd == "cancel") {
-    self->request(*gw, opt.timeout, cancel_atom::value, task_arg(1))
-      .receive(print_task, on_error);
-  } else if (cmd == "nodes") {
-    self->request(*gw, opt.timeout, nodes_atom::value)
-      .receive(
-        [&](std::vector<node_view>& xs) {
-          std::cout << http::render_nodes(xs) << "\n";
-        },
-        on_error);
-  } else if (cmd == "batch") {
-    batch_spec base;
-    base.task.kind = arg(1, "kind");
-    auto inputs = read_inputs(arg(2, "file"));
-    apply_task_flags(opt, base.task);
-    // Chunks keep the progress bar moving; a few of them in flight keep
-    // every worker busy. An event-based driver sends them and reports back.
-    auto chunk = static_cast<size_t>(
-        std::max<int64_t>(1, flag_int(opt, "chunk", 500)));
-    bool bar = ::isatty(2) != 0;
-    auto total = inputs.size();
-    auto me = caf::actor{self};
-    auto gateway_handle = *gw;
-    auto timeout = opt.timeout;
-    sys.spawn([=, inputs = std::move(inputs)](caf::event_based_actor* driver) mutable {
-      struct progress {
-        batch_result all;
-        size_t sent = 0, done = 0, in_flight = 0;
-        bool failed = false;
-      };
-      auto st = std::make_shared<progress>();
-      st->all.results.resize(total);
-      st->all.errors.resize(total);
-      auto send_next = std::make_shared<std::function<void()>>();
-      *send_next = [=]() mutable {
-        while (!st->failed && st->sent < total && st->in_flight < 4) {
-          batch_spec part = base;
-          auto first = st->sent;
-          auto end = std::min(total, first + chunk);
-          for (auto i = first; i < end; ++i)
-            part.items.push_back(std::move(inputs[i]));
-          st->sent = end;
-          ++st->in_flight;
-          driver->request(gateway_handle, timeout, std::move(part))
-            .then(
-              [=](batch_result& r) {
-                for (size_t i = 0; i < r.results.size(); ++i) {
-                  st->all.results[first + i] = std::move(r.results[i]);
-                  st->all.errors[first + i] = std::move(r.errors[i]);
-                }
-                st->all.succeeded += r.succeeded;
-                st->all.failed += r.failed;
-                st->done += r.results.size();
-                --st->in_flight;
-                driver->send(me, caf::atom("progress"), st->done);
-                if (st->done == total) {
-                  driver->send(me, std::move(st->all));
-                  driver->quit();
-                  return;
-                }
-                (*send_next)();
-              },
-              [=](caf::error& err) {
-                if (!st->failed)
-                  driver->send(me, err);
-                st->failed = true;
-                driver->quit();
-              });
-        }
-      };
-      if (total == 0) {
-        driver->send(me, batch_result{});
-        driver->quit();
-        return;
-      }
-      (*send_next)();
-    });
-    if (bar)
-      draw_progress(0, total);
-    batch_result all;
-    for (bool running = true; running;)
-      self->receive(
-        [&](caf::atom_value, size_t done) {
-          if (bar)
-            draw_progress(done, total);
-        },
-        [&](batch_result& r) {
-          all = std::move(r);
-          running = false;
-        },
-        [&](caf::error& err) {
-          on_error(err);
-          running = false;
-        });
-    if (bar)
-      std::fprintf(stderr, "\n");
-    if (rc == 0)
-      std::cout << http::render_batch(all) << "\n";
-  } else {
-    fail_usage("unknown command '" + cmd + "'");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fail_usage(e.what());
   }
-  return rc;
+  const command* chosen = nullptr;
+  const CLI::App* chosen_app = nullptr;
+  for (auto& [sub, c] : subs)
+    if (sub->parsed()) {
+      chosen = c;
+      chosen_app = sub;
+    }
+  check_leftovers(app, chosen_app);
+  r.conn.timeout = std::chrono::seconds{r.timeout_seconds};
+  auto b = open_backend(r.conn);
+  return chosen->run(*b, r);
+}
+
+} // namespace actorq::cli
+
+int main(int argc, char** argv) {
+  return actorq::cli::main(argc, argv);
 }

@@ -60,7 +60,17 @@ int main(int argc, char** argv) {
   actorq_config cfg;
   std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
-  auto args = cfg.prepare_args(argc, argv);
+  std::vector<std::string> problems;
+  auto args = cfg.prepare_args(argc, argv, problems);
+  if (cfg.help_requested()) {
+    std::cout << cfg.help_text();
+    return 0;
+  }
+  if (!problems.empty()) {
+    for (auto& p : problems)
+      std::cerr << "actorq: " << p << "\n";
+    return 2;
+  }
   std::vector<char*> args_c;
   for (auto& a : args)
     args_c.push_back(a.data());
