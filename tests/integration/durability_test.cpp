@@ -252,7 +252,9 @@ TEST_CASE("durability: a task running when the process dies runs again and "
                          {"max_retries", 2}});
     wait_status(srv, once, "running");
     wait_status(srv, twice, "running");
-    std::this_thread::sleep_for(50ms); // "running" reaches the store
+    // "running" reaches the store in the next group commit: ms when idle,
+    // more on a loaded CI machine (50 ms was missed once under ctest -j2).
+    std::this_thread::sleep_for(500ms);
     srv.kill(SIGKILL);
     srv.wait_exit(10s);
   }
@@ -264,7 +266,7 @@ TEST_CASE("durability: a task running when the process dies runs again and "
     CHECK(t["error"].get<std::string>().find("lost") != std::string::npos);
     auto r = wait_status(again, twice, "running");
     CHECK(r["attempts"] == restart + 1);
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(500ms);
     again.kill(SIGKILL);
     again.wait_exit(10s);
   }
