@@ -13,13 +13,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from netutil import free_port
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -28,14 +29,6 @@ OUT = "bench/results"
 PRIMES_TASKS = 2000
 PRIMES_BELOW = 1_000_000
 SQUARE_TASKS = 100_000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Proc:

@@ -46,7 +46,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,8 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+
+from netutil import free_port
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TASKS = int(os.environ.get("BENCH_LEASE_TASKS", "10000"))
@@ -220,35 +221,6 @@ class Proc:
 def stop_all():
     for p in list(reversed(Proc.running)):
         p.stop()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def call(method, url, body=None, timeout=600):
-    """(seconds, status, parsed answer); the clock covers send to the end of
-    the answer (the body is encoded before)."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            text = r.read()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        text, status = e.read(), e.code
-    secs = time.perf_counter() - t0
-    try:
-        reply = json.loads(text) if text else None
-    except ValueError:
-        reply = text.decode(errors="replace")
-    return secs, status, reply
 
 
 def items_of(n):

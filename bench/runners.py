@@ -31,8 +31,8 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
+
+from netutil import call, free_port
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DUR = float(os.environ.get("BENCH_DURATION", "3"))
@@ -147,27 +147,6 @@ def actorq(*extra):
              "actorq listening on http://")
     url = re.search(r"actorq listening on (http://\S+)", p.output()).group(1).rstrip("/")
     return p, url
-
-
-def call(method, url, body=None, timeout=600):
-    """(seconds, status, parsed answer); the clock covers send to the end of
-    the answer (the body is encoded before)."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            text = r.read()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        text, status = e.read(), e.code
-    secs = time.perf_counter() - t0
-    try:
-        reply = json.loads(text) if text else None
-    except ValueError:
-        reply = text.decode(errors="replace")
-    return secs, status, reply
 
 
 def batch(url, kind, items):
@@ -328,15 +307,6 @@ def row_remote():
         "runs": {"actorq": ours, "floor": floor},
         "run_figures": [r["tasks_per_s"] for r in ours], "floor_figures": [r["tasks_per_s"] for r in floor],
     }
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def row_get_sleep():
