@@ -77,7 +77,9 @@ def start_daemon():
     return daemon
 
 
-class WorkerTest(unittest.TestCase):
+class DaemonTest(unittest.TestCase):
+    """One daemon with the lease config per test class, and a client of it."""
+
     @classmethod
     def setUpClass(cls):
         cls.daemon = start_daemon()
@@ -89,6 +91,8 @@ class WorkerTest(unittest.TestCase):
         cls.daemon.stop()
         cls.daemon.ini.cleanup()
 
+
+class WorkerTest(DaemonTest):
     @contextlib.contextmanager
     def running(self, worker):
         """Run ``worker`` in a thread; stop it and check run() returned."""
@@ -407,18 +411,7 @@ def start_worker_process(url, *args):
     return proc
 
 
-class WorkerProcessTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = start_daemon()
-        cls.client = actorq.Client(cls.daemon.url, timeout=10)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.daemon.stop()
-        cls.daemon.ini.cleanup()
-
+class WorkerProcessTest(DaemonTest):
     def setUp(self):
         self.procs = []
 
