@@ -55,11 +55,9 @@ bool overlap(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
 
 /// Asks pool `pool` for up to what request `id` still wants.
 void take_from(self_ptr self, uint64_t id, request& r, uint32_t pool) {
-  auto kinds = std::find_if(r.pools.begin(), r.pools.end(),
-                            [&](auto& x) { return x.first == pool; });
   r.taking = pool;
   self->send(self->state.pools[pool].handle, lease_atom::value, id,
-             kinds->second, static_cast<uint32_t>(r.max - r.got.size()));
+             kinds_of(r, pool), static_cast<uint32_t>(r.max - r.got.size()));
 }
 
 void deliver(self_ptr self, std::map<uint64_t, request>::iterator i) {

@@ -227,9 +227,11 @@ void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused)
     return;
-  // Leases share the pool's size with its local workers.
+  // Leases share the pool's size with its local workers (counted once: the
+  // slots do not change while dispatching).
+  auto capacity = st.leased.empty() ? 0 : live_slots(st);
   auto room = [&] {
-    return st.leased.empty() || st.busy + st.leased.size() < live_slots(st);
+    return st.leased.empty() || st.busy + st.leased.size() < capacity;
   };
   for (auto& group : st.kinds)
     while (!group.idle.empty() && !st.queue.empty() && room()) {
@@ -339,7 +341,8 @@ void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
     if (k < mask.size())
       mask[k] = st.lease_kinds[k];
   std::vector<attempt> out;
-  while (out.size() < max && st.lease_room() > 0) {
+  // Each lease taken uses one place of the room counted here once.
+  for (auto room = st.lease_room(); out.size() < max && room > 0; --room) {
     auto j = next_job(self, mask);
     if (!j)
       break;

@@ -52,11 +52,11 @@ void append_time(std::string& out, int64_t ms) {
 }
 
 
-namespace {
-
 http_error invalid(std::string detail) {
   return {422, "invalid", std::move(detail)};
 }
+
+namespace {
 
 http_error bad_json(std::string detail) {
   return {400, "bad_json", std::move(detail)};

@@ -37,6 +37,9 @@ using parsed = std::variant<T, http_error>;
 /// Deepest JSON nesting accepted in a request.
 constexpr int max_json_depth = 64;
 
+/// 422 `invalid` with this detail (a value the request got wrong).
+http_error invalid(std::string detail);
+
 /// Parses a request body as JSON: 400 bad_json when empty, malformed, not
 /// UTF-8 or nested deeper than max_json_depth.
 parsed<json> parse_body(std::string_view body);

@@ -10,10 +10,6 @@ namespace actorq::http {
 
 namespace {
 
-http_error invalid(std::string detail) {
-  return {422, "invalid", std::move(detail)};
-}
-
 /// `kinds`: a non-empty array of lease kinds' names.
 std::string read_kinds(const json& body, const catalog& cat,
                        std::vector<std::string>& out) {
