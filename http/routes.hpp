@@ -183,6 +183,14 @@ struct route_table {
 };
 
 
+/// The route pattern the current request matched, on its handler thread
+/// (set by router::on before the handler runs, cleared before routing):
+/// metrics and the access log name routes by pattern, never by raw path.
+inline const std::string*& current_route() {
+  thread_local const std::string* route = nullptr;
+  return route;
+}
+
 /// Registers routes and remembers them in the route table (for 405 answers).
 struct router {
   http_server& http;
@@ -190,8 +198,15 @@ struct router {
   std::shared_ptr<route_table> table = std::make_shared<route_table>();
 
   void on(const std::string& method, const std::string& pattern,
-          httplib::Server::Handler h) {
+          httplib::Server::Handler handler) {
     table->add(pattern, method);
+    auto route = std::make_shared<const std::string>(pattern);
+    httplib::Server::Handler h = [route, handler = std::move(handler)](
+                                     const httplib::Request& req,
+                                     httplib::Response& res) {
+      current_route() = route.get();
+      handler(req, res);
+    };
     if (method == "GET")
       http.Get(pattern, std::move(h));
     else if (method == "POST")

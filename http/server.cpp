@@ -123,6 +123,12 @@ bool refuse_framing(const httplib::Request& req, httplib::Response& res,
   return true;
 }
 
+/// When routing of this thread's current request began.
+std::chrono::steady_clock::time_point& request_started() {
+  thread_local std::chrono::steady_clock::time_point t;
+  return t;
+}
+
 /// Routes served without the token: probes that hold no data, and the
 /// dashboard's page and static files (no data either: the page asks for the
 /// token and sends it with each API call it makes).
@@ -144,6 +150,8 @@ void access_control(http_server& http, std::string token,
   http.set_pre_routing_handler([token, draining, max_body, table](
                                    const httplib::Request& req,
                                    httplib::Response& res) {
+    current_route() = nullptr;
+    request_started() = std::chrono::steady_clock::now();
     if (refuse_framing(req, res, max_body, *table))
       return httplib::Server::HandlerResponse::Handled;
     if (!token.empty() && !public_path(req.path) && !bearer_ok(req, token)) {
@@ -321,6 +329,10 @@ void server::set_ready() {
   ready_ = true;
 }
 
+void server::observe(request_observer f) {
+  observers_.push_back(std::move(f));
+}
+
 void server::routes() {
   auto max_body = static_cast<uint64_t>(cfg_.http_max_body_bytes);
   router r{http_, max_body};
@@ -341,6 +353,19 @@ void server::routes() {
   access_control(http_, std::move(token), &draining_, max_body, r.table);
   method_not_allowed(http_, r.table);
   error_handlers(http_, r.table);
+  // After each answer (httplib's logger hook runs on the handler thread once
+  // the response is written): tell the observers which route and how long.
+  http_.set_logger([this](const httplib::Request& req,
+                          const httplib::Response& res) {
+    if (observers_.empty())
+      return;
+    static const std::string unmatched;
+    auto route = current_route();
+    request_record rec{req, res, route ? *route : unmatched,
+                       std::chrono::steady_clock::now() - request_started()};
+    for (auto& f : observers_)
+      f(rec);
+  });
 }
 
 } // namespace actorq::http

@@ -12,6 +12,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +39,17 @@ public:
   bool set_backlog(int backlog);
 };
 
+/// One answered request, for the observers of finished requests (metrics,
+/// the access log). `route` is the pattern the request matched (never the raw
+/// path), "" when no route served it (404, refusals before routing).
+struct request_record {
+  const httplib::Request& req;
+  const httplib::Response& res;
+  const std::string& route;
+  std::chrono::nanoseconds duration; // from routing to the answer's end
+};
+using request_observer = std::function<void(const request_record&)>;
+
 class server {
 public:
   server(caf::actor_system& sys, const actorq_config& cfg, backend actors);
@@ -60,6 +73,10 @@ public:
   /// fails. Safe to call from any thread.
   void set_ready();
 
+  /// Calls `f` on the handler thread after each answered request. Register
+  /// before run(); keep `f` short (it runs on the request's thread).
+  void observe(request_observer f);
+
 private:
   void routes();
 
@@ -71,6 +88,7 @@ private:
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{false};
   wait_budget waits_; // http.max-waiting: long-polls waiting at once
+  std::vector<request_observer> observers_;
 };
 
 } // namespace actorq::http
