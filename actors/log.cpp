@@ -7,11 +7,14 @@
 #include <spdlog/async_logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <memory>
+#include <pthread.h>
 
 namespace actorq::log {
 
@@ -162,7 +165,18 @@ void value::append_json(std::string& out) const {
 void value::append_text(std::string& out) const {
   switch (type_) {
     case type::string: append_text_string(out, str_); break;
-    case type::json: append_text_string(out, str_); break;
+    case type::json: {
+      // Compact JSON reads best bare; quoted only if it holds a space.
+      bool bare = !str_.empty()
+                  && std::none_of(str_.begin(), str_.end(), [](char c) {
+                       return static_cast<unsigned char>(c) <= ' ';
+                     });
+      if (bare)
+        out += str_;
+      else
+        append_text_string(out, str_);
+      break;
+    }
     default: append_json(out); break;
   }
 }
@@ -223,7 +237,14 @@ void start(level min, format f) {
     return; // already started (a stopped one may start again: tests)
   auto b = new backend; // never freed: see `backend`
   b->fmt = f;
+  // The writer thread takes no signals: main waits for SIGTERM/SIGINT on a
+  // thread of its own, and a thread created before it blocks them would get
+  // them (and die of them).
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
   b->pool = std::make_shared<spdlog::details::thread_pool>(queue_lines, 1);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   b->logger = std::make_shared<spdlog::async_logger>(
       "actorq", std::move(sink), b->pool,

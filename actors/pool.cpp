@@ -2,6 +2,7 @@
 
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
+#include "actors/log.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/time.hpp"
 
@@ -332,6 +333,31 @@ void lose_worker(self_ptr self, uint32_t index, std::string reason) {
   dispatch(self);
 }
 
+/// Logs the pool turning degraded (too many restarts within the window) or
+/// recovering; checked on each worker death and each stats request (the
+/// rate sampler asks every second).
+bool check_degraded(self_ptr self) {
+  auto& st = self->state;
+  bool degraded =
+      self->clock().now().time_since_epoch().count() < st.degraded_until;
+  if (degraded != st.degraded_logged) {
+    st.degraded_logged = degraded;
+    auto& cfg = st.settings.supervisor;
+    if (degraded)
+      log::event(log::level::error, "pool_degraded",
+                 {{"pool", st.settings.name},
+                  {"msg", "more than " + std::to_string(cfg.max_restarts)
+                            + " worker restarts within "
+                            + std::to_string(cfg.window.count())
+                            + " ms; restarting at max-backoff"},
+                  {"restarts", st.restarts}});
+    else
+      log::event(log::level::info, "pool_recovered",
+                 {{"pool", st.settings.name}, {"restarts", st.restarts}});
+  }
+  return degraded;
+}
+
 /// The lease desk takes up to `max` attempts of `kinds` for a worker.
 void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
                  uint32_t max) {
@@ -499,8 +525,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                           st.completed,
                           st.failed,
                           st.restarts,
-                          self->clock().now().time_since_epoch().count()
-                              < st.degraded_until};
+                          check_degraded(self)};
       },
       [=](attempt_done& done) {
         on_done(self, done);
@@ -553,6 +578,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return;
         ++st.restarts; // counted here: a pool may have many supervisors
         st.degraded_until = std::max(st.degraded_until, degraded_until);
+        check_degraded(self);
         lose_worker(self, index, std::move(reason));
       },
       [=](retry_atom, job& j) {

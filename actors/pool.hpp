@@ -58,6 +58,7 @@ struct pool_state {
   uint64_t restarts = 0;
   std::vector<node_counts> per_node; // attempts ended, by node index
   int64_t degraded_until = 0; // actor-clock ticks since its epoch
+  bool degraded_logged = false; // the last pool_degraded/recovered line said so
   // Jobs waiting for a retry (listener, key); the ones among them that were
   // cancelled meanwhile are dropped when their retry comes up.
   std::set<std::pair<caf::actor_addr, uint64_t>> backing_off;

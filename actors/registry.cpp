@@ -2,6 +2,7 @@
 
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
+#include "actors/log.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 
@@ -81,10 +82,35 @@ void mark_changed(self_ptr self, uint64_t seq, record& r) {
   schedule_flush(self);
 }
 
+/// The log lines of a task's new state: each one at debug, and a task that
+/// ends failed at warn.
+void log_status(const registry_state& st, const record& r) {
+  bool failed = r.status == task_status::failed;
+  if (!failed && !log::enabled(log::level::debug))
+    return;
+  auto id = r.id.to_string();
+  auto& kind = st.kind_name(r.kind);
+  auto error = r.error ? std::string_view{*r.error} : std::string_view{};
+  log::event(log::level::debug, "task_state",
+             {{"id", id},
+              {"kind", kind},
+              {"status", to_string(r.status)},
+              {"attempts", r.attempts},
+              {"error", error}});
+  if (failed)
+    log::event(log::level::warn, "task_failed",
+               {{"id", id},
+                {"kind", kind},
+                {"pool", st.pool_name(r.pool)},
+                {"attempts", r.attempts},
+                {"error", error}});
+}
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   r.status = status;
   r.finished_at = at;
+  log_status(self->state, r);
   mark_changed(self, seq, r);
   wake_waiters(self, seq);
 }
@@ -120,6 +146,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   auto id = r.id;
   st.records.push_back(std::move(r));
   auto seq = st.last_seq();
+  log_status(st, st.records.back());
   st.index(seq, id);
   if (!spec.idempotency_key.empty())
     st.by_key[spec.idempotency_key] = seq;
@@ -212,8 +239,8 @@ void check_write(self_ptr self) {
   st.stalled = true;
   auto why = overdue(st);
   note_store_stall(why);
-  std::fprintf(stderr, "actorq: %s; answering submissions 503 until it does\n",
-               why.c_str());
+  log::event(log::level::error, "store_stalled",
+             {{"msg", why + "; answering submissions 503 until it does"}});
   auto pending = make_error(error_code::unavailable,
                             why + "; the task may still be stored: retry with "
                                   "the same Idempotency-Key to learn its id");
@@ -305,8 +332,11 @@ void on_written(self_ptr self, store_batch& batch) {
   if (st.stalled) {
     st.stalled = false;
     note_store_stall({});
-    std::fprintf(stderr, "actorq: the store completed the late write%s\n",
-                 batch.error.empty() ? "" : " (it failed)");
+    log::event(batch.error.empty() ? log::level::info : log::level::error,
+               batch.error.empty() ? "store_recovered" : "store_error",
+               {{"msg", std::string{"the store completed the late write"}
+                          + (batch.error.empty() ? "" : " (it failed)")},
+                {"error", batch.error}});
   }
   std::vector<uint64_t> inserted;
   for (auto& row : batch.rows)
@@ -515,10 +545,11 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
     dispatch(self, seq, std::move(row.spec), rec.attempts);
   }
   if (orphans > 0)
-    std::fprintf(stderr,
-                 "actorq: %zu recovered tasks failed: their kind or pool is "
-                 "no longer in the configuration\n",
-                 orphans);
+    log::event(log::level::warn, "config_warning",
+               {{"msg", std::to_string(orphans)
+                          + " recovered tasks failed: their kind or pool is "
+                            "no longer in the configuration"},
+                {"tasks", orphans}});
 }
 
 /// A task not in memory: the store has it if it ended long ago.
@@ -551,11 +582,13 @@ void on_event(self_ptr self, job_event& e) {
       r->status = task_status::running;
       if (r->started_at == 0)
         r->started_at = e.at;
+      log_status(st, *r);
       mark_changed(self, e.key, *r);
       break;
     case job_phase::retrying:
       r->status = task_status::retrying;
       st.set_error(*r, std::move(e.result.error));
+      log_status(st, *r);
       mark_changed(self, e.key, *r);
       break;
     case job_phase::succeeded:

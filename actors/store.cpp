@@ -1,5 +1,6 @@
 #include "actors/store.hpp"
 
+#include "actors/log.hpp"
 #include "actors/time.hpp"
 
 #include <sqlite3.h>
@@ -219,7 +220,8 @@ std::string task_store::check_path() {
     gone_why_ = message;
     gone_.store(true, std::memory_order_release);
   }
-  std::fprintf(stderr, "actorq: %s\n", message.c_str());
+  log::event(log::level::error, "store_error",
+             {{"msg", message}, {"store", path_}});
   auto& board = health();
   std::lock_guard<std::mutex> guard{board.mutex};
   board.gone_store = this;
@@ -406,10 +408,15 @@ void task_store::migrate(int version) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  std::fprintf(stderr,
-               "actorq: migrated store %s from schema version %d to %d "
-               "(copy of the old one: %s)\n",
-               path_.c_str(), version, schema_version, backup.c_str());
+  log::event(log::level::info, "store_migrated",
+             {{"msg", "migrated store " + path_ + " from schema version "
+                        + std::to_string(version) + " to "
+                        + std::to_string(schema_version)
+                        + " (copy of the old one: " + backup + ")"},
+              {"store", path_},
+              {"from", version},
+              {"to", schema_version},
+              {"backup", backup}});
 }
 
 void task_store::write(const std::vector<task_row>& rows) {
@@ -665,7 +672,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
           self->state.db->write(batch.rows);
         } catch (const std::exception& e) {
           if (self->state.failed_batches++ == 0)
-            std::fprintf(stderr, "actorq: %s\n", e.what());
+            log::event(log::level::error, "store_error", {{"msg", e.what()}});
           batch.error = e.what();
         }
         return std::move(batch);
@@ -700,7 +707,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         try {
           self->state.db->expire(cutoff);
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "actorq: %s\n", e.what());
+          log::event(log::level::error, "store_error", {{"msg", e.what()}});
         }
       },
       [=](get_atom, input_atom, const task_id& id) -> caf::result<raw_json> {

@@ -66,10 +66,12 @@ TEST_CASE("log: a text line is TS LEVEL event key=value, quoted when needed") {
   auto line = log::format_line(
       log::format::text, ts, log::level::info, "task_failed",
       {{"id", "abc"}, {"attempts", 3}, {"error", "exit 1: \"no\"\nmore"},
-       {"empty", ""}, {"ok", false}});
+       {"empty", ""}, {"ok", false},
+       {"kinds", log::raw_json{R"(["a","b"])"}}});
   CHECK(line
         == "2026-11-26T04:31:02.123Z INFO task_failed id=abc attempts=3 "
-           "error=\"exit 1: \\\"no\\\"\\nmore\" empty=\"\" ok=false");
+           "error=\"exit 1: \\\"no\\\"\\nmore\" empty=\"\" ok=false "
+           "kinds=[\"a\",\"b\"]");
   CHECK_THROWS(json::parse(line));
 }
 
