@@ -83,7 +83,9 @@ void log_started(const actorq_config& cfg, const std::string& http,
   auto pools_text = pools.dump();
   auto kinds_text = kinds.dump();
   log::event(log::level::info, "started",
-             {{"msg", "actorq listening on http://" + http},
+             // Not stdout's "actorq listening on http://…": scripts that
+             // read both streams search for that one.
+             {{"msg", "actorq started, HTTP on " + http},
               {"http", http},
               {"gateway", gateway},
               {"store", cfg.store_path},

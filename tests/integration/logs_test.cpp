@@ -119,6 +119,19 @@ TEST_CASE("logs: a crashing worker, its restart and the task that failed",
   CHECK(events(srv, "worker_restarted")[0]["pool"] == "io");
 }
 
+TEST_CASE("logs: a pool turning degraded and recovering is logged", "[logs]") {
+  // Any restart within a 1 s window degrades the pool; a quiet second ends it.
+  Server srv({"--supervisor.max-restarts=0", "--supervisor.window=1s"});
+  auto id = submit(srv, json{{"kind", "crash"}, {"input", json::object()},
+                             {"max_retries", 0}});
+  wait_terminal(srv, id);
+  REQUIRE(wait_event(srv, "pool_degraded", "pool", "io"));
+  CHECK(events(srv, "pool_degraded").at(0)["level"] == "error");
+  REQUIRE(wait_event(srv, "pool_recovered", "pool", "io"));
+  CHECK(events(srv, "pool_degraded").size() == 1);
+  CHECK(events(srv, "pool_recovered").size() == 1);
+}
+
 TEST_CASE("logs: at debug every state change of a task is logged", "[logs]") {
   Server srv({"--log.level=debug"});
   auto id = submit(srv, json{{"kind", "flaky"},
@@ -237,7 +250,7 @@ TEST_CASE("logs: log.format=text writes readable lines with the event names",
   }
   CHECK(lines >= 3);
   auto err = srv.stderr_text();
-  CHECK_THAT(err, Catch::Contains(" INFO started msg=\"actorq listening on http://"));
+  CHECK_THAT(err, Catch::Contains(" INFO started msg=\"actorq started, HTTP on "));
   CHECK_THAT(err, Catch::Contains(" WARN worker_crashed pool=io "));
   CHECK_THAT(err, Catch::Contains("kind=crash pool=io attempts=1 error="));
 }
