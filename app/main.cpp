@@ -102,6 +102,9 @@ void log_started(const actorq_config& cfg, const std::string& http,
 
 int main(int argc, char** argv) {
   actorq_config cfg;
+  // Started once the configuration is read; ends after the actor system, so
+  // that lines of its shutdown are written too.
+  std::optional<log::session> logging;
   std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
   std::vector<std::string> problems;
@@ -133,7 +136,7 @@ int main(int argc, char** argv) {
   }
   // From here on, events are log lines (stderr); the queued ones are
   // written out on every way out of main.
-  log::session logging{cfg.log_min, cfg.log_lines};
+  logging.emplace(cfg.log_min, cfg.log_lines);
   // Every pool and kind, read by the actors from here on.
   install_catalog(cfg.kinds());
   tls_files tls{cfg.cluster_tls_certificate, cfg.cluster_tls_key,
