@@ -11,7 +11,8 @@ usage: packaging_test.py BUILD_DIR ACTORQ_BIN [unittest arguments, e.g. InstallT
                from the installed examples/jobs.
   NotifyTest   sd_notify: actorq started with NOTIFY_SOCKET on a datagram socket bound
                here sends STATUS=resuming (a store with an unfinished task), READY=1 once
-               /readyz says ready, STOPPING=1 on SIGTERM while /readyz turns "draining".
+               /readyz says ready, STOPPING=1 on SIGTERM while /readyz turns "draining";
+               a worker node sends READY=1 once a head has taken it, STOPPING=1 on SIGTERM.
   UnitTest     the unit's keys (Type=notify, ExecStart on the installed paths, restart,
                state directory holding store.path, stop timeout above shutdown.grace,
                hardening) and `systemd-analyze verify` when systemd is installed.
@@ -250,6 +251,31 @@ class NotifyTest(unittest.TestCase):
         wait_for("GET /readyz draining", lambda: call(port, "GET", "/readyz", timeout=2)
                  == (503, {"status": "draining"}), timeout=5)
         self.assertEqual(d.proc.wait(40), 0, d.output())
+
+    def test_worker_node_ready_once_joined(self):
+        tmp = scratch(self)
+        port, gateway = free_port(), free_port()
+        head = Daemon(self, [ACTORQ, "--store.path=:memory:", "--http.port=%d" % port,
+                             "--cluster.port=%d" % gateway])
+        head.wait_healthy(port)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock_path = os.path.join(tmp, "notify.sock")
+        sock.bind(sock_path)
+        node = Daemon(self, [ACTORQ, "--cluster.join=%s:%d" % (HOST, gateway),
+                             "--cluster.name=n1", "--pools.io.size=4",
+                             "--pools.cpu.size=1"],
+                      env=dict(os.environ, NOTIFY_SOCKET=sock_path))
+        lines = self.receive(sock, "READY=1")
+        self.assertTrue(any(l.startswith("STATUS=serving %s:%d" % (HOST, gateway))
+                            for l in lines), lines)
+        # READY=1 once the head has taken the node.
+        status, nodes = call(port, "GET", "/v1/nodes")
+        self.assertIn("n1", json.dumps(nodes), node.output())
+        node.proc.send_signal(signal.SIGTERM)
+        self.receive(sock, "STOPPING=1")
+        self.assertEqual(node.proc.wait(30), 0, node.output())
+        self.assertEqual(head.stop(), 0, head.output())
 
 
 def read_unit(path):
