@@ -229,28 +229,12 @@ constexpr const char* schemas_text = R"json({
     },
     "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
-  "TaskOptions": {
-    "type": "object",
-    "description": "Options a task or batch may set; left out, the kind's and pool's defaults apply (GET /v1/kinds).",
-    "properties": {
-      "kind": {"type": "string", "description": "A kind of GET /v1/kinds."},
-      "pool": {"type": "string", "description": "Run in this pool instead of the kind's."},
-      "max_retries": {"type": "integer", "minimum": 0},
-      "backoff_ms": {"type": "integer", "minimum": 0, "description": "First retry's delay; doubles per retry."},
-      "timeout_ms": {"type": "integer", "minimum": 0, "description": "Per attempt; 0 for none."}
-    }
-  },
   "TaskRequest": {
     "type": "object",
     "required": ["kind"],
     "additionalProperties": false,
     "properties": {
-      "kind": {"$ref": "#/components/schemas/TaskOptions/properties/kind"},
-      "input": {"description": "The kind's input (any JSON the kind accepts); {} when left out."},
-      "pool": {"$ref": "#/components/schemas/TaskOptions/properties/pool"},
-      "max_retries": {"$ref": "#/components/schemas/TaskOptions/properties/max_retries"},
-      "backoff_ms": {"$ref": "#/components/schemas/TaskOptions/properties/backoff_ms"},
-      "timeout_ms": {"$ref": "#/components/schemas/TaskOptions/properties/timeout_ms"}
+      "input": {"description": "The kind's input (any JSON the kind accepts); {} when left out."}
     },
     "examples": [{"kind": "double", "input": {"value": 21}, "max_retries": 2}]
   },
@@ -273,12 +257,7 @@ constexpr const char* schemas_text = R"json({
     "required": ["kind", "items"],
     "additionalProperties": false,
     "properties": {
-      "kind": {"$ref": "#/components/schemas/TaskOptions/properties/kind"},
-      "items": {"type": "array", "items": {"description": "One task's input."}},
-      "pool": {"$ref": "#/components/schemas/TaskOptions/properties/pool"},
-      "max_retries": {"$ref": "#/components/schemas/TaskOptions/properties/max_retries"},
-      "backoff_ms": {"$ref": "#/components/schemas/TaskOptions/properties/backoff_ms"},
-      "timeout_ms": {"$ref": "#/components/schemas/TaskOptions/properties/timeout_ms"}
+      "items": {"type": "array", "items": {"description": "One task's input."}}
     },
     "examples": [{"kind": "double", "items": [{"value": 1}, {"value": 2}]}]
   },
@@ -581,12 +560,33 @@ constexpr const char* schemas_text = R"json({
   "OpenAPI": {"type": "object", "description": "An OpenAPI 3.1 document."}
 })json";
 
+/// The fields POST /v1/tasks and POST /v1/batches share (parse_options in
+/// codec.cpp): left out, the kind's and pool's defaults apply.
+ojson task_options() {
+  auto count = [](const char* text, int64_t max) {
+    return ojson{{"type", "integer"},
+                 {"minimum", 0},
+                 {"maximum", max},
+                 {"description", text}};
+  };
+  return {{"kind", {{"type", "string"}, {"description", "A kind of GET /v1/kinds."}}},
+          {"pool", {{"type", "string"},
+                    {"description", "Run in this pool instead of the kind's."}}},
+          {"max_retries", count("Retries after a failed attempt.",
+                                max_task_retries)},
+          {"backoff_ms", count("First retry's delay; doubles per retry.",
+                               max_delay_ms)},
+          {"timeout_ms", count("Per attempt; 0 for none.", max_timeout_ms)}};
+}
+
 ojson make_schemas() {
   auto s = ojson::parse(schemas_text);
-  auto& options = s["TaskOptions"]["properties"];
-  options["max_retries"]["maximum"] = max_task_retries;
-  options["backoff_ms"]["maximum"] = max_delay_ms;
-  options["timeout_ms"]["maximum"] = max_timeout_ms;
+  for (auto name : {"TaskRequest", "BatchRequest"}) {
+    auto& props = s[name]["properties"];
+    auto own = props;
+    props = task_options();
+    props.update(own);
+  }
   auto& lease = s["LeaseRequest"]["properties"];
   lease["max"]["maximum"] = max_leases_per_request;
   lease["wait_ms"]["maximum"] = max_lease_wait_ms;
@@ -604,7 +604,8 @@ ojson schema_ref(const std::string& name, const ojson& schemas,
   return {{"$ref", "#/components/schemas/" + name}};
 }
 
-/// "get_v1_tasks_id" for GET /v1/tasks/{id}: unique per path and method.
+/// "get_v1_tasks_id" for GET /v1/tasks/{id}, "get_root" for GET /, and
+/// "..._slash" for a path ending in '/' (the seed's redirects).
 std::string operation_id(const std::string& method, const std::string& path) {
   std::string out;
   for (char ch : method)
@@ -615,8 +616,12 @@ std::string operation_id(const std::string& method, const std::string& path) {
     else if (out.back() != '_')
       out += '_';
   }
-  if (out.back() == '_')
-    out += path == "/" ? "root" : "slash";
+  while (out.back() == '_')
+    out.pop_back();
+  if (path == "/")
+    out += "_root";
+  else if (path.back() == '/')
+    out += "_slash";
   return out;
 }
 
