@@ -17,6 +17,16 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// Text with `code` spans (the document's descriptions are Markdown; this
+// page shows only that much of it).
+function prose(tag, attrs, text) {
+  const e = el(tag, attrs);
+  String(text).split("`").forEach((part, i) => {
+    if (part) e.append(i % 2 ? el("code", {}, part) : document.createTextNode(part));
+  });
+  return e;
+}
+
 // "#/components/schemas/Task/properties/kind" → the schema it points to.
 function resolve(schema) {
   let seen = 0;
@@ -60,7 +70,7 @@ function schemaView(schema, depth) {
   const box = el("div");
   const name = refName(schema);
   box.append(el("span", { class: "type" }, (name ? name + ": " : "") + typeText(schema)));
-  if (s.description && depth === 0) box.append(" ", el("span", { class: "muted" }, s.description));
+  if (s.description && depth === 0) box.append(" ", prose("span", { class: "muted" }, s.description));
   let props = s.properties;
   let item = null;
   if (!props && s.items) {
@@ -75,7 +85,7 @@ function schemaView(schema, depth) {
       const li = el("li", {}, el("code", {}, key), " ",
                     el("span", { class: "type" }, typeText(sub)),
                     required.has(key) ? el("span", { class: "req" }, " required") : null,
-                    r.description ? el("span", { class: "muted" }, " — " + r.description) : null);
+                    r.description ? prose("span", { class: "muted" }, " — " + r.description) : null);
       if (r.properties || (r.items && resolve(r.items).properties))
         li.append(schemaView(sub, depth + 1));
       ul.append(li);
@@ -127,7 +137,7 @@ function operationView(path, method, op) {
   box.append(el("h3", {}, el("span", { class: "method " + method }, method.toUpperCase()),
                 el("span", { class: "path" }, path), op.summary || "",
                 el("span", { class: "lock" }, open ? "public" : "token when http.auth-token is set")));
-  if (op.description) box.append(el("p", {}, op.description));
+  if (op.description) box.append(prose("p", {}, op.description));
   if (op.parameters && op.parameters.length) {
     box.append(el("h4", {}, "Parameters"));
     const table = el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "in"),
@@ -136,7 +146,7 @@ function operationView(path, method, op) {
       table.append(el("tr", {}, el("td", {}, el("code", {}, p.name),
                                    p.required ? el("span", { class: "req" }, " required") : null),
                       el("td", {}, p.in), el("td", { class: "type" }, typeText(p.schema)),
-                      el("td", {}, p.description || "")));
+                      prose("td", {}, p.description || "")));
     box.append(table);
   }
   const cols = el("div", { class: "cols" });
@@ -148,7 +158,8 @@ function operationView(path, method, op) {
   }
   const answers = el("div", {}, el("h4", {}, "Responses"));
   for (const [status, r] of Object.entries(op.responses || {})) {
-    answers.append(el("div", {}, el("strong", {}, status), " ", r.description || ""));
+    answers.append(el("div", {}, el("strong", {}, status), " ",
+                      prose("span", {}, r.description || "")));
     if (r.content && status.startsWith("2")) answers.append(bodyView(r.content));
     else if (r.content) answers.append(el("div", { class: "type" },
                                           Object.values(r.content).map(m => refName(m.schema) || "").join(" ")));
@@ -163,7 +174,7 @@ function render() {
     "OpenAPI " + doc.openapi + " · " + doc.info.title + " " + doc.info.version;
   const main = document.getElementById("api");
   const toc = document.getElementById("toc");
-  main.replaceChildren(el("p", {}, doc.info.description || ""));
+  main.replaceChildren(prose("p", {}, doc.info.description || ""));
   toc.replaceChildren();
   const byTag = new Map((doc.tags || []).map(t => [t.name, []]));
   for (const [path, item] of Object.entries(doc.paths))
@@ -176,12 +187,12 @@ function render() {
     if (!ops.length) continue;
     const info = (doc.tags || []).find(t => t.name === tag) || {};
     main.append(el("h2", { id: "tag-" + tag }, tag));
-    if (info.description) main.append(el("p", { class: "tagdesc" }, info.description));
+    if (info.description) main.append(prose("p", { class: "tagdesc" }, info.description));
     toc.append(el("a", { class: "tag", href: "#tag-" + tag }, tag));
     for (const [path, method, op] of ops) {
       const view = operationView(path, method, op);
       main.append(view);
-      toc.append(el("a", { class: "op", href: "#" + view.id }, method.toUpperCase() + " " + path));
+      toc.append(el("a", { class: "toc-op", href: "#" + view.id }, method.toUpperCase() + " " + path));
     }
   }
 }
