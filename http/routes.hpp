@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -168,9 +169,15 @@ struct route_table {
     route_doc doc;
   };
   std::vector<entry> entries;
+  /// Set once GET /openapi.json has rendered the table: a route added later
+  /// would be missing from the document, so adding one throws.
+  bool sealed = false;
 
   void add(const std::string& pattern, const std::string& method,
            route_doc doc) {
+    if (sealed)
+      throw std::logic_error("route " + pattern + " registered after "
+                             "openapi_routes(), which must come last");
     openapi_path(pattern, doc); // throws if groups and parameters differ
     entries.push_back({pattern, std::regex{pattern}, method, std::move(doc)});
   }
@@ -373,7 +380,8 @@ void lease_routes(router& r, const route_context& c);
 /// The dashboard page (GET /) and its assets, GET /v1/stats and
 /// GET /v1/tasks/{id}/input (routes_dashboard.cpp).
 void dashboard_routes(router& r, const route_context& c);
-/// GET /openapi.json and the page showing it, GET /docs (routes_openapi.cpp).
+/// GET /openapi.json (routes_openapi.cpp). Registered last: it renders the
+/// table of every route (throwing on a mistake in a route_doc) and seals it.
 void openapi_routes(router& r);
 
 } // namespace actorq::http

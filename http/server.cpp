@@ -346,7 +346,7 @@ void server::routes() {
   lease_routes(r, c);
   dashboard_routes(r, c);
   seed_routes(r, c);
-  openapi_routes(r);
+  openapi_routes(r); // last: documents every route above
 
   auto token = cfg_.http_auth_token;
   if (token.empty())

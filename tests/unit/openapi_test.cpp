@@ -49,4 +49,8 @@ TEST_CASE("openapi: a route table renders, and a route_doc naming an unknown tag
   twice.add("/x", "GET", route_doc{"tasks", "x"});
   twice.add("/x", "GET", route_doc{"tasks", "y"});
   CHECK_THROWS_AS(render_openapi(twice), std::logic_error);
+
+  // Once the document is rendered, a late route would be missing from it.
+  table.sealed = true;
+  CHECK_THROWS_AS(table.add("/late", "GET", route_doc{"tasks", "late"}), std::logic_error);
 }
