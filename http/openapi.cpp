@@ -725,7 +725,7 @@ std::string render_openapi(const route_table& table) {
          "them. Errors are JSON objects `{\"detail\", \"code\"}` (the seed "
          "routes' validation errors: FastAPI's `detail: [{loc, msg, type}]`). "
          "With `http.auth-token` set, every route but the public ones needs "
-         "`Authorization: Bearer <token>`."}}},
+         "`Authorization: Bearer <token>`. Every GET route answers HEAD too."}}},
       {"servers", {{{"url", "/"}, {"description", "this server"}}}},
       {"tags", std::move(used)},
       {"paths", std::move(paths)},
