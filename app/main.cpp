@@ -7,6 +7,7 @@
 #include "actors/lease_desk.hpp"
 #include "app/cluster.hpp"
 #include "app/memory.hpp"
+#include "app/service_notify.hpp"
 #include "app/worker_node.hpp"
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
@@ -200,6 +201,9 @@ int main(int argc, char** argv) {
                             + " unfinished tasks from " + cfg.store_path},
                   {"tasks", recovered},
                   {"store", cfg.store_path}});
+    // systemd: what start-up is waiting for
+    notify_status("resuming " + std::to_string(recovered) +
+                  " unfinished tasks");
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
                                          reg.result_ttl.count());
     actors.store = reg.store;
@@ -270,6 +274,8 @@ int main(int argc, char** argv) {
                    {{"msg", std::string{"received "} + stop_signal
                               + ", stopping"},
                     {"signal", stop_signal}});
+        // systemd: deactivating while running work finishes
+        notify_stopping("draining");
         left = drain(sys, server, actors, cfg.shutdown_grace);
         // Jobs still running after the grace: SIGTERM, then SIGKILL after
         // their kind's kill-grace.
@@ -284,7 +290,12 @@ int main(int argc, char** argv) {
         caf::scoped_actor self{sys};
         self->request(actors.registry, std::chrono::seconds{60},
                       list_atom::value, task_filter{{}, {}, 1, 0})
-          .receive([&](task_page&) { server.set_ready(); },
+          .receive([&](task_page&) {
+                     server.set_ready();
+                     // systemd: started, now that /readyz says ready
+                     notify_ready("serving on http://" + cfg.http_host + ":" +
+                                  std::to_string(port));
+                   },
                    [&](caf::error&) {});
       }};
       server.run();

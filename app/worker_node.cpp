@@ -4,6 +4,7 @@
 #include "actors/log.hpp"
 #include "actors/supervisor.hpp"
 #include "app/cluster.hpp"
+#include "app/service_notify.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   std::thread waiter{[&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    notify_stopping("leaving the head"); // systemd: deactivating
     stop = true;
   }};
   auto settings = cfg.pools();
@@ -157,6 +159,8 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     log::event(log::level::info, "head_connected",
                {{"node", offer.name}, {"head", cfg.cluster_join},
                 {"pools", lent}});
+    // systemd: started once the first head took us (again after a rejoin)
+    notify_ready("serving " + cfg.cluster_join + " (pools: " + lent + ")");
     self->monitor(*gw);
     bool lost = false;
     while (!stop && !lost)
@@ -168,6 +172,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     joined = false;
     drop_workers();
     if (lost) {
+      notify_status("lost the head at " + cfg.cluster_join + "; rejoining");
       log::event(log::level::warn, "head_lost",
                  {{"msg", "lost the head at " + cfg.cluster_join
                             + "; rejoining"},
