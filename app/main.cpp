@@ -18,6 +18,7 @@
 #include "actors/worker.hpp"
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   reg.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
+  std::vector<std::string> paused; // pools an operator paused, still paused
   if (cfg.store_path != ":memory:") {
     try {
       db = task_store::open(cfg.store_path, cfg.store_sync == "full");
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
         db->expire(now_ms() - reg.result_ttl.count());
       reg.recovered = db->load_live();
       reg.last_seq = db->last_seq();
+      paused = db->paused_pools();
     } catch (const std::exception& e) {
       std::cerr << "actorq: cannot start: " << e.what() << "\n";
       return 1;
@@ -136,9 +139,17 @@ int main(int argc, char** argv) {
   auto& sys = start_system(system_holder, cfg, "actorq");
   memory_releaser releaser; // large batches give their memory back
   http::backend actors;
-  for (auto& settings : cfg.pools())
+  for (auto settings : cfg.pools()) {
+    settings.paused = std::find(paused.begin(), paused.end(), settings.name)
+                      != paused.end();
+    if (settings.paused)
+      std::fprintf(stderr,
+                   "actorq: pool '%s' is paused (by an operator): it starts "
+                   "nothing until POST /v1/pools/%s/resume\n",
+                   settings.name.c_str(), settings.name.c_str());
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
+  }
   reg.pools = actors.pools;
   if (db) {
     if (!reg.recovered.empty())

@@ -69,6 +69,12 @@ parsed<task_filter> parse_filter(const std::string* status,
                                  const std::string* cursor,
                                  const catalog& kinds);
 
+/// DELETE /v1/tasks?status=&kind=: at least one of them, an unfinished
+/// status, a known kind.
+parsed<task_filter> parse_cancel_filter(const std::string* status,
+                                        const std::string* kind,
+                                        const catalog& kinds);
+
 /// A non-negative integer query parameter in [lo, hi].
 parsed<int64_t> parse_int_param(const std::string& name,
                                 const std::string& text, int64_t lo,
