@@ -166,7 +166,7 @@ TEST_CASE("operator: cancel many by status and by kind answers how many",
 }
 
 TEST_CASE("operator: a paused pool starts nothing queued, finishes what runs, "
-          "accepts submissions; resume runs them",
+          "accepts submissions, resume runs them",
           "[operator]") {
   Server srv;
   CHECK(pool_view(srv, "io")["paused"] == false);
