@@ -141,12 +141,18 @@
     fill($("pools"), pools.map((p) =>
       el("tr", { data: { pool: p.name, paused: p.paused } },
         el("td", {}, p.name),
-        el("td", {}, badge(p.state), " ", p.paused ? badge("paused") : ""),
+        el("td", {}, ...poolState(p)),
         el("td", {}, el("div", { class: "bar" }, ...busyBar(p))),
         el("td", {}, el("div", { class: "bar" },
           el("meter", { min: 0, max: maxQueued, value: p.queued }), p.queued)),
         num(p.completed), num(p.failed), num(p.restarts),
         el("td", {}, poolButton(p)))), "no pools");
+  }
+
+  // "ok" or "degraded"; a paused pool says "paused" instead of "ok".
+  function poolState(p) {
+    if (!p.paused) return [badge(p.state)];
+    return p.state === "ok" ? [badge("paused")] : [badge(p.state), " ", badge("paused")];
   }
 
   // Pause (queued work waits, running work finishes) or resume a pool.
