@@ -17,6 +17,8 @@
 //     heartbeat──▶ HTTP bridge ──▶ lease desk ──take──▶ pool ──attempts──▶
 //     lease desk; settles go back as attempt_done (slot lease_slot)
 //   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
+//   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
+//     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once

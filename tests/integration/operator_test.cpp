@@ -240,3 +240,27 @@ TEST_CASE("operator: operator POSTs get 503 while draining", "[operator]") {
   CHECK_STATUS(srv.post("/v1/tasks/" + id + "/retry", ""), 503);
   srv.wait_exit();
 }
+
+TEST_CASE("operator: with an auth token the operator routes need it",
+          "[operator][auth]") {
+  Server srv{{"--http.auth-token=op-token"}};
+  auto cli = srv.client();
+  auto id = random_uuid4();
+  for (auto header : {httplib::Headers{},
+                      httplib::Headers{{"Authorization", "Bearer wrong"}}}) {
+    auto a = cli.Post("/v1/tasks/" + id + "/retry", header, "", "text/plain");
+    auto b = cli.Post("/v1/pools/io/pause", header, "", "text/plain");
+    auto c = cli.Delete("/v1/tasks?status=queued", header);
+    REQUIRE((a && b && c));
+    CHECK(a->status == 401);
+    CHECK(b->status == 401);
+    CHECK(c->status == 401);
+  }
+  httplib::Headers ok{{"Authorization", "Bearer op-token"}};
+  auto paused = cli.Post("/v1/pools/io/pause", ok, "", "text/plain");
+  REQUIRE(paused);
+  CHECK(paused->status == 200);
+  auto retried = cli.Post("/v1/tasks/" + id + "/retry", ok, "", "text/plain");
+  REQUIRE(retried);
+  CHECK(retried->status == 404);
+}
