@@ -264,3 +264,23 @@ TEST_CASE("operator: with an auth token the operator routes need it",
   REQUIRE(retried);
   CHECK(retried->status == 404);
 }
+
+TEST_CASE("operator: without a store retry says why it cannot, pause works "
+          "for the process's life",
+          "[operator]") {
+  Server srv{{"--store.path=:memory:"}};
+  auto id = submit(srv, {{"kind", "flaky"},
+                         {"input", {{"fail_times", 1}}},
+                         {"max_retries", 0}});
+  REQUIRE(wait_terminal(srv, id)["status"] == "failed");
+  auto refused = retry(srv, id, 409);
+  CHECK_THAT(refused["detail"].get<std::string>(),
+             Catch::Contains("store.path is :memory:"));
+  CHECK(retry(srv, random_uuid4(), 404)["code"] == "not_found");
+  REQUIRE_STATUS(srv.post("/v1/pools/io/pause", ""), 200);
+  auto waiting = submit(srv, {{"kind", "echo"}, {"input", json::object()}});
+  std::this_thread::sleep_for(200ms);
+  CHECK(get_task(srv, waiting)["status"] == "queued");
+  CHECK(srv.del("/v1/tasks?kind=echo").j()["cancelled"] == 1);
+  REQUIRE_STATUS(srv.post("/v1/pools/io/resume", ""), 200);
+}
