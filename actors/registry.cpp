@@ -470,8 +470,6 @@ record& pin(self_ptr self, const task_row& row) {
   r.cancel_requested = v.cancel_requested;
   if (v.error)
     r.error = std::make_unique<std::string>(*v.error);
-  if (!v.result.text.empty())
-    r.result = st.results.append(v.result.text);
   if (!row.spec.idempotency_key.empty())
     r.key = std::make_unique<std::string>(row.spec.idempotency_key);
   if (v.progress)
