@@ -490,19 +490,31 @@ std::string render_seed_batch(const batch_result& r) {
   return out;
 }
 
+namespace {
+
+json pool_json(const pool_stats& p) {
+  return {{"name", p.name},
+          {"size", p.size},
+          {"busy", p.busy},
+          {"queued", p.queued},
+          {"completed", p.completed},
+          {"failed", p.failed},
+          {"restarts", p.restarts},
+          {"state", p.degraded ? "degraded" : "ok"},
+          {"paused", p.paused}};
+}
+
+} // namespace
+
 std::string render_pools(const std::vector<pool_stats>& xs) {
   json out = json::array();
   for (auto& p : xs)
-    out.push_back({{"name", p.name},
-                   {"size", p.size},
-                   {"busy", p.busy},
-                   {"queued", p.queued},
-                   {"completed", p.completed},
-                   {"failed", p.failed},
-                   {"restarts", p.restarts},
-                   {"state", p.degraded ? "degraded" : "ok"},
-                   {"paused", p.paused}});
+    out.push_back(pool_json(p));
   return out.dump();
+}
+
+std::string render_pool(const pool_stats& p) {
+  return pool_json(p).dump();
 }
 
 std::string render_nodes(const std::vector<node_view>& xs) {

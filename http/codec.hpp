@@ -114,6 +114,8 @@ std::string render_task(const task_view& v);
 std::string render_page(const task_page& p);
 std::string render_batch(const batch_result& r);
 std::string render_pools(const std::vector<pool_stats>& xs);
+/// One pool as in GET /v1/pools (the answer to pause and resume).
+std::string render_pool(const pool_stats& p);
 /// GET /v1/kinds; `serving`: remote kind → workers connected for it.
 std::string render_kinds(
     const catalog& kinds,

@@ -74,10 +74,7 @@ void operator_routes(router& r, const route_context& c) {
            auto stats =
                ask<pool_stats>(*c.sys, c.actors->registry, immediate,
                                hold_atom::value, req.matches[1].str(), paused);
-           reply_with(res, stats, [](const pool_stats& p) {
-             auto all = json::parse(render_pools({p}));
-             return all[0].dump();
-           });
+           reply_with(res, stats, render_pool);
          });
 }
 
