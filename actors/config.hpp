@@ -88,6 +88,7 @@ struct pool_settings {
   // and the node's clock means nothing to the head (no degraded window).
   uint32_t first_slot = 0;
   bool remote = false;
+  bool paused = false; // by an operator before a restart (from the store)
 };
 
 /// "expected an integer, got \"80\"": what option `key` of CAF type

@@ -223,10 +223,28 @@ void offer_leases(self_ptr self) {
   self->send(st.desk, lease_atom::value, st.index, std::move(kinds));
 }
 
+/// The pool's counters (GET /v1/pools).
+bool check_degraded(self_ptr self);
+
+pool_stats stats(self_ptr self) {
+  auto& st = self->state;
+  auto live = std::count_if(st.slots.begin(), st.slots.end(),
+                            [](auto& s) { return !s.gone; });
+  return pool_stats{st.settings.name,
+                    static_cast<uint32_t>(live),
+                    static_cast<uint32_t>(st.busy + st.leased.size()),
+                    st.queue.size(),
+                    st.completed,
+                    st.failed,
+                    st.restarts,
+                    check_degraded(self),
+                    st.held};
+}
+
 /// Hands queued jobs to idle workers until one of the two runs out.
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  if (st.paused)
+  if (st.starts_nothing())
     return;
   // Leases share the pool's size with its local workers (counted once: the
   // slots do not change while dispatching).
@@ -395,7 +413,7 @@ void abandon_lease(self_ptr self, uint64_t seq, const char* code,
 } // namespace
 
 uint64_t pool_state::lease_room() const {
-  if (paused)
+  if (starts_nothing())
     return 0;
   if (settings.size == 0)
     return std::numeric_limits<uint64_t>::max(); // as many as workers ask
@@ -429,6 +447,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  st.held = st.settings.paused;
   st.slots.resize(st.settings.size);
   st.kinds.push_back({local_kinds(), {}});
   st.kinds[0].idle.reserve(st.settings.size);
@@ -511,21 +530,16 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           st.cancelled.emplace(addr, key);
       },
       [=](pause_atom) { self->state.paused = true; },
+      [=](hold_atom, bool held) {
+        self->state.held = held;
+        dispatch(self); // resumed: start what waits, offer leases again
+        return stats(self);
+      },
       [=](stats_atom) {
-        auto& st = self->state;
         // Events go out before the answer: whoever waits for an idle pool
         // (graceful stop) then knows its listeners have heard everything.
         flush_events(self);
-        auto live = std::count_if(st.slots.begin(), st.slots.end(),
-                                  [](auto& s) { return !s.gone; });
-        return pool_stats{st.settings.name,
-                          static_cast<uint32_t>(live),
-                          static_cast<uint32_t>(st.busy + st.leased.size()),
-                          st.queue.size(),
-                          st.completed,
-                          st.failed,
-                          st.restarts,
-                          check_degraded(self)};
+        return stats(self);
       },
       [=](attempt_done& done) {
         on_done(self, done);

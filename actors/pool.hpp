@@ -52,6 +52,12 @@ struct pool_state {
   job_queue queue;
   uint32_t busy = 0; // slots with attempts out
   bool paused = false; // shutting down: start nothing new
+  bool held = false;   // paused by an operator (hold_atom): start nothing new
+
+  /// Neither queued jobs nor leases start (draining or paused).
+  bool starts_nothing() const {
+    return paused || held;
+  }
   uint64_t next_seq = 0;
   uint64_t completed = 0;
   uint64_t failed = 0;

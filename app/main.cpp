@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -171,6 +172,7 @@ int main(int argc, char** argv) {
   reg.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
+  std::vector<std::string> paused; // pools an operator paused, still paused
   if (cfg.store_path != ":memory:") {
     try {
       db = task_store::open(cfg.store_path, cfg.store_sync == "full");
@@ -178,6 +180,7 @@ int main(int argc, char** argv) {
         db->expire(now_ms() - reg.result_ttl.count());
       reg.recovered = db->load_live();
       reg.last_seq = db->last_seq();
+      paused = db->paused_pools();
     } catch (const std::exception& e) {
       log::event(log::level::error, "start_failed",
                  {{"msg", std::string{"cannot start: "} + e.what()},
@@ -189,9 +192,18 @@ int main(int argc, char** argv) {
   auto& sys = start_system(system_holder, cfg, "actorq");
   memory_releaser releaser; // large batches give their memory back
   http::backend actors;
-  for (auto& settings : cfg.pools())
+  for (auto settings : cfg.pools()) {
+    settings.paused = std::find(paused.begin(), paused.end(), settings.name)
+                      != paused.end();
+    if (settings.paused)
+      log::event(log::level::warn, "pool_paused",
+                 {{"msg", "pool '" + settings.name
+                            + "' is paused (by an operator): it starts nothing "
+                              "until POST /v1/pools/" + settings.name + "/resume"},
+                  {"pool", settings.name}});
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
+  }
   reg.pools = actors.pools;
   auto recovered = reg.recovered.size();
   if (db) {
