@@ -123,6 +123,10 @@ actorq_config::option(const std::string& name) const {
 
 std::vector<std::string> actorq_config::validate() {
   std::vector<std::string> problems;
+  for (auto& [name, value] : flag_args_) {
+    option(name)->store(value);
+    caf::put(content, name, value);
+  }
   // CAF stores unknown keys and silently drops values of the wrong type:
   // check the file's values, then every key against the options.
   check_file_values(problems);

@@ -184,6 +184,8 @@ private:
   std::vector<std::string> option_names() const;
 
   std::vector<std::pair<std::string, std::string>> section_args_; // key, text
+  // --FLAG=true|false (CAF reads bare flags only); validate() stores them.
+  std::vector<std::pair<std::string, caf::config_value>> flag_args_;
   std::shared_ptr<const catalog> catalog_;
   size_t first_own_option_ = 0; // CAF's options come before actorq's
   bool help_requested_ = false;

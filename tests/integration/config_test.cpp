@@ -212,3 +212,33 @@ TEST_CASE("config: SIGTERM and SIGINT stop the daemon cleanly", "[config][signal
     poller.join();
   }
 }
+
+TEST_CASE("config: a flag takes true or false on the command line, over the file",
+          "[config]") {
+  // CAF reads only bare flags (--log.access); --log.access=false must still
+  // turn off what the file turned on, and a non-boolean is refused.
+  TempFile on("[log]\naccess = true\nformat = \"json\"\n");
+  auto access_lines = [](Server& srv) {
+    CHECK_STATUS(srv.get("/healthz"), 200);
+    std::this_thread::sleep_for(300ms); // the async log sink
+    auto out = srv.output();
+    size_t n = 0;
+    for (auto pos = out.find("\"event\":\"request\""); pos != std::string::npos;
+         pos = out.find("\"event\":\"request\"", pos + 1))
+      ++n;
+    return n;
+  };
+  {
+    Server srv({"--config-file=" + on.path, "--log.access=false"});
+    CHECK(access_lines(srv) == 0);
+  }
+  {
+    Server srv({"--config-file=" + on.path});
+    CHECK(access_lines(srv) >= 1);
+  }
+  {
+    Server srv({"--log.format=json", "--log.access=true"});
+    CHECK(access_lines(srv) >= 1);
+  }
+  check_refused({"--log.access=maybe"}, "log.access");
+}
