@@ -26,6 +26,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -324,6 +325,9 @@ struct job {
   bool progress = false; // also report `started`, `retrying`, `progress`
   job_listener_actor listener;
   task_id task; // the registry's task; zero for batch items
+  // The pool's own clock readings for metrics (never sent between nodes):
+  // when the job entered the queue, when its current attempt began.
+  std::chrono::steady_clock::time_point queued_since, attempt_since;
 };
 
 template <class Inspector>

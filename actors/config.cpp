@@ -65,6 +65,11 @@ actorq_config::actorq_config() {
       .add(cluster_tls_key, "key", "PEM private key of this node")
       .add(cluster_tls_ca_file, "ca-file",
            "PEM CA certificate; peers must present a certificate it signed");
+  caf::config_option_adder{custom_options_, "metrics"}
+      .add(metrics_enabled, "enabled",
+           "count tasks, attempts and requests for GET /metrics")
+      .add(metrics_public, "public",
+           "serve GET /metrics without the auth token (scrapers)");
   caf::config_option_adder{custom_options_, "shutdown"}.add(
       shutdown_grace, "grace",
       "on SIGTERM/SIGINT, how long running attempts may take to finish");

@@ -14,6 +14,7 @@
 namespace actorq {
 
 class catalog;
+class metrics;
 
 using millis = std::chrono::milliseconds;
 
@@ -86,6 +87,7 @@ struct pool_settings {
   // and the node's clock means nothing to the head (no degraded window).
   uint32_t first_slot = 0;
   bool remote = false;
+  std::shared_ptr<metrics> meters; // null: metrics off (or a worker node)
 };
 
 /// "expected an integer, got \"80\"": what option `key` of CAF type
@@ -221,6 +223,10 @@ public:
   std::string cluster_tls_certificate;
   std::string cluster_tls_key;
   std::string cluster_tls_ca_file;
+
+  // [metrics]
+  bool metrics_enabled = true; // false: nothing counted, /metrics is 404
+  bool metrics_public = false; // true: /metrics needs no token
 
   // [shutdown]
   caf::timespan shutdown_grace = std::chrono::seconds{10};

@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/gateway.hpp"
 #include "actors/lease_desk.hpp"
+#include "actors/metrics.hpp"
 #include "app/cluster.hpp"
 #include "app/memory.hpp"
 #include "app/worker_node.hpp"
@@ -28,6 +29,19 @@
 using namespace actorq;
 
 namespace {
+
+/// The metrics of the catalog's kinds and pools, or null with
+/// metrics.enabled = false.
+std::shared_ptr<metrics> make_metrics(const actorq_config& cfg) {
+  if (!cfg.metrics_enabled)
+    return nullptr;
+  std::vector<std::string> kinds, pools;
+  for (auto& k : current_catalog().kinds())
+    kinds.push_back(k.name);
+  for (auto& p : current_catalog().pools())
+    pools.push_back(p.name);
+  return std::make_shared<metrics>(std::move(kinds), std::move(pools));
+}
 
 /// Graceful stop: refuse new work, start no new attempts, and give the
 /// running ones up to `grace` to finish (long-polls on them then see the end).
@@ -136,16 +150,20 @@ int main(int argc, char** argv) {
   auto& sys = start_system(system_holder, cfg, "actorq");
   memory_releaser releaser; // large batches give their memory back
   http::backend actors;
-  for (auto& settings : cfg.pools())
+  actors.meters = make_metrics(cfg);
+  for (auto settings : cfg.pools()) {
+    settings.meters = actors.meters;
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
+  }
   reg.pools = actors.pools;
+  reg.meters = actors.meters;
   if (db) {
     if (!reg.recovered.empty())
       std::fprintf(stderr, "actorq: resuming %zu unfinished tasks from %s\n",
                    reg.recovered.size(), cfg.store_path.c_str());
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
-                                         reg.result_ttl.count());
+                                         reg.result_ttl.count(), actors.meters);
     actors.store = reg.store;
   }
   actors.registry = sys.spawn(registry, std::move(reg));
