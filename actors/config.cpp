@@ -125,6 +125,10 @@ std::vector<std::string> actorq_config::validate() {
   // CAF stores unknown keys and silently drops values of the wrong type:
   // check the file's values, then every key against the options.
   check_file_values(problems);
+  for (auto& [name, on] : flag_args_) {
+    caf::put(content, name, on);
+    option(name)->store(caf::config_value{on});
+  }
   std::vector<std::pair<std::string, const caf::config_value*>> keys;
   leaf_keys(content, "", keys);
   for (auto& [name, value] : keys) {

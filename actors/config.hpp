@@ -180,6 +180,7 @@ private:
   std::vector<std::string> option_names() const;
 
   std::vector<std::pair<std::string, std::string>> section_args_; // key, text
+  std::vector<std::pair<std::string, bool>> flag_args_; // --FLAG=true|false
   std::shared_ptr<const catalog> catalog_;
   size_t first_own_option_ = 0; // CAF's options come before actorq's
   bool help_requested_ = false;
