@@ -141,6 +141,9 @@ TEST_CASE("metrics: tasks, attempts and durations move with real tasks",
                              {"max_retries", 0}}));
   ids.push_back(submit(srv, {{"kind", "flaky"}, {"input", {{"fail_times", 1}}},
                              {"max_retries", 1}, {"backoff_ms", 10}}));
+  // Kills its worker: the supervisor restarts it.
+  ids.push_back(submit(srv, {{"kind", "crash"}, {"input", json::object()},
+                             {"max_retries", 0}}));
   for (auto& id : ids)
     wait_terminal(srv, id);
   auto after = scrape(srv);
@@ -152,7 +155,9 @@ TEST_CASE("metrics: tasks, attempts and durations move with real tasks",
   CHECK(moved(ok_attempt) == 1);
   CHECK(moved(flaky_count) == 3);
   CHECK(moved(R"(actorq_task_duration_seconds_count{kind="double"})") == 3);
-  CHECK(moved(R"(actorq_task_queue_wait_seconds_count{pool="io"})") >= 5);
+  CHECK(moved(R"(actorq_task_queue_wait_seconds_count{pool="io"})") >= 6);
+  CHECK(moved(R"(actorq_tasks_total{kind="crash",status="failed"})") == 1);
+  CHECK(moved(R"(actorq_worker_restarts_total{pool="io"})") == 1);
   // Every task was written to the store (group commit: batches of rows).
   CHECK(moved("actorq_store_batch_rows_sum") >= 5);
   CHECK(moved("actorq_store_commit_seconds_count") >= 1);
