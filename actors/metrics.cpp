@@ -67,10 +67,12 @@ metrics::metrics(std::vector<std::string> kinds, std::vector<std::string> pools)
   for (auto& kind : kinds_) {
     std::array<Counter*, 3> t;
     for (size_t i = 0; i < 3; ++i)
-      t[i] = &tasks.Add({{"kind", kind}, {"status", to_string(ended_statuses[i])}});
+      t[i] = &tasks.Add(
+          {{"kind", kind}, {"status", to_string(ended_statuses[i])}});
     tasks_.push_back(t);
-    attempts_.push_back({&attempts.Add({{"kind", kind}, {"outcome", "succeeded"}}),
-                         &attempts.Add({{"kind", kind}, {"outcome", "failed"}})});
+    attempts_.push_back(
+        {&attempts.Add({{"kind", kind}, {"outcome", "succeeded"}}),
+         &attempts.Add({{"kind", kind}, {"outcome", "failed"}})});
     durations_.push_back(&durations.Add({{"kind", kind}}, task_buckets));
   }
   auto& wait = BuildHistogram()
@@ -194,7 +196,8 @@ prometheus::Counter* metrics::code_counter(route_meters& r, int code) {
   if (auto c = slot.load(std::memory_order_acquire))
     return c;
   std::lock_guard<std::mutex> guard{codes_mutex_};
-  auto c = &requests_->Add({{"route", r.label}, {"code", std::to_string(code)}});
+  auto c =
+      &requests_->Add({{"route", r.label}, {"code", std::to_string(code)}});
   slot.store(c, std::memory_order_release);
   return c;
 }
@@ -222,12 +225,14 @@ void metrics::read_process() {
       if (cpu > cpu_seen_)
         cpu_->Increment(cpu - cpu_seen_);
       cpu_seen_ = std::max(cpu, cpu_seen_);
-      rss_->Set(std::stod(f[21]) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+      auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+      rss_->Set(std::stod(f[21]) * page);
       // Boot time (btime in /proc/stat) plus the start in ticks after it.
       auto all = read_file("/proc/stat");
       auto at = all.find("btime ");
       if (at != std::string::npos)
-        start_time_->Set(std::stod(all.substr(at + 6)) + std::stod(f[19]) / tick);
+        start_time_->Set(std::stod(all.substr(at + 6))
+                         + std::stod(f[19]) / tick);
     }
   }
   double fds = 0;

@@ -102,7 +102,8 @@ private:
   std::vector<std::string> pools_;
 
   // Tasks and attempts, by kind row.
-  std::vector<std::array<prometheus::Counter*, 3>> tasks_; // ok, failed, cancelled
+  // succeeded, failed, cancelled
+  std::vector<std::array<prometheus::Counter*, 3>> tasks_;
   std::vector<std::array<prometheus::Counter*, 2>> attempts_; // ok, failed
   std::vector<prometheus::Histogram*> durations_;
   std::vector<pool_meters> pool_meters_;

@@ -11,8 +11,9 @@ void metrics_routes(router& r, const route_context& c) {
   r.on("GET", "/metrics", [c](const auto&, auto& res) {
     auto& m = c.actors->meters;
     if (!m)
-      return reply(res, http_error{404, "not_found",
-                                   "metrics are off (metrics.enabled = false)"});
+      return reply(res,
+                   http_error{404, "not_found",
+                              "metrics are off (metrics.enabled = false)"});
     auto pools = c.all_stats();
     if (auto err = std::get_if<http_error>(&pools))
       return reply(res, *err);

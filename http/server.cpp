@@ -133,14 +133,11 @@ std::chrono::steady_clock::time_point& request_started() {
 /// Routes served without the token: probes that hold no data, and the
 /// dashboard's page and static files (no data either: the page asks for the
 /// token and sends it with each API call it makes).
-/// `metrics_public`: also /metrics (metrics.public, for scrapers).
-bool public_path(const std::string& path, bool metrics_public) {
+bool public_path(const std::string& path) {
   static const char* const paths[] = {"/healthz", "/readyz", "/"};
   for (auto p : paths)
     if (path == p)
       return true;
-  if (metrics_public && path == "/metrics")
-    return true;
   return is_dashboard_asset(path);
 }
 
@@ -160,7 +157,10 @@ void access_control(http_server& http, std::string token,
     request_started() = std::chrono::steady_clock::now();
     if (refuse_framing(req, res, max_body, *table))
       return httplib::Server::HandlerResponse::Handled;
-    if (!token.empty() && !public_path(req.path, metrics_public) && !bearer_ok(req, token)) {
+    // metrics.public: scrapers read /metrics without the token.
+    bool open = public_path(req.path)
+                || (metrics_public && req.path == "/metrics");
+    if (!token.empty() && !open && !bearer_ok(req, token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply_early(req, res,
                   http_error{401, "unauthorized",
