@@ -1,16 +1,16 @@
-# Front door: `make run`, `make test`, `make build`, `make bench`.
+# Front door: `make run`, `make test`, `make build`, `make bench`, `make deb`.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= configs/default.ini
 PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev \
-            prometheus-cpp-dev libspdlog-dev libsystemd-dev \
+            prometheus-cpp-dev libspdlog-dev libsystemd-dev dpkg-dev \
             catch2 libjs-chart.js libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 python3-pip python3-setuptools nginx \
             chromium chromium-driver python3-selenium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The Python peer of bench/leases.py (bench/pystack: FastAPI + Celery + Redis).
 BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-celery python3-redis redis-server
 
-.PHONY: deps build run test bench bench-deps clean
+.PHONY: deps build run test bench bench-deps deb clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -28,6 +28,14 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The Debian package (CPack; Depends from dpkg-shlibdeps, in dpkg-dev):
+# $(BUILD_DIR)/actorq_VERSION_ARCH.deb, installed to /usr and /etc.
+deb: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target actorq actorq-cli
+	cd $(BUILD_DIR) && cpack -G DEB
+	@ls $(BUILD_DIR)/actorq_*.deb
 
 bench-deps:
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

@@ -8,6 +8,7 @@
 #include "actors/metrics.hpp"
 #include "app/cluster.hpp"
 #include "app/memory.hpp"
+#include "app/service_notify.hpp"
 #include "app/worker_node.hpp"
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
     if (!reg.recovered.empty())
       std::fprintf(stderr, "actorq: resuming %zu unfinished tasks from %s\n",
                    reg.recovered.size(), cfg.store_path.c_str());
+    // systemd: what start-up is waiting for
+    notify_status("resuming " + std::to_string(reg.recovered.size()) +
+                  " unfinished tasks");
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
                                          reg.result_ttl.count(), actors.meters);
     actors.store = reg.store;
@@ -218,6 +222,8 @@ int main(int argc, char** argv) {
         sigwait(&stop_signals, &sig);
         std::fprintf(stderr, "actorq: received %s, stopping\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
+        // systemd: deactivating while running work finishes
+        notify_stopping("draining");
         drain(sys, server, actors, cfg.shutdown_grace);
         // Jobs still running after the grace: SIGTERM, then SIGKILL after
         // their kind's kill-grace.
@@ -232,7 +238,12 @@ int main(int argc, char** argv) {
         caf::scoped_actor self{sys};
         self->request(actors.registry, std::chrono::seconds{60},
                       list_atom::value, task_filter{{}, {}, 1, 0})
-          .receive([&](task_page&) { server.set_ready(); },
+          .receive([&](task_page&) {
+                     server.set_ready();
+                     // systemd: started, now that /readyz says ready
+                     notify_ready("serving on http://" + cfg.http_host + ":" +
+                                  std::to_string(port));
+                   },
                    [&](caf::error&) {});
       }};
       server.run();

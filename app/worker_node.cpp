@@ -3,6 +3,7 @@
 #include "actors/catalog.hpp"
 #include "actors/supervisor.hpp"
 #include "app/cluster.hpp"
+#include "app/service_notify.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   std::thread waiter{[&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    notify_stopping("leaving the head"); // systemd: deactivating
     stop = true;
   }};
   auto settings = cfg.pools();
@@ -150,6 +152,8 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     std::printf("actorq worker node %s joined %s (pools: %s)\n",
                 offer.name.c_str(), cfg.cluster_join.c_str(), lent.c_str());
     std::fflush(stdout);
+    // systemd: started once the first head took us (again after a rejoin)
+    notify_ready("serving " + cfg.cluster_join + " (pools: " + lent + ")");
     self->monitor(*gw);
     bool lost = false;
     while (!stop && !lost)
@@ -161,6 +165,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     joined = false;
     drop_workers();
     if (lost) {
+      notify_status("lost the head at " + cfg.cluster_join + "; rejoining");
       std::fprintf(stderr, "actorq: lost the head at %s; rejoining\n",
                    cfg.cluster_join.c_str());
       pause(backoff);

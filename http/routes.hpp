@@ -2,10 +2,29 @@
 // thread, answering (JSON errors included), the route table and router, and
 // what every handler shares (route_context). Each route group is a function
 // over a router, in its own file (routes_*.cpp); server.cpp installs them.
+//
+// Adding a route: r.on(method, pattern, doc, handler), where doc (a route_doc,
+// http/openapi.hpp) describes it for GET /openapi.json and GET /docs; a route
+// cannot be registered without one. For example:
+//
+//   r.on("POST", R"(/v1/pools/([^/]+)/pause)",
+//        route_doc{"pools", "Pause a pool"}
+//            .about("Queued work waits; running work finishes.")
+//            .path("name", "the pool's name")
+//            .answer(200, "Pool", "the pool, paused")
+//            .errors({404}),
+//        [c](const httplib::Request& req, httplib::Response& res) { ... });
+//
+// The pattern's groups become the path parameters in order (here
+// /v1/pools/{name}/pause). Schema names ("Pool") are the components/schemas
+// in http/openapi.cpp: add a new body's schema there. Every operation also
+// gets a "default" error answer (the Error shape) and, unless its path is
+// public (public_path), a 401 and the bearer security requirement.
 #pragma once
 
 #include "actors/coordinator.hpp"
 #include "http/codec.hpp"
+#include "http/openapi.hpp"
 #include "http/server.hpp"
 
 #include <httplib.h>
@@ -15,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -135,17 +155,31 @@ inline const std::string* param(const httplib::Request& req,
   return i == req.params.end() ? nullptr : &i->second;
 }
 
-/// Route patterns per path, for answering 405 with an Allow header.
+/// Routes served without the token (http.auth-token): probes and pages that
+/// hold no data (server.cpp).
+bool public_path(const std::string& path);
+
+/// Every route: its pattern and method, for answering 405 with an Allow
+/// header, and its description, for the OpenAPI document.
 struct route_table {
   struct entry {
     std::string pattern;
     std::regex re;
     std::string method;
+    route_doc doc;
   };
   std::vector<entry> entries;
+  /// Set once GET /openapi.json has rendered the table: a route added later
+  /// would be missing from the document, so adding one throws.
+  bool sealed = false;
 
-  void add(const std::string& pattern, const std::string& method) {
-    entries.push_back({pattern, std::regex{pattern}, method});
+  void add(const std::string& pattern, const std::string& method,
+           route_doc doc) {
+    if (sealed)
+      throw std::logic_error("route " + pattern + " registered after "
+                             "openapi_routes(), which must come last");
+    openapi_path(pattern, doc); // throws if groups and parameters differ
+    entries.push_back({pattern, std::regex{pattern}, method, std::move(doc)});
   }
 
   bool has(const std::string& pattern, const std::string& method) const {
@@ -191,15 +225,16 @@ inline const std::string*& current_route() {
   return route;
 }
 
-/// Registers routes and remembers them in the route table (for 405 answers).
+/// Registers routes and remembers them in the route table (for 405 answers
+/// and the OpenAPI document).
 struct router {
   http_server& http;
   uint64_t max_body; // http.max-body-bytes, however the body is sent
   std::shared_ptr<route_table> table = std::make_shared<route_table>();
 
-  void on(const std::string& method, const std::string& pattern,
+  void on(const std::string& method, const std::string& pattern, route_doc doc,
           httplib::Server::Handler handler) {
-    table->add(pattern, method);
+    table->add(pattern, method, std::move(doc));
     auto route = std::make_shared<const std::string>(pattern);
     httplib::Server::Handler h = [route, handler = std::move(handler)](
                                      const httplib::Request& req,
@@ -347,5 +382,8 @@ void metrics_routes(router& r, const route_context& c);
 /// The dashboard page (GET /) and its assets, GET /v1/stats and
 /// GET /v1/tasks/{id}/input (routes_dashboard.cpp).
 void dashboard_routes(router& r, const route_context& c);
+/// GET /openapi.json (routes_openapi.cpp). Registered last: it renders the
+/// table of every route (throwing on a mistake in a route_doc) and seals it.
+void openapi_routes(router& r);
 
 } // namespace actorq::http

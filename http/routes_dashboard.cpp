@@ -27,6 +27,32 @@ void serve_asset(const dashboard_asset& a, httplib::Response& res) {
                   a.content_type);
 }
 
+/// Pages served at a path of their own, not at /dashboard/<file>.
+struct page {
+  const char* file;
+  const char* route;
+  route_doc doc;
+};
+
+const page* page_of(std::string_view asset_path) {
+  static const page pages[] = {
+      {"/dashboard/index.html", "/",
+       route_doc{"dashboard", "The dashboard"}
+           .about("Pools, throughput, tasks, nodes and lease workers; asks "
+                  "for the token once when http.auth-token is set.")
+           .content(200, "text/html", "The page")},
+      {"/dashboard/docs.html", "/docs",
+       route_doc{"docs", "This API's description as a page"}
+           .about("Renders GET /openapi.json: operations by tag, with "
+                  "parameters, bodies, answers and examples.")
+           .content(200, "text/html", "The page")},
+  };
+  for (auto& p : pages)
+    if (asset_path == p.file)
+      return &p;
+  return nullptr;
+}
+
 /// A URL path as a route pattern (httplib routes are regular expressions).
 std::string exact_pattern(std::string_view path) {
   std::string out;
@@ -106,11 +132,31 @@ bool is_dashboard_asset(std::string_view path) {
 void dashboard_routes(router& r, const route_context& c) {
   for (size_t i = 0; i < dashboard_asset_count; ++i) {
     auto* a = &dashboard_assets[i];
-    bool page = std::string_view{a->path} == "/dashboard/index.html";
-    r.on("GET", page ? "/" : exact_pattern(a->path),
+    auto* p = page_of(a->path);
+    auto type = std::string{a->content_type};
+    r.on("GET", p ? p->route : exact_pattern(a->path),
+         p ? p->doc
+           : route_doc{"dashboard", std::string{"Static file "} + a->path}
+                 .content(200, type.substr(0, type.find(';')),
+                          "The file, from the binary"),
          [a](const auto&, auto& res) { serve_asset(*a, res); });
   }
-  r.on("GET", "/v1/stats", [c](const httplib::Request& req, auto& res) {
+  r.on("GET", "/v1/stats",
+       route_doc{"stats", "Throughput and failure rate"}
+           .about("Jobs (tasks and batch items) that ended, per `step` "
+                  "seconds over the last `window` seconds, oldest first, "
+                  "measured by the server.")
+           .query("window",
+                  {{"type", "integer"}, {"minimum", 1}, {"maximum", 900},
+                   {"default", 300}},
+                  "Seconds of history")
+           .query("step",
+                  {{"type", "integer"}, {"minimum", 1}, {"maximum", 60},
+                   {"default", 5}},
+                  "Seconds per point (at most window)")
+           .answer(200, "Stats", "The series and its total")
+           .errors({422}),
+       [c](const httplib::Request& req, auto& res) {
     auto query = parse_stats_query(req);
     if (auto err = std::get_if<http_error>(&query))
       return reply(res, *err);
@@ -121,7 +167,14 @@ void dashboard_routes(router& r, const route_context& c) {
   });
   // The registry keeps no inputs in memory (a few bytes per task matter at a
   // million tasks); the store has them.
-  r.on("GET", R"(/v1/tasks/([^/]+)/input)", [c](const auto& req, auto& res) {
+  r.on("GET", R"(/v1/tasks/([^/]+)/input)",
+       route_doc{"tasks", "A task's input"}
+           .about("As submitted; kept in the store only (404 with "
+                  "store.path = :memory:).")
+           .path("id", "The task's id")
+           .answer(200, "AnyJSON", "The input")
+           .errors({404}),
+       [c](const auto& req, auto& res) {
     auto id = path_id(req);
     if (!id)
       return reply(res, task_not_found);

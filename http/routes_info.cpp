@@ -6,7 +6,12 @@ namespace actorq::http {
 
 /// Kinds, pools, nodes and health.
 void info_routes(router& r, const route_context& c) {
-  r.on("GET", "/v1/kinds", [c](const auto&, auto& res) {
+  r.on("GET", "/v1/kinds",
+       route_doc{"kinds", "List the task kinds"}
+           .about("Built-in and configured kinds, with the defaults a task "
+                  "of each kind gets when it does not say.")
+           .answer(200, "Kinds", "Every kind"),
+       [c](const auto&, auto& res) {
     // Remote kinds: how many workers the connected programs offer.
     auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
                                             immediate, nodes_atom::value);
@@ -17,18 +22,33 @@ void info_routes(router& r, const route_context& c) {
           serving.insert(serving.end(), n.kinds.begin(), n.kinds.end());
     reply(res, 200, render_kinds(*c.codec->kinds, serving));
   });
-  r.on("GET", "/v1/pools", [c](const auto&, auto& res) {
+  r.on("GET", "/v1/pools",
+       route_doc{"pools", "List the pools"}
+           .about("In configuration order; `busy` counts leased attempts "
+                  "too.")
+           .answer(200, "Pools", "Every pool"),
+       [c](const auto&, auto& res) {
     auto stats = c.all_stats();
     reply_with(res, stats, render_pools);
   });
-  r.on("GET", "/v1/nodes", [c](const auto&, auto& res) {
+  r.on("GET", "/v1/nodes",
+       route_doc{"nodes", "List the cluster's nodes"}
+           .answer(200, "Nodes", "This node (\"head\") and the worker "
+                                 "nodes that joined"),
+       [c](const auto&, auto& res) {
     auto nodes = ask<std::vector<node_view>>(*c.sys, c.actors->gateway,
                                             immediate, nodes_atom::value);
     reply_with(res, nodes, render_nodes);
   });
   // Readiness: whether actorq should get new work now (load balancers,
   // orchestrators); /healthz stays the liveness check.
-  r.on("GET", "/readyz", [c](const auto&, auto& res) {
+  r.on("GET", "/readyz",
+       route_doc{"health", "Readiness: should this server get new work?"}
+           .answer(200, "Readiness", "Ready")
+           .answer(503, "Readiness",
+                   "Not now: starting (recovery), draining (after SIGTERM) "
+                   "or store_unavailable"),
+       [c](const auto&, auto& res) {
     auto problem = store_problem();
     const char* status = !*c.ready             ? "starting"
                          : *c.draining         ? "draining"
@@ -41,7 +61,12 @@ void info_routes(router& r, const route_context& c) {
       body["detail"] = problem;
     reply(res, 503, body.dump());
   });
-  r.on("GET", "/healthz", [c](const auto&, auto& res) {
+  r.on("GET", "/healthz",
+       route_doc{"health", "Liveness"}
+           .answer(200, "Health", "ok, or degraded (a pool restarts its "
+                                  "workers too often)")
+           .answer(503, "Health", "store_unavailable"),
+       [c](const auto&, auto& res) {
     if (auto problem = store_problem(); !problem.empty())
       return reply(res, 503, json{{"status", "store_unavailable"},
                                   {"detail", problem}}.dump());

@@ -8,7 +8,16 @@ namespace actorq::http {
 /// The lease protocol (docs/leases.md): workers in any language pull attempts
 /// of lease kinds and settle them.
 void lease_routes(router& r, const route_context& c) {
-  r.on("POST", "/v1/leases", [c](const httplib::Request& req, auto& res) {
+  r.on("POST", "/v1/leases",
+       route_doc{"leases", "Lease attempts"}
+           .about("Takes up to `max` queued attempts of the given lease "
+                  "kinds; with `wait_ms`, waits for one. Settle each before "
+                  "`expires_at` (or heartbeat), else it is retried.")
+           .body("LeaseRequest", "The kinds and how many")
+           .answer(200, "LeaseGrants", "The leases (none when nothing "
+                                       "came in time)")
+           .errors({400, 422, 429, 499, 503}),
+       [c](const httplib::Request& req, auto& res) {
     with_body(req, res, [&](const json& body) {
       auto request =
           parse_lease_request(body, *c.codec->kinds,
@@ -44,7 +53,15 @@ void lease_routes(router& r, const route_context& c) {
       reply_with(res, grants, render_grants);
     });
   });
-  r.on("POST", "/v1/leases/complete", [c](const auto& req, auto& res) {
+  r.on("POST", "/v1/leases/complete",
+       route_doc{"leases", "Settle many leases"}
+           .about("Completes or fails each lease; a refused call (e.g. an "
+                  "expired lease) is answered in its entry, the others go "
+                  "on.")
+           .body("LeaseResults", "One entry per lease")
+           .answer(200, "LeaseResultsAnswer", "One answer per entry")
+           .errors({400, 422}),
+       [c](const auto& req, auto& res) {
     with_body(req, res, [&](const json& body) {
       auto calls = parse_lease_results(body);
       if (auto err = std::get_if<http_error>(&calls))
@@ -60,14 +77,35 @@ void lease_routes(router& r, const route_context& c) {
       });
     });
   });
-  static constexpr std::pair<const char*, lease_op> one_lease[] = {
-      {R"(/v1/leases/([^/]+)/complete)", lease_op::complete},
-      {R"(/v1/leases/([^/]+)/fail)", lease_op::fail},
-      {R"(/v1/leases/([^/]+)/heartbeat)", lease_op::heartbeat},
+  struct one_lease_route {
+    const char* pattern;
+    lease_op op;
+    const char* summary;
+    const char* body; // schema
+    const char* about;
   };
-  for (auto [pattern, op] : one_lease)
-    r.on("POST", pattern,
-         [c, op = op](const httplib::Request& req, auto& res) {
+  static constexpr one_lease_route one_lease[] = {
+      {R"(/v1/leases/([^/]+)/complete)", lease_op::complete,
+       "Complete a lease", "LeaseComplete", "The task succeeds with `result`."},
+      {R"(/v1/leases/([^/]+)/fail)", lease_op::fail, "Fail a lease",
+       "LeaseFail",
+       "The attempt failed: retried by the task's policy unless `retry` is "
+       "false."},
+      {R"(/v1/leases/([^/]+)/heartbeat)", lease_op::heartbeat,
+       "Extend a lease",
+       "LeaseHeartbeat",
+       "Extends the lease by its kind's lease-ttl, optionally with "
+       "progress."},
+  };
+  for (auto& one : one_lease)
+    r.on("POST", one.pattern,
+         route_doc{"leases", one.summary}
+             .about(one.about)
+             .path("lease", "The lease's id")
+             .body(one.body, "An empty body is {}", false)
+             .answer(200, "LeaseAnswer", "Settled or extended")
+             .errors({400, 404, 409, 422}),
+         [c, op = one.op](const httplib::Request& req, auto& res) {
            auto id = task_id::parse(req.matches[1].str());
            if (!id)
              return reply(res, http_error{404, "not_found", "no such lease"});
@@ -84,7 +122,10 @@ void lease_routes(router& r, const route_context& c) {
              return reply(res, http_error{a.status, a.code, a.detail});
            reply(res, 200, render_lease_answer(a, op));
          });
-  r.on("GET", "/v1/workers", [c](const auto&, auto& res) {
+  r.on("GET", "/v1/workers",
+       route_doc{"leases", "List the lease workers"}
+           .answer(200, "Workers", "Workers seen recently"),
+       [c](const auto&, auto& res) {
     auto workers = ask<std::vector<lease_worker_view>>(
         *c.sys, c.actors->leases, immediate, workers_atom::value);
     reply_with(res, workers, render_workers);

@@ -8,7 +8,16 @@ namespace actorq::http {
 /// where they happen; pool and node gauges are asked for here, as GET
 /// /v1/pools and /v1/nodes do.
 void metrics_routes(router& r, const route_context& c) {
-  r.on("GET", "/metrics", [c](const auto&, auto& res) {
+  r.on("GET", "/metrics",
+       route_doc{"metrics", "Prometheus metrics"}
+           .about("Prometheus text exposition (format 0.0.4): tasks, "
+                  "attempts, durations, queue wait, pools, worker restarts, "
+                  "HTTP requests by route pattern, store commits, nodes and "
+                  "process metrics (README, Metrics). Needs the token unless "
+                  "`metrics.public = true`.")
+           .content(200, "text/plain", "The metrics")
+           .errors({404}),
+       [c](const auto&, auto& res) {
     auto& m = c.actors->meters;
     if (!m)
       return reply(res,

@@ -17,7 +17,19 @@ std::string render_task_id_only(const task_view& v) {
 /// httplib tries routes in order, and these are the hot ones (the seed
 /// routes' task reads included).
 void task_routes(router& r, const route_context& c) {
-  r.on("POST", "/v1/tasks", [c](const auto& req, auto& res) {
+  r.on("POST", "/v1/tasks",
+       route_doc{"tasks", "Submit a task"}
+           .about("Queues one task of a kind; answers at once with the task "
+                  "(status queued). Poll GET /v1/tasks/{id}, or long-poll "
+                  "with ?wait_ms.")
+           .header("Idempotency-Key",
+                   {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}},
+                   "Submitting again with the same key answers the first "
+                   "task instead of a new one")
+           .body("TaskRequest", "The task")
+           .answer(202, "Task", "Queued (Location: /v1/tasks/{id})")
+           .errors({400, 409, 422, 429, 503}),
+       [c](const auto& req, auto& res) {
     with_body(req, res, [&](const json& body) {
       auto spec = parse_task(body, *c.codec);
       if (auto key = param_header(req, "Idempotency-Key"))
@@ -26,6 +38,15 @@ void task_routes(router& r, const route_context& c) {
     });
   });
   r.on("GET", R"(/v1/tasks/([^/]+))",
+       route_doc{"tasks", "Read a task"}
+           .path("id", "The task's id")
+           .query("wait_ms",
+                  {{"type", "integer"}, {"minimum", 0}, {"maximum", 60000}},
+                  "Long-poll: answer when the task ends or after this many "
+                  "milliseconds, whichever is first (at once when "
+                  "http.max-waiting requests are already waiting)")
+           .answer(200, "Task", "The task")
+           .errors({404, 422}),
        [c](const httplib::Request& req, auto& res) {
          auto wait = param(req, "wait_ms");
          if (wait == nullptr)
@@ -50,16 +71,45 @@ void task_routes(router& r, const route_context& c) {
                             wait_atom::value, *id, wait_ms);
          reply_with(res, view, render_task);
        });
-  r.on("GET", R"(/get-result/([^/]+))", [c](const auto& req, auto& res) {
+  r.on("GET", R"(/get-result/([^/]+))",
+       route_doc{"seed", "A seed task's result"}
+           .path("task_id", "The task's id")
+           .answer(200, "SeedResult", "The result, or its status")
+           .errors({404}),
+       [c](const auto& req, auto& res) {
     c.read_task(req, res, render_seed_result);
   });
-  r.on("GET", R"(/check-task/([^/]+))", [c](const auto& req, auto& res) {
+  r.on("GET", R"(/check-task/([^/]+))",
+       route_doc{"seed", "A seed task's status and result"}
+           .path("task_id", "The task's id")
+           .answer(200, "SeedCheck", "Its status")
+           .errors({404}),
+       [c](const auto& req, auto& res) {
     c.read_task(req, res, render_seed_check);
   });
-  r.on("GET", R"(/task-status/([^/]+))", [c](const auto& req, auto& res) {
+  r.on("GET", R"(/task-status/([^/]+))",
+       route_doc{"seed", "A seed task's state"}
+           .path("task_id", "The task's id")
+           .answer(200, "SeedStatus", "Its state, as the seed's TaskState")
+           .errors({404}),
+       [c](const auto& req, auto& res) {
     c.read_task(req, res, render_seed_status);
   });
-  r.on("GET", "/v1/tasks", [c](const httplib::Request& req, auto& res) {
+  r.on("GET", "/v1/tasks",
+       route_doc{"tasks", "List tasks"}
+           .about("Newest first, a page at a time: pass `next` of one page "
+                  "as `cursor` for the next.")
+           .query("status", {{"$ref", "#/components/schemas/TaskStatus"}},
+                  "Only tasks with this status")
+           .query("kind", {{"type", "string"}}, "Only tasks of this kind")
+           .query("limit",
+                  {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}},
+                  "Tasks per page (default 100)")
+           .query("cursor", {{"type", "string"}},
+                  "`next` of the previous page")
+           .answer(200, "TaskPage", "One page")
+           .errors({422}),
+       [c](const httplib::Request& req, auto& res) {
     auto filter = parse_filter(param(req, "status"), param(req, "kind"),
                                param(req, "limit"), param(req, "cursor"),
                                *c.codec->kinds);
@@ -70,6 +120,14 @@ void task_routes(router& r, const route_context& c) {
     reply_with(res, page, render_page);
   });
   r.on("DELETE", R"(/v1/tasks/([^/]+))",
+       route_doc{"tasks", "Cancel a task"}
+           .about("A queued or retrying task is cancelled at once (200); a "
+                  "running one is asked to stop (202, cancel_requested; it "
+                  "ends cancelled). An ended task: 409.")
+           .path("id", "The task's id")
+           .answer(200, "Task", "The task, cancelled")
+           .answer(202, "Task", "The task, asked to stop")
+           .errors({404, 409}),
        [c](const httplib::Request& req, auto& res) {
          auto id = path_id(req);
          if (!id)
@@ -84,7 +142,14 @@ void task_routes(router& r, const route_context& c) {
 
 /// POST /v1/batches: fan out, gather, answer in input order.
 void batch_routes(router& r, const route_context& c) {
-  r.on("POST", "/v1/batches", [c](const auto& req, auto& res) {
+  r.on("POST", "/v1/batches",
+       route_doc{"batches", "Run a batch"}
+           .about("Runs one task per item and answers when all have ended "
+                  "(or after http.batch-timeout), results in input order.")
+           .body("BatchRequest", "The kind, options and items")
+           .answer(200, "BatchResult", "Every item's result or error")
+           .errors({400, 413, 422, 503, 504}),
+       [c](const auto& req, auto& res) {
     with_body(req, res, [&](const json& body) {
       c.run_batch(parse_batch(body, *c.codec), res, render_batch);
     });
@@ -105,7 +170,14 @@ void with_seed_body(const httplib::Request& req, httplib::Response& res, F f) {
 /// (redirect_slashes); clients of the Python service may rely on it.
 void redirect_trailing_slash(router& r, const std::string& method,
                              const std::string& pattern) {
-  r.on(method, pattern + "/", [](const httplib::Request& req, auto& res) {
+  route_doc doc{"seed", "Redirects to the path without the slash"};
+  doc.about("As FastAPI does (redirect_slashes): 307 keeps the method and "
+            "body.");
+  if (pattern.find('(') != std::string::npos)
+    doc.path("task_id", "The task's id");
+  doc.answer(307, "", "Location: the path without the slash");
+  r.on(method, pattern + "/", std::move(doc),
+       [](const httplib::Request& req, auto& res) {
     auto target = req.target.empty() ? req.path : req.target;
     auto query = target.find('?');
     auto path = target.substr(0, query);
@@ -121,6 +193,20 @@ void redirect_trailing_slash(router& r, const std::string& method,
 /// The Python service's batch and submit routes (its task reads are among
 /// the hot task routes).
 void seed_routes(router& r, const route_context& c) {
+  auto batch_doc = [](const char* summary) {
+    return route_doc{"seed", summary}
+        .body("SeedItems", "The items")
+        .answer(200, "SeedBatchResults", "Each item's result, in order")
+        .answer(422, "SeedValidationError", "A body or item is not valid")
+        .errors({413, 503, 504});
+  };
+  auto submit_doc = [](const char* summary) {
+    return route_doc{"seed", summary}
+        .body("SeedItem", "The item")
+        .answer(200, "SeedTaskId", "The new task's id")
+        .answer(422, "SeedValidationError", "The body is not valid")
+        .errors({503});
+  };
   auto seed_batch = [c](seed_route route) {
     return [c, route](const httplib::Request& req, httplib::Response& res) {
       with_seed_body(req, res, [&](const json& body) {
@@ -137,24 +223,35 @@ void seed_routes(router& r, const route_context& c) {
       });
     };
   };
-  static const std::pair<const char*, seed_route> batches[] = {
-      {"/process-multiple", seed_route::process_multiple},
-      {"/process-with-limit", seed_route::process_with_limit},
-      {"/process-cpu-bound", seed_route::process_cpu_bound},
+  struct seed_path {
+    const char* path;
+    seed_route route;
+    const char* summary;
   };
-  static const std::pair<const char*, seed_route> submits[] = {
-      {"/submit-task", seed_route::submit_task},
-      {"/submit-heavy-task", seed_route::submit_heavy_task},
-      {"/start-task", seed_route::start_task},
+  static const seed_path batches[] = {
+      {"/process-multiple", seed_route::process_multiple,
+       "Double each value (1 s each, pool io)"},
+      {"/process-with-limit", seed_route::process_with_limit,
+       "Process each value (2 s each, pool limited)"},
+      {"/process-cpu-bound", seed_route::process_cpu_bound,
+       "Square each value (pool cpu)"},
   };
-  for (auto& [path, route] : batches)
-    r.on("POST", path, seed_batch(route));
-  for (auto& [path, route] : submits)
-    r.on("POST", path, seed_submit(route));
-  for (auto& [path, route] : batches)
-    redirect_trailing_slash(r, "POST", path);
-  for (auto& [path, route] : submits)
-    redirect_trailing_slash(r, "POST", path);
+  static const seed_path submits[] = {
+      {"/submit-task", seed_route::submit_task,
+       "Submit a doubling task (2 s, pool io)"},
+      {"/submit-heavy-task", seed_route::submit_heavy_task,
+       "Submit a heavy doubling task (5 s, pool heavy)"},
+      {"/start-task", seed_route::start_task,
+       "Submit a doubling task that may fail first (3 retries)"},
+  };
+  for (auto& b : batches)
+    r.on("POST", b.path, batch_doc(b.summary), seed_batch(b.route));
+  for (auto& s : submits)
+    r.on("POST", s.path, submit_doc(s.summary), seed_submit(s.route));
+  for (auto& b : batches)
+    redirect_trailing_slash(r, "POST", b.path);
+  for (auto& s : submits)
+    redirect_trailing_slash(r, "POST", s.path);
   for (auto pattern : {R"(/get-result/([^/]+))", R"(/check-task/([^/]+))",
                        R"(/task-status/([^/]+))"})
     redirect_trailing_slash(r, "GET", pattern);

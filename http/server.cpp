@@ -130,17 +130,6 @@ std::chrono::steady_clock::time_point& request_started() {
   return t;
 }
 
-/// Routes served without the token: probes that hold no data, and the
-/// dashboard's page and static files (no data either: the page asks for the
-/// token and sends it with each API call it makes).
-bool public_path(const std::string& path) {
-  static const char* const paths[] = {"/healthz", "/readyz", "/"};
-  for (auto p : paths)
-    if (path == p)
-      return true;
-  return is_dashboard_asset(path);
-}
-
 /// Before any route: with a token configured, every route but the public
 /// ones needs "Authorization: Bearer TOKEN" (compared in constant time; never logged);
 /// while draining, POSTs (new work) get 503, reads and cancels go on.
@@ -272,6 +261,18 @@ void error_handlers(http_server& http,
 
 } // namespace
 
+/// Routes served without the token: probes that hold no data, the dashboard's
+/// page and static files (no data either: the page asks for the token and
+/// sends it with each API call it makes), and the API's description.
+bool public_path(const std::string& path) {
+  static const char* const paths[] = {"/healthz", "/readyz", "/", "/docs",
+                                      "/openapi.json"};
+  for (auto p : paths)
+    if (path == p)
+      return true;
+  return is_dashboard_asset(path);
+}
+
 server::server(caf::actor_system& sys, const actorq_config& cfg, backend actors)
     : sys_(sys), cfg_(cfg), actors_(std::move(actors)),
       waits_(cfg.http_max_waiting >= 0
@@ -352,6 +353,7 @@ void server::routes() {
   dashboard_routes(r, c);
   metrics_routes(r, c);
   seed_routes(r, c);
+  openapi_routes(r); // last: documents every route above
 
   auto token = cfg_.http_auth_token;
   if (token.empty())
