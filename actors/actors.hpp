@@ -17,6 +17,8 @@
 //     heartbeat──▶ HTTP bridge ──▶ lease desk ──take──▶ pool ──attempts──▶
 //     lease desk; settles go back as attempt_done (slot lease_slot)
 //   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
+//   metrics (actors/metrics.hpp, not an actor): registry, pools, supervisors,
+//     store and the HTTP observer count into it; GET /metrics renders it
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once

@@ -10,7 +10,9 @@ RUNS times each (BENCH_RUNS, default 5), on:
   - POST /v1/tasks of a `double` task (each one runs in the io pool, so
     tasks, attempts, queue wait and HTTP are all counted).
 Each row is the median req/s with metrics on, off, and on/off; the target is
-on >= 95 % of off. Writes bench/results/metrics.md and metrics.json and
+on >= 95 % of off. Beside it, the server's CPU time per request (from
+/proc/PID/stat around each run), on / off, and off/on as a percentage: on a
+shared machine it moves less than req/s. Writes bench/results/metrics.md and metrics.json and
 prints the table.
 """
 import json
@@ -60,14 +62,24 @@ def start(enabled):
     raise RuntimeError("actorq did not start: " + log.read().decode(errors="replace")[-400:])
 
 
-def wrk(url, script):
-    """req/s of one wrk run (non-2xx answers make the run invalid)."""
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(pid, url, script):
+    """(req/s, server CPU µs per request) of one wrk run against the server
+    `pid` (non-2xx answers make the run invalid). CPU per request moves less
+    than req/s when other processes share the machine."""
     args = ["wrk", "-t2", f"-c{CONNS}", f"-d{DUR}s", "-s", script, url]
+    before = cpu_s(pid)
     out = subprocess.run(args, capture_output=True, text=True, timeout=DUR + 60).stdout
+    cpu = cpu_s(pid) - before
     line = json.loads(out.strip().splitlines()[-1])
     if line["non2xx"] or line["socket_errors"]:
         raise RuntimeError(f"wrk on {url}: {line}")
-    return line["req_per_s"]
+    return line["req_per_s"], cpu * 1e6 / max(1, line["requests"])
 
 
 def main():
@@ -78,24 +90,30 @@ def main():
     servers = {"on": start("true"), "off": start("false")}
     try:
         targets = {}
-        for mode, (_, url) in servers.items():
+        for mode, (proc, url) in servers.items():
             _, status, task = call("POST", url + "/v1/tasks", {"kind": "double", "input": {"value": 1}})
             assert status == 202, (status, task)
             call("GET", f"{url}/v1/tasks/{task['id']}?wait_ms=2000")
-            targets[mode] = {"GET /v1/tasks/{id}": (f"{url}/v1/tasks/{task['id']}", REPORT_LUA),
-                             "POST /v1/tasks": (url + "/v1/tasks", post_lua)}
+            targets[mode] = {"GET /v1/tasks/{id}": (proc.pid, f"{url}/v1/tasks/{task['id']}", REPORT_LUA),
+                             "POST /v1/tasks": (proc.pid, url + "/v1/tasks", post_lua)}
         rows = {}
         for name in ("GET /v1/tasks/{id}", "POST /v1/tasks"):
             runs = {"on": [], "off": []}
+            cpu = {"on": [], "off": []}
             for mode in ("on", "off"):  # warm-up, not counted
                 wrk(*targets[mode][name])
             for i in range(RUNS):
                 order = ("on", "off") if i % 2 == 0 else ("off", "on")
                 for mode in order:
-                    runs[mode].append(wrk(*targets[mode][name]))
-                    print(f"{name} metrics {mode}: {runs[mode][-1]:.0f} req/s", file=sys.stderr, flush=True)
+                    rate, us = wrk(*targets[mode][name])
+                    runs[mode].append(rate)
+                    cpu[mode].append(us)
+                    print(f"{name} metrics {mode}: {rate:.0f} req/s, {us:.1f} µs CPU/req",
+                          file=sys.stderr, flush=True)
             on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
-            rows[name] = {"on": on, "off": off, "ratio": on / off, "runs": runs}
+            cpu_on, cpu_off = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+            rows[name] = {"on": on, "off": off, "ratio": on / off, "runs": runs,
+                          "cpu_us_on": cpu_on, "cpu_us_off": cpu_off, "cpu": cpu}
     finally:
         for p, _ in servers.values():
             p.terminate()
@@ -106,16 +124,20 @@ def main():
              f"wrk -t2 -c{CONNS}, {DUR} s per run, {RUNS} interleaved runs per side, "
              f"medians; actorq with --store.path=:memory:; {os.cpu_count()} cores, "
              f"load average after: {' '.join(load)} (shared machine).", "",
-             "| route | metrics on (req/s) | metrics off (req/s) | on/off | target |",
-             "|---|---:|---:|---:|---|"]
+             "| route | metrics on (req/s) | metrics off (req/s) | on/off | target "
+             "| server CPU per request, on / off |",
+             "|---|---:|---:|---:|---|---|"]
     for name, r in rows.items():
         met = "met" if r["ratio"] >= TARGET else "NOT met"
         lines.append(f"| {name} | {r['on']:.0f} | {r['off']:.0f} | {r['ratio'] * 100:.1f} % "
-                     f"| >= 95 %: {met} |")
+                     f"| >= 95 %: {met} | {r['cpu_us_on']:.1f} / {r['cpu_us_off']:.1f} µs "
+                     f"({r['cpu_us_off'] / r['cpu_us_on'] * 100:.1f} %) |")
     lines += ["", "Every run (req/s):", ""]
     for name, r in rows.items():
         lines.append(f"- {name}: on {', '.join(f'{x:.0f}' for x in r['runs']['on'])}; "
-                     f"off {', '.join(f'{x:.0f}' for x in r['runs']['off'])}")
+                     f"off {', '.join(f'{x:.0f}' for x in r['runs']['off'])}; "
+                     f"CPU µs/req on {', '.join(f'{x:.1f}' for x in r['cpu']['on'])}; "
+                     f"off {', '.join(f'{x:.1f}' for x in r['cpu']['off'])}")
     text = "\n".join(lines) + "\n"
     open(os.path.join(OUT, "metrics.md"), "w").write(text)
     json.dump(rows, open(os.path.join(OUT, "metrics.json"), "w"), indent=1)
