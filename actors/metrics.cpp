@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <dirent.h>
 #include <iterator>
+#include <limits>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -45,6 +46,43 @@ std::string read_file(const char* path) {
 }
 
 } // namespace
+
+atomic_histogram::atomic_histogram(const std::vector<double>& bounds)
+    : bounds_(bounds),
+      counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds.size() + 1)) {
+  for (auto b : bounds)
+    bounds_ns_.push_back(static_cast<int64_t>(b * 1e9));
+  for (size_t i = 0; i <= bounds.size(); ++i)
+    counts_[i] = 0;
+}
+
+void atomic_histogram::observe(std::chrono::steady_clock::duration d) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  size_t i = 0;
+  while (i < bounds_ns_.size() && ns > bounds_ns_[i])
+    ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(ns, 0)),
+                    std::memory_order_relaxed);
+}
+
+prometheus::ClientMetric::Histogram atomic_histogram::collect() const {
+  prometheus::ClientMetric::Histogram h;
+  uint64_t total = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    total += counts_[i].load(std::memory_order_relaxed);
+    h.bucket.push_back(
+        {total, i < bounds_.size() ? bounds_[i]
+                                   : std::numeric_limits<double>::infinity()});
+  }
+  h.sample_count = total;
+  h.sample_sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed))
+                 / 1e9;
+  return h;
+}
+
+metrics::route_meters::route_meters(std::string label)
+    : label(std::move(label)), duration(http_buckets) {}
 
 metrics::metrics(std::vector<std::string> kinds, std::vector<std::string> pools)
     : registry_(std::make_shared<prometheus::Registry>()),
@@ -112,14 +150,6 @@ metrics::metrics(std::vector<std::string> kinds, std::vector<std::string> pools)
                       .Help("Task rows written per store commit")
                       .Register(reg)
                       .Add({}, row_buckets);
-  requests_ = &BuildCounter()
-                   .Name("actorq_http_requests_total")
-                   .Help("HTTP requests answered, by route pattern and status")
-                   .Register(reg);
-  request_seconds_ = &BuildHistogram()
-                          .Name("actorq_http_request_duration_seconds")
-                          .Help("Time from routing a request to its answer")
-                          .Register(reg);
   add_route("");
   unrouted_ = routes_.at("").get();
   auto& nodes = BuildGauge()
@@ -183,31 +213,51 @@ void metrics::store_committed(size_t rows, clock::duration took) {
 void metrics::add_route(const std::string& pattern) {
   if (routes_.count(pattern) != 0)
     return;
-  auto r = std::make_unique<route_meters>();
-  r->label = pattern.empty() ? "none" : pattern;
-  r->duration = &request_seconds_->Add({{"route", r->label}}, http_buckets);
-  routes_.emplace(pattern, std::move(r));
-}
-
-prometheus::Counter* metrics::code_counter(route_meters& r, int code) {
-  if (code < 100 || code > 599)
-    code = 599; // httplib leaves -1 when nothing was answered
-  auto& slot = r.by_code[code - 100];
-  if (auto c = slot.load(std::memory_order_acquire))
-    return c;
-  std::lock_guard<std::mutex> guard{codes_mutex_};
-  auto c =
-      &requests_->Add({{"route", r.label}, {"code", std::to_string(code)}});
-  slot.store(c, std::memory_order_release);
-  return c;
+  routes_.emplace(pattern, std::make_unique<route_meters>(
+                               pattern.empty() ? "none" : pattern));
 }
 
 void metrics::request_done(const std::string& route, int code,
                            clock::duration took) {
   auto i = routes_.find(route);
   auto& r = i == routes_.end() ? *unrouted_ : *i->second;
-  code_counter(r, code)->Increment();
-  r.duration->Observe(seconds(took));
+  if (code < 100 || code > 599)
+    code = 599; // httplib leaves -1 when nothing was answered
+  r.by_code[code - 100].fetch_add(1, std::memory_order_relaxed);
+  r.duration.observe(took);
+}
+
+std::vector<prometheus::MetricFamily> metrics::http_families() const {
+  using prometheus::ClientMetric;
+  prometheus::MetricFamily requests{
+      "actorq_http_requests_total",
+      "HTTP requests answered, by route pattern and status",
+      prometheus::MetricType::Counter, {}};
+  prometheus::MetricFamily durations{
+      "actorq_http_request_duration_seconds",
+      "Time from routing a request to its answer",
+      prometheus::MetricType::Histogram, {}};
+  std::vector<const route_meters*> rs;
+  for (auto& [_, r] : routes_)
+    rs.push_back(r.get());
+  std::sort(rs.begin(), rs.end(),
+            [](auto a, auto b) { return a->label < b->label; });
+  for (auto r : rs) {
+    for (int code = 100; code <= 599; ++code) {
+      auto n = r->by_code[code - 100].load(std::memory_order_relaxed);
+      if (n == 0)
+        continue;
+      ClientMetric m;
+      m.label = {{"code", std::to_string(code)}, {"route", r->label}};
+      m.counter.value = static_cast<double>(n);
+      requests.metric.push_back(std::move(m));
+    }
+    ClientMetric m;
+    m.label = {{"route", r->label}};
+    m.histogram = r->duration.collect();
+    durations.metric.push_back(std::move(m));
+  }
+  return {std::move(requests), std::move(durations)};
 }
 
 void metrics::read_process() {
@@ -262,7 +312,10 @@ std::string metrics::scrape(const std::vector<pool_stats>& pools,
   nodes_up_->Set(up);
   nodes_down_->Set(static_cast<double>(nodes.size()) - up);
   read_process();
-  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  for (auto& f : http_families())
+    families.push_back(std::move(f));
+  return prometheus::TextSerializer{}.Serialize(families);
 }
 
 } // namespace actorq

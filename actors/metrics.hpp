@@ -17,6 +17,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <array>
@@ -30,6 +31,28 @@
 #include <vector>
 
 namespace actorq {
+
+/// A histogram that many threads observe at once: its buckets and sum are
+/// atomic integers (nanoseconds), so an observation takes no lock.
+/// prometheus-cpp 1.0's Histogram takes a mutex per observation: with many
+/// more HTTP threads than cores, a thread preempted while holding it puts
+/// the others to sleep on it.
+class atomic_histogram {
+public:
+  /// Upper bounds in seconds, ascending (+Inf is added).
+  explicit atomic_histogram(const std::vector<double>& bounds);
+
+  void observe(std::chrono::steady_clock::duration d);
+
+  /// Its state as prometheus-cpp renders histograms (cumulative buckets).
+  prometheus::ClientMetric::Histogram collect() const;
+
+private:
+  std::vector<double> bounds_;
+  std::vector<int64_t> bounds_ns_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_; // per bucket, +Inf last
+  std::atomic<uint64_t> sum_ns_{0};
+};
 
 /// What a pool counts, resolved once by its name (metrics::pool()).
 struct pool_meters {
@@ -82,20 +105,22 @@ public:
                      const std::vector<node_view>& nodes);
 
 private:
-  /// One route's counters: per status code, created on the first answer
-  /// with that code (rarely locked), then read lock-free.
+  /// One route's counters, lock-free (requests from many threads at once);
+  /// rendered beside the registry's families at scrape time.
   struct route_meters {
+    explicit route_meters(std::string label);
     std::string label;
-    prometheus::Histogram* duration = nullptr;
-    std::array<std::atomic<prometheus::Counter*>, 500> by_code{}; // 100..599
+    atomic_histogram duration;
+    std::array<std::atomic<uint64_t>, 500> by_code{}; // status 100..599
   };
 
   /// The kind's row (the last one is "retired").
   size_t kind_row(size_t kind) const {
     return kind < kinds_.size() - 1 ? kind : kinds_.size() - 1;
   }
-  prometheus::Counter* code_counter(route_meters& r, int code);
   void read_process();
+  /// actorq_http_requests_total and actorq_http_request_duration_seconds.
+  std::vector<prometheus::MetricFamily> http_families() const;
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::string> kinds_; // the catalog's, then "retired"
@@ -110,11 +135,8 @@ private:
   prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* commit_rows_;
 
-  prometheus::Family<prometheus::Counter>* requests_;
-  prometheus::Family<prometheus::Histogram>* request_seconds_;
   std::unordered_map<std::string, std::unique_ptr<route_meters>> routes_;
   route_meters* unrouted_ = nullptr;
-  std::mutex codes_mutex_; // adding a (route, code) series
 
   // State read at scrape time (under scrape_mutex_).
   std::mutex scrape_mutex_;
