@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -104,4 +105,22 @@ TEST_CASE("metrics: requests by route pattern and code, from many threads",
   CHECK(sample(text, R"x(actorq_http_requests_total{code="200",route="none"})x") == 1);
   CHECK(sample(text, R"x(actorq_http_request_duration_seconds_count{route="/v1/tasks/([^/]+)"})x") == 4000);
   CHECK(text.find("# TYPE actorq_http_request_duration_seconds histogram") != std::string::npos);
+}
+
+TEST_CASE("metrics: the lock-free histogram's buckets are cumulative",
+          "[metrics]") {
+  atomic_histogram h{{0.001, 0.01, 0.1}};
+  h.observe(500us);
+  h.observe(1ms); // on a bound: in that bucket (le = less or equal)
+  h.observe(5ms);
+  h.observe(2s);
+  auto x = h.collect();
+  REQUIRE(x.bucket.size() == 4);
+  CHECK(x.bucket[0].cumulative_count == 2);
+  CHECK(x.bucket[1].cumulative_count == 3);
+  CHECK(x.bucket[2].cumulative_count == 3);
+  CHECK(x.bucket[3].cumulative_count == 4);
+  CHECK(std::isinf(x.bucket[3].upper_bound));
+  CHECK(x.sample_count == 4);
+  CHECK(x.sample_sum == Approx(2.0065));
 }
