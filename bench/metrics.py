@@ -25,8 +25,8 @@ import time
 
 from netutil import call, free_port
 
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-DUR = int(float(os.environ.get("BENCH_DURATION", "3")))
+RUNS = int(os.environ.get("BENCH_RUNS", "9"))
+DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 BIN = os.path.abspath(os.path.join(BUILD, "bin"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
