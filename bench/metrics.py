@@ -4,16 +4,17 @@
 Two actorq daemons run side by side, one with --metrics.enabled=true, one
 with --metrics.enabled=false (both --store.path=:memory:, so the store's
 fsync does not hide the cost). wrk (2 threads, 50 connections, BENCH_DURATION
-seconds, default 3) drives one of them at a time, alternating A, B, A, B, ...
-RUNS times each (BENCH_RUNS, default 5), on:
+seconds, default 2) drives one of them at a time, alternating on, off, off,
+on, ... RUNS times each (BENCH_RUNS, default 9: many short runs, as single
+runs swing by ±15 % on a shared machine), on:
   - GET /v1/tasks/{id} of one finished task;
   - POST /v1/tasks of a `double` task (each one runs in the io pool, so
     tasks, attempts, queue wait and HTTP are all counted).
 Each row is the median req/s with metrics on, off, and on/off; the target is
 on >= 95 % of off. Beside it, the server's CPU time per request (from
 /proc/PID/stat around each run), on / off, and off/on as a percentage: on a
-shared machine it moves less than req/s. Writes bench/results/metrics.md and metrics.json and
-prints the table.
+shared machine it moves less than req/s. Writes bench/results/metrics.md
+and metrics.json and prints the table.
 """
 import json
 import os
