@@ -19,6 +19,8 @@
 //   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
 //   metrics (actors/metrics.hpp, not an actor): registry, pools, supervisors,
 //     store and the HTTP observer count into it; GET /metrics renders it
+//   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
+//     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -77,12 +79,14 @@ struct pool_stats {
   uint64_t failed = 0;
   uint64_t restarts = 0;
   bool degraded = false;
+  bool paused = false; // by an operator (hold_atom), not by draining
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
   return f(caf::meta::type_name("pool_stats"), x.name, x.size, x.busy, x.queued,
-           x.completed, x.failed, x.restarts, x.degraded);
+           x.completed, x.failed, x.restarts, x.degraded,
+           x.paused);
 }
 
 /// The outcome of one attempt: a result, or an error message.
@@ -165,11 +169,15 @@ struct task_row {
   bool insert = false; // first write of this task: `spec` is set
   task_view state;
   task_spec spec;
+  // Attempts made before the task's current cycle (POST .../retry starts a
+  // new one): the cycle may make 1 + max_retries attempts of its own.
+  int32_t cycle_start = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_row& x) {
-  return f(caf::meta::type_name("task_row"), x.seq, x.insert, x.state, x.spec);
+  return f(caf::meta::type_name("task_row"), x.seq, x.insert, x.state, x.spec,
+           x.cycle_start);
 }
 
 /// Task rows written in one transaction (group commit). The store answers
@@ -310,6 +318,9 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using input_atom = caf::atom_constant<caf::atom("input")>;
+// An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
+// distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -400,6 +411,10 @@ using pool_actor = caf::typed_actor<
     caf::replies_to<stats_atom>::with<pool_stats>,
     // Start no more attempts (shutdown): running ones finish, queued wait.
     caf::reacts_to<pause_atom>,
+    // An operator pauses (true) or resumes (false) the pool: while paused it
+    // starts nothing queued (nor leases it), running attempts finish and
+    // submissions still queue. Independent of pause_atom. Answers the stats.
+    caf::replies_to<hold_atom, bool>::with<pool_stats>,
     // INTERNAL (worker): an attempt ended.
     caf::reacts_to<attempt_done>,
     // INTERNAL (worker): attempts of a chunk ended (all, or those before a crash).
@@ -464,7 +479,12 @@ using store_actor = caf::typed_actor<
     caf::reacts_to<sweep_atom, int64_t>,
     // The input a task was submitted with (the registry keeps none in
     // memory; for the dashboard's task detail); error: not_found.
-    caf::replies_to<get_atom, input_atom, task_id>::with<raw_json>>;
+    caf::replies_to<get_atom, input_atom, task_id>::with<raw_json>,
+    // The whole row of task `id`, spec included (to run it again: retry);
+    // error: not_found.
+    caf::replies_to<retry_atom, task_id>::with<task_row>,
+    // Remember that the pool of this name is paused (true) or not (false).
+    caf::replies_to<hold_atom, std::string, bool>::with<bool>>;
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
@@ -478,6 +498,16 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<list_atom, task_filter>::with<task_page>,
     // Cancel a task (see README for the status codes); errors: not_found, conflict.
     caf::replies_to<cancel_atom, task_id>::with<task_view>,
+    // Cancel every unfinished task matching the filter (its status and/or
+    // kind; limit and cursor unused); answers how many.
+    caf::replies_to<cancel_atom, task_filter>::with<uint64_t>,
+    // Run a failed or cancelled task again: a new cycle of attempts, same
+    // id, attempts counting on; errors: not_found, conflict (other status,
+    // or no store to read its input from).
+    caf::replies_to<retry_atom, task_id>::with<task_view>,
+    // Pause (true) or resume (false) the named pool, durably (the store
+    // first); answers its stats. Error: not_found.
+    caf::replies_to<hold_atom, std::string, bool>::with<pool_stats>,
     // INTERNAL (pool): tasks made progress or ended.
     caf::reacts_to<std::vector<job_event>>,
     // INTERNAL: a waiter's time is up.

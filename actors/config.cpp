@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <unistd.h>
 
 namespace actorq {
 
@@ -76,6 +77,11 @@ actorq_config::actorq_config() {
   caf::config_option_adder{custom_options_, "seed"}.add(
       seed_delay_scale, "delay-scale",
       "multiplies every simulated delay of the seed routes");
+  caf::config_option_adder{custom_options_, "log"}
+      .add(log_format, "format",
+           "stderr lines: 'json', 'text' or 'auto' (text on a terminal)")
+      .add(log_level, "level", "trace, debug, info, warn, error or off")
+      .add(log_access, "access", "log every answered request (access log)");
   caf::config_option_adder{custom_options_, "retry"}
       .add(retry_max_retries, "max-retries", "default retries per task")
       .add(retry_backoff, "backoff", "default delay before the first retry")
@@ -223,6 +229,7 @@ std::vector<std::string> actorq_config::validate() {
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))
     problems.push_back("bad value for 'seed.delay-scale': must be between 0 "
                        "and 1000");
+  validate_log(problems);
   range("retry.max-retries", retry_max_retries, 0, 100);
   positive("retry.backoff", retry_backoff);
   positive("retry.max-backoff", retry_max_backoff);
@@ -264,6 +271,22 @@ std::vector<std::string> actorq_config::validate() {
       p = file_location(p.substr(open + 1, close - open - 1)) + p;
   }
   return problems;
+}
+
+void actorq_config::validate_log(std::vector<std::string>& problems) {
+  if (auto min = log::parse_level(log_level))
+    log_min = *min;
+  else
+    problems.push_back("bad value for 'log.level': expected one of "
+                       + log::level_names() + ", got '" + log_level + "'");
+  if (log_format == "auto")
+    log_lines = ::isatty(STDERR_FILENO) ? log::format::text
+                                        : log::format::json;
+  else if (auto f = log::parse_format(log_format))
+    log_lines = *f;
+  else
+    problems.push_back("bad value for 'log.format': expected 'json', 'text' "
+                       "or 'auto', got '" + log_format + "'");
 }
 
 int64_t actorq_config::default_max_waiting(int64_t max_threads) {

@@ -2,6 +2,8 @@
 // from an INI file (--config-file=FILE) and overridable as --group.key=value.
 #pragma once
 
+#include "actors/log.hpp"
+
 #include <caf/all.hpp>
 
 #include <atomic>
@@ -88,6 +90,7 @@ struct pool_settings {
   uint32_t first_slot = 0;
   bool remote = false;
   std::shared_ptr<metrics> meters; // null: metrics off (or a worker node)
+  bool paused = false; // by an operator before a restart (from the store)
 };
 
 /// "expected an integer, got \"80\"": what option `key` of CAF type
@@ -140,6 +143,9 @@ public:
 private:
   /// The declared option "group.name" (or "name" in group global), or null.
   const caf::config_option* option(const std::string& name) const;
+
+  /// Checks log.level and log.format; sets log_min and log_lines.
+  void validate_log(std::vector<std::string>& problems);
 
   /// Puts the --pools.* / --kinds.* options into `content` (over the file's).
   void apply_section_args(std::vector<std::string>& problems);
@@ -234,6 +240,14 @@ public:
 
   // [seed]
   double seed_delay_scale = 1.0;
+
+  // [log]
+  std::string log_format = "auto"; // json | text | auto: text on a terminal
+  std::string log_level = "info";
+  bool log_access = false; // one line per answered request
+  // What log_level and log_format say, set by validate() (auto resolved).
+  log::level log_min = log::level::info;
+  log::format log_lines = log::format::json;
 
   // [pools.NAME] and [kinds.NAME]: see catalog.hpp (any name, so CAF
   // cannot declare them as options).

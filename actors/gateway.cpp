@@ -3,6 +3,7 @@
 #include "actors/catalog.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/kinds.hpp"
+#include "actors/log.hpp"
 #include "actors/remote_worker.hpp"
 
 #include <algorithm>
@@ -37,10 +38,29 @@ gateway_state::node* node_entry(self_ptr self, const std::string& name) {
   }
   it->view.id = name;
   it->view.up = true;
+  ++it->joins;
   it->view.pools.clear();
   it->view.kinds.clear();
   it->stand_ins.clear();
   return &*it;
+}
+
+/// The line of a node that joined (again, if it was here before).
+void log_joined(const gateway_state::node& n, const char* what) {
+  if (!log::enabled(log::level::info))
+    return;
+  uint32_t workers = 0;
+  for (auto& [pool, size] : n.view.pools)
+    workers += size;
+  log::event(log::level::info, "node_joined",
+             {{"msg", std::string{what} + " " + n.view.id
+                        + (n.joins > 1 ? " rejoined from " : " joined from ")
+                        + n.view.address},
+              {"node", n.view.id},
+              {"type", what},
+              {"address", n.view.address},
+              {"workers", workers},
+              {"rejoined", n.joins > 1}});
 }
 
 /// Why a worker node cannot join, or "": its pools must exist here and its
@@ -99,8 +119,12 @@ admit(self_ptr self, const char* what, const std::string& name,
   if (agent == nullptr)
     return make_error(error_code::invalid, "join needs a sender");
   if (!problem.empty()) {
-    std::fprintf(stderr, "actorq: refused %s %s: %s\n", what, name.c_str(),
-                 problem.c_str());
+    log::event(log::level::warn, "node_refused",
+               {{"msg", std::string{"refused "} + what + " " + name + ": "
+                          + problem},
+                {"node", name},
+                {"type", what},
+                {"address", address}});
     return make_error(error_code::invalid, std::move(problem));
   }
   auto node = node_entry(self, name);
@@ -144,8 +168,7 @@ caf::result<std::vector<pool_grant>> join_node(self_ptr self,
   }
   if (*all.left == 0)
     all.promise.deliver(std::vector<pool_grant>{});
-  std::fprintf(stderr, "actorq: worker node %s joined from %s\n",
-               offer.name.c_str(), offer.address.c_str());
+  log_joined(*node, "worker node");
   return all.promise;
 }
 
@@ -201,8 +224,7 @@ caf::result<uint32_t> join_workers(self_ptr self, worker_offer& offer) {
         },
         [=](caf::error&) mutable { all.done(); });
   }
-  std::fprintf(stderr, "actorq: worker program %s joined from %s (%zu workers)\n",
-               offer.name.c_str(), offer.address.c_str(), offer.workers.size());
+  log_joined(*node, "worker program");
   return all.promise;
 }
 
@@ -264,8 +286,13 @@ gateway_actor::behavior_type gateway(self_ptr self, registry_actor registry,
       for (auto& w : n.stand_ins)
         self->send_exit(w, caf::exit_reason::user_shutdown);
       n.stand_ins.clear();
-      std::fprintf(stderr, "actorq: worker node %s is down (%s)\n",
-                   n.view.id.c_str(), self->system().render(msg.reason).c_str());
+      auto reason = self->system().render(msg.reason);
+      log::event(log::level::warn, "node_lost",
+                 {{"msg", "worker node " + n.view.id + " is down (" + reason
+                            + ")"},
+                  {"node", n.view.id},
+                  {"address", n.view.address},
+                  {"reason", reason}});
     }
   });
   return {

@@ -20,6 +20,7 @@ struct gateway_state {
     node_view view;        // counters filled in on demand
     caf::actor_addr agent; // the node's actor the head monitors
     std::vector<worker_actor> stand_ins; // a worker program's, in our pools
+    uint32_t joins = 0; // times a node of this name joined (rejoins: > 1)
   };
 
   registry_actor registry;

@@ -2,6 +2,7 @@
 
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/time.hpp"
@@ -233,10 +234,28 @@ void offer_leases(self_ptr self) {
   self->send(st.desk, lease_atom::value, st.index, std::move(kinds));
 }
 
+/// The pool's counters (GET /v1/pools).
+bool check_degraded(self_ptr self);
+
+pool_stats stats(self_ptr self) {
+  auto& st = self->state;
+  auto live = std::count_if(st.slots.begin(), st.slots.end(),
+                            [](auto& s) { return !s.gone; });
+  return pool_stats{st.settings.name,
+                    static_cast<uint32_t>(live),
+                    static_cast<uint32_t>(st.busy + st.leased.size()),
+                    st.queue.size(),
+                    st.completed,
+                    st.failed,
+                    st.restarts,
+                    check_degraded(self),
+                    st.held};
+}
+
 /// Hands queued jobs to idle workers until one of the two runs out.
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  if (st.paused)
+  if (st.starts_nothing())
     return;
   // Leases share the pool's size with its local workers (counted once: the
   // slots do not change while dispatching).
@@ -343,6 +362,31 @@ void lose_worker(self_ptr self, uint32_t index, std::string reason) {
   dispatch(self);
 }
 
+/// Logs the pool turning degraded (too many restarts within the window) or
+/// recovering; checked on each worker death and each stats request (the
+/// rate sampler asks every second).
+bool check_degraded(self_ptr self) {
+  auto& st = self->state;
+  bool degraded =
+      self->clock().now().time_since_epoch().count() < st.degraded_until;
+  if (degraded != st.degraded_logged) {
+    st.degraded_logged = degraded;
+    auto& cfg = st.settings.supervisor;
+    if (degraded)
+      log::event(log::level::error, "pool_degraded",
+                 {{"pool", st.settings.name},
+                  {"msg", "more than " + std::to_string(cfg.max_restarts)
+                            + " worker restarts within "
+                            + std::to_string(cfg.window.count())
+                            + " ms; restarting at max-backoff"},
+                  {"restarts", st.restarts}});
+    else
+      log::event(log::level::info, "pool_recovered",
+                 {{"pool", st.settings.name}, {"restarts", st.restarts}});
+  }
+  return degraded;
+}
+
 /// The lease desk takes up to `max` attempts of `kinds` for a worker.
 void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
                  uint32_t max) {
@@ -380,7 +424,7 @@ void abandon_lease(self_ptr self, uint64_t seq, const char* code,
 } // namespace
 
 uint64_t pool_state::lease_room() const {
-  if (paused)
+  if (starts_nothing())
     return 0;
   if (settings.size == 0)
     return std::numeric_limits<uint64_t>::max(); // as many as workers ask
@@ -416,6 +460,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
   st.settings = std::move(settings);
   if (st.settings.meters)
     st.meters = st.settings.meters->pool(st.settings.name);
+  st.held = st.settings.paused;
   st.slots.resize(st.settings.size);
   st.kinds.push_back({local_kinds(), {}});
   st.kinds[0].idle.reserve(st.settings.size);
@@ -498,22 +543,16 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           st.cancelled.emplace(addr, key);
       },
       [=](pause_atom) { self->state.paused = true; },
+      [=](hold_atom, bool held) {
+        self->state.held = held;
+        dispatch(self); // resumed: start what waits, offer leases again
+        return stats(self);
+      },
       [=](stats_atom) {
-        auto& st = self->state;
         // Events go out before the answer: whoever waits for an idle pool
         // (graceful stop) then knows its listeners have heard everything.
         flush_events(self);
-        auto live = std::count_if(st.slots.begin(), st.slots.end(),
-                                  [](auto& s) { return !s.gone; });
-        return pool_stats{st.settings.name,
-                          static_cast<uint32_t>(live),
-                          static_cast<uint32_t>(st.busy + st.leased.size()),
-                          st.queue.size(),
-                          st.completed,
-                          st.failed,
-                          st.restarts,
-                          self->clock().now().time_since_epoch().count()
-                              < st.degraded_until};
+        return stats(self);
       },
       [=](attempt_done& done) {
         on_done(self, done);
@@ -566,6 +605,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           return;
         ++st.restarts; // counted here: a pool may have many supervisors
         st.degraded_until = std::max(st.degraded_until, degraded_until);
+        check_degraded(self);
         lose_worker(self, index, std::move(reason));
       },
       [=](retry_atom, job& j) {

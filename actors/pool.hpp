@@ -55,12 +55,19 @@ struct pool_state {
   job_queue queue;
   uint32_t busy = 0; // slots with attempts out
   bool paused = false; // shutting down: start nothing new
+  bool held = false;   // paused by an operator (hold_atom): start nothing new
+
+  /// Neither queued jobs nor leases start (draining or paused).
+  bool starts_nothing() const {
+    return paused || held;
+  }
   uint64_t next_seq = 0;
   uint64_t completed = 0;
   uint64_t failed = 0;
   uint64_t restarts = 0;
   std::vector<node_counts> per_node; // attempts ended, by node index
   int64_t degraded_until = 0; // actor-clock ticks since its epoch
+  bool degraded_logged = false; // the last pool_degraded/recovered line said so
   // Jobs waiting for a retry (listener, key); the ones among them that were
   // cancelled meanwhile are dropped when their retry comes up.
   std::set<std::pair<caf::actor_addr, uint64_t>> backing_off;

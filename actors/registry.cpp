@@ -2,6 +2,7 @@
 
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
@@ -82,12 +83,37 @@ void mark_changed(self_ptr self, uint64_t seq, record& r) {
   schedule_flush(self);
 }
 
+/// The log lines of a task's new state: each one at debug, and a task that
+/// ends failed at warn.
+void log_status(const registry_state& st, const record& r) {
+  bool failed = r.status == task_status::failed;
+  if (!failed && !log::enabled(log::level::debug))
+    return;
+  auto id = r.id.to_string();
+  auto& kind = st.kind_name(r.kind);
+  auto error = r.error ? std::string_view{*r.error} : std::string_view{};
+  log::event(log::level::debug, "task_state",
+             {{"id", id},
+              {"kind", kind},
+              {"status", to_string(r.status)},
+              {"attempts", r.attempts},
+              {"error", error}});
+  if (failed)
+    log::event(log::level::warn, "task_failed",
+               {{"id", id},
+                {"kind", kind},
+                {"pool", st.pool_name(r.pool)},
+                {"attempts", r.attempts},
+                {"error", error}});
+}
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   r.status = status;
   r.finished_at = at;
   if (auto& m = self->state.cfg.meters)
     m->task_ended(r.kind, status);
+  log_status(self->state, r);
   mark_changed(self, seq, r);
   wake_waiters(self, seq);
 }
@@ -103,6 +129,9 @@ void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
   j.listener = caf::actor_cast<job_listener_actor>(self);
   auto r = st.at(seq);
   j.task = r->id;
+  // A retried task's cycle makes 1 + max_retries attempts of its own; the
+  // pool counts attempts from the first cycle on.
+  j.spec.max_retries += st.cycle_start(seq);
   self->send(st.cfg.pools[r->pool].handle, submit_atom::value, std::move(j));
 }
 
@@ -123,6 +152,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   auto id = r.id;
   st.records.push_back(std::move(r));
   auto seq = st.last_seq();
+  log_status(st, st.records.back());
   st.index(seq, id);
   if (!spec.idempotency_key.empty())
     st.by_key[spec.idempotency_key] = seq;
@@ -215,8 +245,8 @@ void check_write(self_ptr self) {
   st.stalled = true;
   auto why = overdue(st);
   note_store_stall(why);
-  std::fprintf(stderr, "actorq: %s; answering submissions 503 until it does\n",
-               why.c_str());
+  log::event(log::level::error, "store_stalled",
+             {{"msg", why + "; answering submissions 503 until it does"}});
   auto pending = make_error(error_code::unavailable,
                             why + "; the task may still be stored: retry with "
                                   "the same Idempotency-Key to learn its id");
@@ -308,8 +338,11 @@ void on_written(self_ptr self, store_batch& batch) {
   if (st.stalled) {
     st.stalled = false;
     note_store_stall({});
-    std::fprintf(stderr, "actorq: the store completed the late write%s\n",
-                 batch.error.empty() ? "" : " (it failed)");
+    log::event(batch.error.empty() ? log::level::info : log::level::error,
+               batch.error.empty() ? "store_recovered" : "store_error",
+               {{"msg", std::string{"the store completed the late write"}
+                          + (batch.error.empty() ? "" : " (it failed)")},
+                {"error", batch.error}});
   }
   std::vector<uint64_t> inserted;
   for (auto& row : batch.rows)
@@ -382,7 +415,8 @@ void flush(self_ptr self) {
     if (r == nullptr || !r->dirty)
       continue; // already in this batch as an insert
     r->dirty = false;
-    batch.rows.push_back({seq, false, st.view(seq, *r), {}});
+    batch.rows.push_back(
+        {seq, false, st.view(seq, *r), {}, st.cycle_start(seq)});
   }
   st.created.clear();
   st.changed.clear();
@@ -453,6 +487,37 @@ void lookup_key(self_ptr self, const std::string& key) {
       });
 }
 
+/// Brings a task the store has back into memory (among the pinned ones):
+/// a recovered task, or an evicted one being retried.
+record& pin(self_ptr self, const task_row& row) {
+  auto& st = self->state;
+  auto& v = row.state;
+  record r;
+  r.id = v.id;
+  r.created_at = v.created_at;
+  r.started_at = v.started_at;
+  r.finished_at = v.finished_at;
+  r.attempts = v.attempts;
+  r.max_retries = v.max_retries;
+  r.status = v.status;
+  r.cancel_requested = v.cancel_requested;
+  if (v.error)
+    r.error = std::make_unique<std::string>(*v.error);
+  if (!row.spec.idempotency_key.empty())
+    r.key = std::make_unique<std::string>(row.spec.idempotency_key);
+  if (v.progress)
+    st.progress[row.seq] = *v.progress;
+  if (row.cycle_start > 0)
+    st.cycle_starts[row.seq] = row.cycle_start;
+  r.kind = st.kind_index(v.kind);
+  r.pool = st.pool_index(v.pool);
+  auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
+  st.index(row.seq, rec.id);
+  if (rec.key)
+    st.by_key[*rec.key] = row.seq;
+  return rec;
+}
+
 /// Takes over the tasks a previous run left unfinished. Those that were
 /// running lost that attempt: it counts, so a task that keeps killing the
 /// process runs out of attempts instead of looping.
@@ -462,28 +527,8 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
   size_t orphans = 0;
   for (auto& row : rows) {
     auto& v = row.state;
-    record r;
-    r.id = v.id;
-    r.created_at = v.created_at;
-    r.started_at = v.started_at;
-    r.finished_at = v.finished_at;
-    r.attempts = v.attempts;
-    r.max_retries = v.max_retries;
-    r.status = v.status;
-    r.cancel_requested = v.cancel_requested;
-    if (v.error)
-      r.error = std::make_unique<std::string>(*v.error);
-    if (!row.spec.idempotency_key.empty())
-      r.key = std::make_unique<std::string>(row.spec.idempotency_key);
-    if (v.progress)
-      st.progress[row.seq] = *v.progress;
-    r.kind = st.kind_index(v.kind);
-    r.pool = st.pool_index(v.pool);
     auto seq = row.seq;
-    auto& rec = st.pinned.emplace(seq, std::move(r)).first->second;
-    st.index(seq, rec.id);
-    if (rec.key)
-      st.by_key[*rec.key] = seq;
+    auto& rec = pin(self, row);
     std::string lost;
     auto kind = current_catalog().find_kind(v.kind);
     auto gone = kind == nullptr ? "kind '" + v.kind + "'"
@@ -504,7 +549,7 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
         finish(self, rec, seq, task_status::cancelled, now);
         continue;
       }
-      if (rec.attempts > rec.max_retries) {
+      if (rec.attempts > rec.max_retries + st.cycle_start(seq)) {
         st.set_error(rec, msg + "; no attempts left");
         finish(self, rec, seq, task_status::failed, now);
         continue;
@@ -518,10 +563,156 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
     dispatch(self, seq, std::move(row.spec), rec.attempts);
   }
   if (orphans > 0)
-    std::fprintf(stderr,
-                 "actorq: %zu recovered tasks failed: their kind or pool is "
-                 "no longer in the configuration\n",
-                 orphans);
+    log::event(log::level::warn, "config_warning",
+               {{"msg", std::to_string(orphans)
+                          + " recovered tasks failed: their kind or pool is "
+                            "no longer in the configuration"},
+                {"tasks", orphans}});
+}
+
+/// Cancels unfinished task `seq`: at once if it waits, when its pool
+/// confirms if it runs.
+task_view cancel_task(self_ptr self, uint64_t seq, record& r) {
+  auto& st = self->state;
+  if (seq <= st.committed) { // dispatched: the pool has it
+    auto listener = caf::actor_cast<job_listener_actor>(self);
+    self->send(st.cfg.pools[r.pool].handle, cancel_atom::value, listener, seq);
+  }
+  if (r.status == task_status::running) {
+    r.cancel_requested = true; // ends cancelled when the pool confirms
+    mark_changed(self, seq, r);
+    return st.view(seq, r);
+  }
+  finish(self, r, seq, task_status::cancelled, now_ms());
+  return st.view(seq, r);
+}
+
+/// DELETE /v1/tasks?status=&kind=: cancels every unfinished task that
+/// matches. Unfinished tasks are all in memory (records or pinned).
+uint64_t cancel_matching(self_ptr self, const task_filter& filter) {
+  auto& st = self->state;
+  int kind = filter.kind.empty() ? -1
+                                 : current_catalog().kind_index(filter.kind);
+  if (!filter.kind.empty() && kind < 0)
+    return 0;
+  auto matches = [&](const record& r) {
+    return !r.removed() && !is_terminal(r.status) && !r.cancel_requested
+           && (!filter.status || r.status == *filter.status)
+           && (kind < 0 || r.kind == kind);
+  };
+  std::vector<uint64_t> seqs;
+  for (size_t i = 0; i < st.records.size(); ++i)
+    if (matches(st.records[i]))
+      seqs.push_back(st.base + 1 + i);
+  for (auto& [seq, r] : st.pinned)
+    if (matches(r))
+      seqs.push_back(seq);
+  for (auto seq : seqs)
+    cancel_task(self, seq, *st.at(seq));
+  return seqs.size();
+}
+
+bool retryable(task_status status) {
+  return status == task_status::failed || status == task_status::cancelled;
+}
+
+caf::error not_retryable(task_status status) {
+  return make_error(error_code::conflict,
+                    std::string{"only a failed or cancelled task can be "
+                                "retried; this one is "}
+                        + to_string(status));
+}
+
+/// Starts a new cycle of attempts for the task in `row` (read from the
+/// store, spec included): queued again, same id, its attempts counting on;
+/// the previous cycle's result, error and times are cleared.
+caf::expected<task_view> restart(self_ptr self, task_row& row) {
+  auto& st = self->state;
+  auto seq = st.lookup(row.state.id);
+  if (seq != 0 && !retryable(st.at(seq)->status))
+    return not_retryable(st.at(seq)->status); // memory is newer than the row
+  if (seq == 0 && !retryable(row.state.status))
+    return not_retryable(row.state.status);
+  auto pool_at = st.pool_index(row.state.pool);
+  if (pool_at >= st.cfg.pools.size()
+      || current_catalog().find_kind(row.state.kind) == nullptr)
+    return make_error(error_code::conflict,
+                      "cannot retry: its kind or pool is no longer in the "
+                      "configuration");
+  if (auto full = st.cfg.pools[pool_at].admit(1); !full.empty())
+    return make_error(error_code::busy, std::move(full));
+  if (seq == 0) { // evicted: back into memory
+    seq = row.seq;
+    pin(self, row);
+  }
+  auto& r = *st.at(seq);
+  int32_t start = r.attempts;
+  r.status = task_status::queued;
+  r.cancel_requested = false;
+  r.started_at = 0;
+  r.finished_at = 0;
+  st.results.release(r.result);
+  r.result = {};
+  st.set_error(r, {});
+  st.progress.erase(seq);
+  if (start > 0)
+    st.cycle_starts[seq] = start;
+  mark_changed(self, seq, r);
+  dispatch(self, seq, std::move(row.spec), start);
+  return st.view(seq, r);
+}
+
+/// POST /v1/tasks/{id}/retry: checks what memory knows, then reads the
+/// task's spec (its input) from the store and restarts it.
+caf::result<task_view> retry_task(self_ptr self, const task_id& id) {
+  auto& st = self->state;
+  if (auto seq = st.lookup(id)) {
+    auto& r = *st.at(seq);
+    if (st.expired(r, now_ms()) || seq > st.committed)
+      return not_found();
+    if (!retryable(r.status))
+      return not_retryable(r.status);
+  }
+  if (!st.durable())
+    return st.lookup(id) == 0
+             ? not_found()
+             : make_error(error_code::conflict,
+                          "cannot retry: only a store keeps a task's input "
+                          "after it ended, and store.path is :memory:");
+  auto promise = self->make_response_promise<task_view>();
+  self->request(st.cfg.store, caf::infinite, retry_atom::value, id)
+    .then(
+      [=](task_row& row) mutable {
+        auto answer = restart(self, row);
+        if (answer)
+          promise.deliver(std::move(*answer));
+        else
+          promise.deliver(answer.error());
+      },
+      [=](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+/// POST /v1/pools/{name}/pause|resume: the store remembers it first (so a
+/// restart keeps the pool paused), then the pool hears it.
+caf::result<pool_stats> hold_pool(self_ptr self, const std::string& name,
+                                  bool paused) {
+  auto& st = self->state;
+  auto i = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
+                        [&](auto& p) { return p.name == name; });
+  if (i == st.cfg.pools.end())
+    return make_error(error_code::not_found, "no pool named '" + name + "'");
+  auto pool = i->handle;
+  if (!st.durable())
+    return self->delegate(pool, hold_atom::value, paused);
+  auto promise = self->make_response_promise<pool_stats>();
+  self->request(st.cfg.store, caf::infinite, hold_atom::value, name, paused)
+    .then(
+      [=](bool) mutable {
+        promise.delegate(pool, hold_atom::value, paused);
+      },
+      [=](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
 }
 
 /// A task not in memory: the store has it if it ended long ago.
@@ -554,11 +745,13 @@ void on_event(self_ptr self, job_event& e) {
       r->status = task_status::running;
       if (r->started_at == 0)
         r->started_at = e.at;
+      log_status(st, *r);
       mark_changed(self, e.key, *r);
       break;
     case job_phase::retrying:
       r->status = task_status::retrying;
       st.set_error(*r, std::move(e.result.error));
+      log_status(st, *r);
       mark_changed(self, e.key, *r);
       break;
     case job_phase::succeeded:
@@ -628,6 +821,7 @@ void registry_state::forget(uint64_t seq, record& r) {
   results.release(r.result);
   r.error.reset();
   progress.erase(seq);
+  cycle_starts.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -907,18 +1101,17 @@ registry_actor::behavior_type registry(self_ptr self,
           return not_found();
         if (is_terminal(r.status))
           return already_ended(r.status);
-        if (seq <= st.committed) { // dispatched: the pool has it
-          auto listener = caf::actor_cast<job_listener_actor>(self);
-          self->send(st.cfg.pools[r.pool].handle, cancel_atom::value, listener,
-                     seq);
-        }
-        if (r.status == task_status::running) {
-          r.cancel_requested = true; // ends cancelled when the pool confirms
-          mark_changed(self, seq, r);
-          return st.view(seq, r);
-        }
-        finish(self, r, seq, task_status::cancelled, now_ms());
-        return st.view(seq, r);
+        return cancel_task(self, seq, r);
+      },
+      [=](cancel_atom, const task_filter& filter) -> uint64_t {
+        return cancel_matching(self, filter);
+      },
+      [=](retry_atom, const task_id& id) -> caf::result<task_view> {
+        return retry_task(self, id);
+      },
+      [=](hold_atom, const std::string& name,
+          bool paused) -> caf::result<pool_stats> {
+        return hold_pool(self, name, paused);
       },
       [=](std::vector<job_event>& events) {
         for (auto& e : events)

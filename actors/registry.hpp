@@ -146,6 +146,16 @@ struct registry_state {
 
   // Progress reports of tasks that made some (few do): seq → progress.
   std::unordered_map<uint64_t, task_progress> progress;
+
+  // Attempts made before the current cycle of retried tasks (few are):
+  // seq → attempts when POST .../retry started the cycle.
+  std::unordered_map<uint64_t, int32_t> cycle_starts;
+  int32_t cycle_start(uint64_t seq) const {
+    if (cycle_starts.empty())
+      return 0;
+    auto i = cycle_starts.find(seq);
+    return i == cycle_starts.end() ? 0 : i->second;
+  }
 };
 
 registry_actor::behavior_type

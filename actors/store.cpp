@@ -1,5 +1,6 @@
 #include "actors/store.hpp"
 
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/time.hpp"
 
@@ -20,7 +21,7 @@ namespace {
 constexpr int application_id = 0x61637471;
 /// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
 /// a migration below.
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 /// How a store of version `from` becomes one of version `from + 1`. New
 /// task statuses are appended to the enum, so stored values keep their
@@ -33,6 +34,9 @@ struct migration {
 constexpr migration migrations[] = {
     // 2: progress of running tasks ({"fraction", "message", "at"}).
     {1, "ALTER TABLE tasks ADD COLUMN progress TEXT;"},
+    // 3: operator actions: a retried task's new cycle, paused pools.
+    {2, "ALTER TABLE tasks ADD COLUMN cycle_start INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE paused_pools (name TEXT PRIMARY KEY);"},
 };
 
 constexpr const char* schema = R"(
@@ -55,8 +59,11 @@ CREATE TABLE tasks (
   finished_at      INTEGER NOT NULL,
   result           TEXT,                 -- JSON; NULL = null
   error            TEXT,
-  progress         TEXT                  -- JSON {fraction, message, at}
+  progress         TEXT,                 -- JSON {fraction, message, at}
+  cycle_start      INTEGER NOT NULL DEFAULT 0 -- attempts before this cycle
+                                              -- (POST /v1/tasks/{id}/retry)
 );
+CREATE TABLE paused_pools (name TEXT PRIMARY KEY); -- by an operator
 CREATE INDEX tasks_by_key ON tasks(idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status >= 3;
@@ -220,7 +227,8 @@ std::string task_store::check_path() {
     gone_why_ = message;
     gone_.store(true, std::memory_order_release);
   }
-  std::fprintf(stderr, "actorq: %s\n", message.c_str());
+  log::event(log::level::error, "store_error",
+             {{"msg", message}, {"store", path_}});
   auto& board = health();
   std::lock_guard<std::mutex> guard{board.mutex};
   board.gone_store = this;
@@ -358,8 +366,8 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   self->update_ = self->prepare(
       "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
-      "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ? "
-      "WHERE seq = ?");
+      "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ?, "
+      "cycle_start = ? WHERE seq = ?");
   self->by_id_ = self->prepare((std::string{"SELECT "} + view_columns
                                 + " FROM tasks WHERE id = ? AND " + not_expired)
                                    .c_str());
@@ -407,10 +415,15 @@ void task_store::migrate(int version) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  std::fprintf(stderr,
-               "actorq: migrated store %s from schema version %d to %d "
-               "(copy of the old one: %s)\n",
-               path_.c_str(), version, schema_version, backup.c_str());
+  log::event(log::level::info, "store_migrated",
+             {{"msg", "migrated store " + path_ + " from schema version "
+                        + std::to_string(version) + " to "
+                        + std::to_string(schema_version)
+                        + " (copy of the old one: " + backup + ")"},
+              {"store", path_},
+              {"from", version},
+              {"to", schema_version},
+              {"backup", backup}});
 }
 
 void task_store::write(const std::vector<task_row>& rows) {
@@ -464,8 +477,10 @@ void task_store::write(const std::vector<task_row>& rows) {
         sqlite3_bind_null(st, col++);
       else
         bind_text(st, col++, progress);
-      if (!row.insert)
+      if (!row.insert) {
+        sqlite3_bind_int(st, col++, row.cycle_start);
         sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));
+      }
       check(sqlite3_step(st), row.insert ? "cannot insert" : "cannot update");
     }
     check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
@@ -476,33 +491,90 @@ void task_store::write(const std::vector<task_row>& rows) {
   }
 }
 
+namespace {
+
+/// Columns of a whole task_row: view_columns, then what read_row adds.
+const std::string row_columns =
+    std::string{view_columns}
+    + ", input, backoff_ms, timeout_ms, idempotency_key, cycle_start";
+
+/// Reads the row_columns of a task (spec included).
+task_row read_row(sqlite3_stmt* st) {
+  task_row row;
+  row.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  row.state = read_view(st);
+  row.spec.kind = row.state.kind;
+  row.spec.pool = row.state.pool;
+  row.spec.max_retries = row.state.max_retries;
+  row.spec.input.value = json::parse(column_text(st, 14), nullptr, false);
+  row.spec.backoff_ms = sqlite3_column_int64(st, 15);
+  row.spec.timeout_ms = sqlite3_column_int64(st, 16);
+  row.spec.idempotency_key = column_text(st, 17);
+  row.cycle_start = sqlite3_column_int(st, 18);
+  return row;
+}
+
+} // namespace
+
 std::vector<task_row> task_store::load_live() {
   stmt_owner st;
-  check(sqlite3_prepare_v2(
-            db_,
-            (std::string{"SELECT "} + view_columns
-             + ", input, backoff_ms, timeout_ms, idempotency_key FROM tasks "
-               "WHERE status < 3 ORDER BY seq")
-                .c_str(),
-            -1, &st.st, nullptr),
+  check(sqlite3_prepare_v2(db_,
+                           ("SELECT " + row_columns
+                            + " FROM tasks WHERE status < 3 ORDER BY seq")
+                               .c_str(),
+                           -1, &st.st, nullptr),
         "cannot read");
   std::vector<task_row> out;
   int rc;
-  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
-    task_row row;
-    row.seq = static_cast<uint64_t>(sqlite3_column_int64(st.st, 0));
-    row.state = read_view(st.st);
-    row.spec.kind = row.state.kind;
-    row.spec.pool = row.state.pool;
-    row.spec.max_retries = row.state.max_retries;
-    row.spec.input.value = json::parse(column_text(st.st, 14), nullptr, false);
-    row.spec.backoff_ms = sqlite3_column_int64(st.st, 15);
-    row.spec.timeout_ms = sqlite3_column_int64(st.st, 16);
-    row.spec.idempotency_key = column_text(st.st, 17);
-    out.push_back(std::move(row));
-  }
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
+    out.push_back(read_row(st.st));
   check(rc, "cannot read");
   return out;
+}
+
+std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {
+  // Prepared per call: only an operator's retry asks.
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_,
+                           ("SELECT " + row_columns
+                            + " FROM tasks WHERE id = ? AND " + not_expired)
+                               .c_str(),
+                           -1, &st.st, nullptr),
+        "cannot read");
+  bind_id(st.st, 1, id);
+  sqlite3_bind_int64(st.st, 2, cutoff);
+  auto rc = sqlite3_step(st.st);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return read_row(st.st);
+}
+
+std::vector<std::string> task_store::paused_pools() {
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_, "SELECT name FROM paused_pools ORDER BY name",
+                           -1, &st.st, nullptr),
+        "cannot read");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
+    out.push_back(column_text(st.st, 0));
+  check(rc, "cannot read");
+  return out;
+}
+
+void task_store::set_paused(const std::string& pool, bool paused) {
+  if (auto gone = check_path(); !gone.empty())
+    throw store_error(gone);
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_,
+                           paused ? "INSERT OR IGNORE INTO paused_pools (name) "
+                                    "VALUES (?)"
+                                  : "DELETE FROM paused_pools WHERE name = ?",
+                           -1, &st.st, nullptr),
+        "cannot prepare");
+  bind_text(st.st, 1, pool);
+  check(sqlite3_step(st.st), "cannot write a pool's pause");
 }
 
 uint64_t task_store::last_seq() {
@@ -672,7 +744,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
                                        metrics::clock::now() - began);
         } catch (const std::exception& e) {
           if (self->state.failed_batches++ == 0)
-            std::fprintf(stderr, "actorq: %s\n", e.what());
+            log::event(log::level::error, "store_error", {{"msg", e.what()}});
           batch.error = e.what();
         }
         return std::move(batch);
@@ -707,7 +779,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         try {
           self->state.db->expire(cutoff);
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "actorq: %s\n", e.what());
+          log::event(log::level::error, "store_error", {{"msg", e.what()}});
         }
       },
       [=](get_atom, input_atom, const task_id& id) -> caf::result<raw_json> {
@@ -715,6 +787,24 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
           if (auto text = self->state.db->input(id, self->state.cutoff()))
             return raw_json{std::move(*text)};
           return make_error(error_code::not_found, "Task not found");
+        } catch (const std::exception& e) {
+          return unavailable(e);
+        }
+      },
+      [=](retry_atom, const task_id& id) -> caf::result<task_row> {
+        try {
+          if (auto row = self->state.db->row(id, self->state.cutoff()))
+            return std::move(*row);
+          return make_error(error_code::not_found, "Task not found");
+        } catch (const std::exception& e) {
+          return unavailable(e);
+        }
+      },
+      [=](hold_atom, const std::string& pool,
+          bool paused) -> caf::result<bool> {
+        try {
+          self->state.db->set_paused(pool, paused);
+          return paused;
         } catch (const std::exception& e) {
           return unavailable(e);
         }

@@ -74,6 +74,14 @@ public:
   /// task detail; the registry keeps no inputs in memory).
   std::optional<std::string> input(const task_id& id, int64_t cutoff);
 
+  /// Task `id` with everything it takes to run it again (POST .../retry).
+  std::optional<task_row> row(const task_id& id, int64_t cutoff);
+
+  /// The pools an operator paused (and did not resume), by name.
+  std::vector<std::string> paused_pools();
+  /// Remembers that `pool` is paused, or forgets it. Throws store_error.
+  void set_paused(const std::string& pool, bool paused);
+
   /// Tasks with seq <= filter.cursor, newest first (filter.cursor > 0).
   task_page list(const task_filter& filter, int64_t cutoff);
 

@@ -1,5 +1,6 @@
 #include "actors/supervisor.hpp"
 
+#include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/worker.hpp"
 
@@ -99,6 +100,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       reason = "worker died: " + self->system().render(msg.reason);
     if (st.settings.remote)
       degraded_until = 0;
+    log::event(log::level::warn, "worker_crashed",
+               {{"pool", st.settings.name},
+                {"slot", st.settings.first_slot + index},
+                {"reason", reason},
+                {"backoff_ms", std::chrono::duration_cast<millis>(delay).count()},
+                {"restarts", st.restarts}});
     self->send(st.pool, worker_dn_atom::value,
                st.settings.first_slot + index, std::move(reason), st.restarts,
                degraded_until);
@@ -110,6 +117,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         if (s.generation != generation || s.worker)
           return;
         spawn_worker(self, index);
+        log::event(log::level::info, "worker_restarted",
+                   {{"pool", self->state.settings.name},
+                    {"slot", self->state.settings.first_slot + index}});
       },
   };
 }

@@ -29,6 +29,7 @@ struct request {
   std::string kind;
   std::string input = "{}";
   std::string id;
+  std::string pool; // pause, resume
   std::string file;
   task_options task;
   list_options list;
@@ -120,6 +121,8 @@ std::vector<json> read_inputs(const std::string& file) {
 
 const std::vector<std::string> task_statuses{
     "queued", "running", "retrying", "succeeded", "failed", "cancelled"};
+const std::vector<std::string> unfinished_statuses{"queued", "running",
+                                                   "retrying"};
 
 const command commands[] = {
     {"submit", "submit a task and print it (with --wait: once it has ended)",
@@ -143,8 +146,40 @@ const command commands[] = {
      add_id,
      [](backend& b, request& r) { return b.wait(r.id, r.conn.timeout); }},
     {"cancel", "cancel a task (queued: at once; running: its result is "
-               "discarded)",
-     add_id, [](backend& b, request& r) { return b.cancel(r.id); }},
+               "discarded), or with --status/--kind every unfinished task "
+               "that matches",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("id", r.id, "the task's id")->check(task_id_check);
+       sub.add_option("--status", r.list.status,
+                      "cancel every task in this state (HTTP only)")
+         ->check(CLI::IsMember(unfinished_statuses));
+       sub.add_option("--kind", r.list.kind,
+                      "cancel every unfinished task of this kind (HTTP only)");
+     },
+     [](backend& b, request& r) {
+       bool many = !r.list.status.empty() || !r.list.kind.empty();
+       if (many == !r.id.empty())
+         fail_usage(many ? "cancel takes a task id or --status/--kind, not "
+                           "both"
+                         : "cancel needs a task id, or --status and/or "
+                           "--kind to cancel many");
+       return many ? b.cancel_many(r.list.status, r.list.kind)
+                   : b.cancel(r.id);
+     }},
+    {"retry", "run a failed or cancelled task again: same id, its attempts "
+              "go on (HTTP only)",
+     add_id, [](backend& b, request& r) { return b.retry(r.id); }},
+    {"pause", "pause a pool: it starts no queued work, running work "
+              "finishes, submissions still queue (HTTP only)",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("pool", r.pool, "the pool's name")->required();
+     },
+     [](backend& b, request& r) { return b.pause(r.pool, true); }},
+    {"resume", "resume a paused pool (HTTP only)",
+     [](CLI::App& sub, request& r) {
+       sub.add_option("pool", r.pool, "the pool's name")->required();
+     },
+     [](backend& b, request& r) { return b.pause(r.pool, false); }},
     {"batch", "run many inputs of one kind; results in input order",
      [](CLI::App& sub, request& r) {
        sub.add_option("kind", r.kind, "the kind of every item")->required();
@@ -291,6 +326,7 @@ int main(int argc, char** argv) {
   app.footer("Examples:\n"
              "  actorq-cli submit double '{\"value\": 21}' --wait 30\n"
              "  actorq-cli --url=http://10.0.0.5:8080 list --status failed\n"
+             "  actorq-cli cancel --status queued --kind slow\n"
              "  actorq-cli --connect 127.0.0.1:4242 batch square items.jsonl");
   request r;
   add_connection_options(app, r);

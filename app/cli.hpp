@@ -56,6 +56,14 @@ public:
   /// The task once it has ended, or as it is after `timeout`.
   virtual int wait(const std::string& id, std::chrono::seconds timeout) = 0;
   virtual int cancel(const std::string& id) = 0;
+  /// Cancels every unfinished task of this status and/or kind (one may
+  /// be empty); prints {"cancelled": n}.
+  virtual int cancel_many(const std::string& status, const std::string& kind)
+      = 0;
+  /// Runs a failed or cancelled task again (same id, attempts go on).
+  virtual int retry(const std::string& id) = 0;
+  /// Pauses (true) or resumes (false) a pool; prints the pool.
+  virtual int pause(const std::string& pool, bool paused) = 0;
   /// Runs `inputs` as one batch, sent in chunks of `chunk` items (a
   /// progress bar on a terminal); results in input order.
   virtual int batch(const std::string& kind, std::vector<json> inputs,

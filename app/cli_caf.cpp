@@ -123,7 +123,7 @@ class caf_backend : public backend {
   int http_only(const std::string& what) {
     std::cerr << "actorq-cli: " << what << " needs the HTTP API (--url or "
               << "ACTORQ_URL): the gateway (--connect) serves submit, "
-              << "status, wait, cancel, batch and nodes" << std::endl;
+              << "status, wait, cancel ID, batch and nodes" << std::endl;
     return exit_usage;
   }
 
@@ -267,6 +267,20 @@ public:
 
   int list(const list_options&) override {
     return http_only("list");
+  }
+
+  // Operator actions are HTTP routes only: the gateway's interface is for
+  // programs that run tasks, not for operating actorq.
+  int cancel_many(const std::string&, const std::string&) override {
+    return http_only("cancel --status/--kind");
+  }
+
+  int retry(const std::string&) override {
+    return http_only("retry");
+  }
+
+  int pause(const std::string&, bool paused) override {
+    return http_only(paused ? "pause" : "resume");
   }
 
   int info(const std::string& what) override {

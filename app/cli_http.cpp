@@ -118,6 +118,26 @@ public:
     return r ? print(*r) : exit_failed;
   }
 
+  int cancel_many(const std::string& status,
+                  const std::string& kind) override {
+    list_options filter;
+    filter.status = status;
+    filter.kind = kind;
+    auto r = call("DELETE", "/v1/tasks" + list_query(filter, ""));
+    return r ? print(*r) : exit_failed;
+  }
+
+  int retry(const std::string& id) override {
+    auto r = call("POST", "/v1/tasks/" + id + "/retry");
+    return r ? print(*r) : exit_failed;
+  }
+
+  int pause(const std::string& pool, bool paused) override {
+    auto r = call("POST", "/v1/pools/" + httplib::detail::encode_query_param(pool)
+                              + (paused ? "/pause" : "/resume"));
+    return r ? print(*r) : exit_failed;
+  }
+
   int batch(const std::string& kind, std::vector<json> inputs,
             const task_options& task, size_t chunk) override {
     ordered_json all{{"results", ordered_json::array()},

@@ -17,14 +17,20 @@
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 #include "actors/catalog.hpp"
+#include "actors/log.hpp"
 #include "actors/worker.hpp"
+#include "http/access_log.hpp"
 #include "http/server.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
 #include <iostream>
 #include <pthread.h>
+#include <unistd.h>
 #include <thread>
 
 using namespace actorq;
@@ -44,28 +50,67 @@ std::shared_ptr<metrics> make_metrics(const actorq_config& cfg) {
   return std::make_shared<metrics>(std::move(kinds), std::move(pools));
 }
 
+/// What a graceful stop left behind.
+struct drain_result {
+  uint32_t running = 0; // attempts still running after the grace period
+  uint64_t queued = 0;  // jobs that never started (they stay stored)
+};
+
 /// Graceful stop: refuse new work, start no new attempts, and give the
 /// running ones up to `grace` to finish (long-polls on them then see the end).
-void drain(caf::actor_system& sys, http::server& server,
-           const http::backend& actors, caf::timespan grace) {
+drain_result drain(caf::actor_system& sys, http::server& server,
+                   const http::backend& actors, caf::timespan grace) {
   server.drain();
   for (auto& p : actors.pools)
     caf::anon_send(p.handle, pause_atom::value);
   caf::anon_send(actors.leases, pause_atom::value); // ends lease long-polls
   auto deadline = std::chrono::steady_clock::now() + grace;
   caf::scoped_actor self{sys};
+  drain_result left;
   while (std::chrono::steady_clock::now() < deadline) {
-    uint32_t busy = 0;
+    left = {};
     for (auto& p : actors.pools)
       self->request(p.handle, std::chrono::seconds{1}, stats_atom::value)
-        .receive([&](pool_stats& st) { busy += st.busy; },
-                 [&](caf::error&) {});
-    if (busy == 0)
-      return;
+        .receive(
+          [&](pool_stats& st) {
+            left.running += st.busy;
+            left.queued += st.queued;
+          },
+          [&](caf::error&) {});
+    if (left.running == 0)
+      return left;
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
-  std::fprintf(stderr, "actorq: attempts still running after the grace "
-                       "period; stopping anyway\n");
+  return left;
+}
+
+/// The start-up line: where actorq listens and what it runs (names and
+/// sizes only: kinds' settings may hold secrets).
+void log_started(const actorq_config& cfg, const std::string& http,
+                 const std::string& gateway, size_t recovered) {
+  nlohmann::json pools = nlohmann::json::array();
+  for (auto& p : cfg.pools())
+    pools.push_back({{"name", p.name},
+                     {"size", p.size},
+                     {"threads", p.dedicated_threads ? "dedicated" : "shared"}});
+  nlohmann::json kinds = nlohmann::json::array();
+  for (auto& k : cfg.kinds()->kinds())
+    kinds.push_back(k.name);
+  auto pools_text = pools.dump();
+  auto kinds_text = kinds.dump();
+  log::event(log::level::info, "started",
+             // Not stdout's "actorq listening on http://…": scripts that
+             // read both streams search for that one.
+             {{"msg", "actorq started, HTTP on " + http},
+              {"http", http},
+              {"gateway", gateway},
+              {"store", cfg.store_path},
+              {"recovered", recovered},
+              {"pools", log::raw_json{pools_text}},
+              {"kinds", log::raw_json{kinds_text}},
+              {"auth", !cfg.http_auth_token.empty()},
+              {"access_log", cfg.log_access},
+              {"pid", static_cast<int64_t>(::getpid())}});
 }
 
 
@@ -73,6 +118,9 @@ void drain(caf::actor_system& sys, http::server& server,
 
 int main(int argc, char** argv) {
   actorq_config cfg;
+  // Started once the configuration is read; ends after the actor system, so
+  // that lines of its shutdown are written too.
+  std::optional<log::session> logging;
   std::optional<caf::actor_system> system_holder; // after cfg: it uses cfg
   register_types(cfg);
   std::vector<std::string> problems;
@@ -102,6 +150,9 @@ int main(int argc, char** argv) {
       std::cerr << "actorq: " << p << "\n";
     return 2;
   }
+  // From here on, events are log lines (stderr); the queued ones are
+  // written out on every way out of main.
+  logging.emplace(cfg.log_min, cfg.log_lines);
   // Every pool and kind, read by the actors from here on.
   install_catalog(cfg.kinds());
   tls_files tls{cfg.cluster_tls_certificate, cfg.cluster_tls_key,
@@ -135,6 +186,7 @@ int main(int argc, char** argv) {
   reg.write_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
+  std::vector<std::string> paused; // pools an operator paused, still paused
   if (cfg.store_path != ":memory:") {
     try {
       db = task_store::open(cfg.store_path, cfg.store_sync == "full");
@@ -142,8 +194,11 @@ int main(int argc, char** argv) {
         db->expire(now_ms() - reg.result_ttl.count());
       reg.recovered = db->load_live();
       reg.last_seq = db->last_seq();
+      paused = db->paused_pools();
     } catch (const std::exception& e) {
-      std::cerr << "actorq: cannot start: " << e.what() << "\n";
+      log::event(log::level::error, "start_failed",
+                 {{"msg", std::string{"cannot start: "} + e.what()},
+                  {"store", cfg.store_path}});
       return 1;
     }
   }
@@ -154,17 +209,29 @@ int main(int argc, char** argv) {
   actors.meters = make_metrics(cfg);
   for (auto settings : cfg.pools()) {
     settings.meters = actors.meters;
+    settings.paused = std::find(paused.begin(), paused.end(), settings.name)
+                      != paused.end();
+    if (settings.paused)
+      log::event(log::level::warn, "pool_paused",
+                 {{"msg", "pool '" + settings.name
+                            + "' is paused (by an operator): it starts nothing "
+                              "until POST /v1/pools/" + settings.name + "/resume"},
+                  {"pool", settings.name}});
     actors.pools.push_back(
         {settings.name, sys.spawn(pool, settings), settings.gauge});
   }
   reg.pools = actors.pools;
   reg.meters = actors.meters;
+  auto recovered = reg.recovered.size();
   if (db) {
-    if (!reg.recovered.empty())
-      std::fprintf(stderr, "actorq: resuming %zu unfinished tasks from %s\n",
-                   reg.recovered.size(), cfg.store_path.c_str());
+    if (recovered > 0)
+      log::event(log::level::info, "tasks_resumed",
+                 {{"msg", "resuming " + std::to_string(recovered)
+                            + " unfinished tasks from " + cfg.store_path},
+                  {"tasks", recovered},
+                  {"store", cfg.store_path}});
     // systemd: what start-up is waiting for
-    notify_status("resuming " + std::to_string(reg.recovered.size()) +
+    notify_status("resuming " + std::to_string(recovered) +
                   " unfinished tasks");
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
                                          reg.result_ttl.count(), actors.meters);
@@ -184,47 +251,61 @@ int main(int argc, char** argv) {
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };
+  std::string gateway; // host:port, "" when not published
   if (cfg.cluster_port > 0) {
     auto port = publish_gateway(sys, actors.gateway, cfg.cluster_host,
                                 static_cast<uint16_t>(cfg.cluster_port),
                                 tls.enabled());
     if (!port) {
-      std::cerr << "actorq: cannot publish the gateway on " << cfg.cluster_host
-                << ":" << cfg.cluster_port << ": " << sys.render(port.error())
-                << "\n";
+      log::event(log::level::error, "start_failed",
+                 {{"msg", "cannot publish the gateway on " + cfg.cluster_host
+                            + ":" + std::to_string(cfg.cluster_port) + ": "
+                            + sys.render(port.error())}});
       stop_actors();
       return 1;
     }
     std::printf("actorq gateway on %s:%u%s\n", cfg.cluster_host.c_str(), *port,
                 tls.enabled() ? " (TLS)" : "");
+    gateway = cfg.cluster_host + ":" + std::to_string(*port);
     if (!tls.enabled() && cfg.cluster_insecure)
-      std::fprintf(stderr,
-                   "actorq: WARNING: the gateway on %s:%u is plain BASP "
-                   "(cluster.insecure): anyone who reaches it can submit work "
-                   "and make actorq allocate memory; use [cluster.tls]\n",
-                   cfg.cluster_host.c_str(), *port);
+      log::event(log::level::warn, "config_warning",
+                 {{"msg", "the gateway on " + gateway
+                            + " is plain BASP (cluster.insecure): anyone who "
+                              "reaches it can submit work and make actorq "
+                              "allocate memory; use [cluster.tls]"},
+                  {"key", "cluster.insecure"}});
   }
 
   int exit_code = 0;
+  const char* stop_signal = "none"; // run() may end on its own
+  drain_result left;
   {
     http::server server{sys, cfg, actors};
+    if (cfg.log_access)
+      server.observe(http::access_log());
     auto port = server.bind();
     if (port < 0) {
-      std::cerr << "actorq: cannot listen on " << cfg.http_host << ":"
-                << cfg.http_port << "\n";
+      log::event(log::level::error, "start_failed",
+                 {{"msg", "cannot listen on " + cfg.http_host + ":"
+                            + std::to_string(cfg.http_port)}});
       exit_code = 1;
     } else {
       std::printf("actorq listening on http://%s:%d\n", cfg.http_host.c_str(),
                   port);
       std::fflush(stdout);
+      log_started(cfg, cfg.http_host + ":" + std::to_string(port), gateway,
+                  recovered);
       std::thread waiter{[&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
-        std::fprintf(stderr, "actorq: received %s, stopping\n",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+        stop_signal = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        log::event(log::level::info, "stopping",
+                   {{"msg", std::string{"received "} + stop_signal
+                              + ", stopping"},
+                    {"signal", stop_signal}});
         // systemd: deactivating while running work finishes
         notify_stopping("draining");
-        drain(sys, server, actors, cfg.shutdown_grace);
+        left = drain(sys, server, actors, cfg.shutdown_grace);
         // Jobs still running after the grace: SIGTERM, then SIGKILL after
         // their kind's kill-grace.
         stop_runners(std::chrono::seconds{30});
@@ -255,5 +336,15 @@ int main(int argc, char** argv) {
   }
   stop_actors(); // the HTTP threads are gone
   stop_runners(std::chrono::seconds{30});
+  if (exit_code == 0)
+    log::event(log::level::info, "stopped",
+               {{"msg", left.running == 0
+                          ? "stopped"
+                          : "attempts still running after the grace period; "
+                            "stopping anyway"},
+                {"signal", stop_signal},
+                {"drained", left.running == 0},
+                {"running", left.running},
+                {"queued", left.queued}});
   return exit_code;
 }

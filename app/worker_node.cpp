@@ -1,6 +1,7 @@
 #include "app/worker_node.hpp"
 
 #include "actors/catalog.hpp"
+#include "actors/log.hpp"
 #include "actors/supervisor.hpp"
 #include "app/cluster.hpp"
 #include "app/service_notify.hpp"
@@ -76,9 +77,9 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
                            ? static_cast<int>(cfg.http_port)
                            : -1);
     if (port < 0) {
-      std::fprintf(stderr, "actorq: cannot listen on %s:%lld\n",
-                   cfg.http_host.c_str(),
-                   static_cast<long long>(cfg.http_port));
+      log::event(log::level::error, "start_failed",
+                 {{"msg", "cannot listen on " + cfg.http_host + ":"
+                            + std::to_string(cfg.http_port)}});
       stop = true;
       pthread_kill(waiter.native_handle(), SIGTERM);
       waiter.join();
@@ -124,9 +125,11 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     }
     if (!problem.empty()) {
       if (problem != last_problem)
-        std::fprintf(stderr, "actorq: %s; retrying (backoff up to %llds)\n",
-                     problem.c_str(),
-                     static_cast<long long>(max_backoff.count() / 1000));
+        log::event(log::level::warn, "join_failed",
+                   {{"msg", problem + "; retrying (backoff up to "
+                              + std::to_string(max_backoff.count() / 1000)
+                              + "s)"},
+                    {"head", cfg.cluster_join}});
       last_problem = problem;
       pause(backoff);
       backoff = std::min(backoff * 2, max_backoff);
@@ -152,6 +155,10 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     std::printf("actorq worker node %s joined %s (pools: %s)\n",
                 offer.name.c_str(), cfg.cluster_join.c_str(), lent.c_str());
     std::fflush(stdout);
+    // Not "joined": tests count the line above to see (re)joins.
+    log::event(log::level::info, "head_connected",
+               {{"node", offer.name}, {"head", cfg.cluster_join},
+                {"pools", lent}});
     // systemd: started once the first head took us (again after a rejoin)
     notify_ready("serving " + cfg.cluster_join + " (pools: " + lent + ")");
     self->monitor(*gw);
@@ -166,8 +173,10 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     drop_workers();
     if (lost) {
       notify_status("lost the head at " + cfg.cluster_join + "; rejoining");
-      std::fprintf(stderr, "actorq: lost the head at %s; rejoining\n",
-                   cfg.cluster_join.c_str());
+      log::event(log::level::warn, "head_lost",
+                 {{"msg", "lost the head at " + cfg.cluster_join
+                            + "; rejoining"},
+                  {"head", cfg.cluster_join}});
       pause(backoff);
     }
   }
@@ -177,7 +186,9 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     http->stop();
     http_thread.join();
   }
-  std::fprintf(stderr, "actorq: worker node %s stopping\n", offer.name.c_str());
+  log::event(log::level::info, "stopped",
+             {{"msg", "worker node " + offer.name + " stopping"},
+              {"node", offer.name}});
   return 0;
 }
 

@@ -353,6 +353,22 @@ parsed<task_filter> parse_filter(const std::string* status,
   return filter;
 }
 
+parsed<task_filter> parse_cancel_filter(const std::string* status,
+                                        const std::string* kind,
+                                        const catalog& kinds) {
+  auto given = [](const std::string* p) { return p != nullptr && !p->empty(); };
+  if (!given(status) && !given(kind))
+    return invalid("give status and/or kind (e.g. ?status=queued&kind=K): "
+                   "cancelling every task needs a filter");
+  if (given(status)) {
+    auto s = parse_task_status(*status);
+    if (!s || is_terminal(*s))
+      return invalid("status must be one of queued, running, retrying "
+                     "(only unfinished tasks can be cancelled)");
+  }
+  return parse_filter(status, kind, nullptr, nullptr, kinds);
+}
+
 parsed<json> parse_seed_body(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return seed_error(json::array({"body"}), "field required",
@@ -474,18 +490,31 @@ std::string render_seed_batch(const batch_result& r) {
   return out;
 }
 
+namespace {
+
+json pool_json(const pool_stats& p) {
+  return {{"name", p.name},
+          {"size", p.size},
+          {"busy", p.busy},
+          {"queued", p.queued},
+          {"completed", p.completed},
+          {"failed", p.failed},
+          {"restarts", p.restarts},
+          {"state", p.degraded ? "degraded" : "ok"},
+          {"paused", p.paused}};
+}
+
+} // namespace
+
 std::string render_pools(const std::vector<pool_stats>& xs) {
   json out = json::array();
   for (auto& p : xs)
-    out.push_back({{"name", p.name},
-                   {"size", p.size},
-                   {"busy", p.busy},
-                   {"queued", p.queued},
-                   {"completed", p.completed},
-                   {"failed", p.failed},
-                   {"restarts", p.restarts},
-                   {"state", p.degraded ? "degraded" : "ok"}});
+    out.push_back(pool_json(p));
   return out.dump();
+}
+
+std::string render_pool(const pool_stats& p) {
+  return pool_json(p).dump();
 }
 
 std::string render_nodes(const std::vector<node_view>& xs) {

@@ -69,6 +69,12 @@ parsed<task_filter> parse_filter(const std::string* status,
                                  const std::string* cursor,
                                  const catalog& kinds);
 
+/// DELETE /v1/tasks?status=&kind=: at least one of them, an unfinished
+/// status, a known kind.
+parsed<task_filter> parse_cancel_filter(const std::string* status,
+                                        const std::string* kind,
+                                        const catalog& kinds);
+
 /// A non-negative integer query parameter in [lo, hi].
 parsed<int64_t> parse_int_param(const std::string& name,
                                 const std::string& text, int64_t lo,
@@ -108,6 +114,8 @@ std::string render_task(const task_view& v);
 std::string render_page(const task_page& p);
 std::string render_batch(const batch_result& r);
 std::string render_pools(const std::vector<pool_stats>& xs);
+/// One pool as in GET /v1/pools (the answer to pause and resume).
+std::string render_pool(const pool_stats& p);
 /// GET /v1/kinds; `serving`: remote kind → workers connected for it.
 std::string render_kinds(
     const catalog& kinds,

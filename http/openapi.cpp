@@ -296,7 +296,7 @@ constexpr const char* schemas_text = R"json({
   "Kinds": {"type": "array", "items": {"$ref": "#/components/schemas/Kind"}},
   "Pool": {
     "type": "object",
-    "required": ["name", "size", "busy", "queued", "completed", "failed", "restarts", "state"],
+    "required": ["name", "size", "busy", "queued", "completed", "failed", "restarts", "state", "paused"],
     "properties": {
       "name": {"type": "string"},
       "size": {"type": "integer", "description": "Workers."},
@@ -305,10 +305,12 @@ constexpr const char* schemas_text = R"json({
       "completed": {"type": "integer"},
       "failed": {"type": "integer"},
       "restarts": {"type": "integer", "description": "Worker restarts after crashes."},
-      "state": {"type": "string", "description": "ok or degraded (restarting workers too often); other states may be added."}
+      "state": {"type": "string", "description": "ok or degraded (restarting workers too often); other states may be added."},
+      "paused": {"type": "boolean", "description": "Paused by an operator (POST /v1/pools/{name}/pause): starts nothing queued until resumed."}
     },
-    "examples": [{"name": "io", "size": 8, "busy": 2, "queued": 0, "completed": 120, "failed": 3, "restarts": 0, "state": "ok"}]
+    "examples": [{"name": "io", "size": 8, "busy": 2, "queued": 0, "completed": 120, "failed": 3, "restarts": 0, "state": "ok", "paused": false}]
   },
+
   "Pools": {"type": "array", "items": {"$ref": "#/components/schemas/Pool"}},
   "Node": {
     "type": "object",

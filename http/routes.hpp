@@ -369,6 +369,9 @@ void with_body(const httplib::Request& req, httplib::Response& res, F f) {
 
 /// Submitting, reading, listing and cancelling tasks (routes_tasks.cpp).
 void task_routes(router& r, const route_context& c);
+/// Operator actions: retry, cancel many, pause and resume a pool
+/// (routes_operator.cpp).
+void operator_routes(router& r, const route_context& c);
 /// POST /v1/batches (routes_tasks.cpp).
 void batch_routes(router& r, const route_context& c);
 /// The Python service's batch and submit routes (routes_tasks.cpp).

@@ -347,6 +347,7 @@ void server::routes() {
                   &waits_, &draining_, &ready_};
   // In this order: httplib tries routes in the order they were registered.
   task_routes(r, c);
+  operator_routes(r, c);
   batch_routes(r, c);
   info_routes(r, c);
   lease_routes(r, c);

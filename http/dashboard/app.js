@@ -139,13 +139,37 @@
     const pools = await api("/v1/pools");
     const maxQueued = Math.max(1, ...pools.map((p) => p.queued));
     fill($("pools"), pools.map((p) =>
-      el("tr", { data: { pool: p.name } },
+      el("tr", { data: { pool: p.name, paused: p.paused } },
         el("td", {}, p.name),
-        el("td", {}, badge(p.state)),
+        el("td", {}, ...poolState(p)),
         el("td", {}, el("div", { class: "bar" }, ...busyBar(p))),
         el("td", {}, el("div", { class: "bar" },
           el("meter", { min: 0, max: maxQueued, value: p.queued }), p.queued)),
-        num(p.completed), num(p.failed), num(p.restarts))), "no pools");
+        num(p.completed), num(p.failed), num(p.restarts),
+        el("td", {}, poolButton(p)))), "no pools");
+  }
+
+  // "ok" or "degraded"; a paused pool says "paused" instead of "ok".
+  function poolState(p) {
+    if (!p.paused) return [badge(p.state)];
+    return p.state === "ok" ? [badge("paused")] : [badge(p.state), " ", badge("paused")];
+  }
+
+  // Pause (queued work waits, running work finishes) or resume a pool.
+  function poolButton(p) {
+    const verb = p.paused ? "resume" : "pause";
+    const button = el("button", { type: "button", class: "pool-action",
+      data: { pool: p.name, action: verb } }, p.paused ? "Resume" : "Pause");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(`/v1/pools/${encodeURIComponent(p.name)}/${verb}`, "POST");
+      } catch (e) {
+        if (!(e instanceof AuthNeeded)) $("updated").textContent = e.message;
+      }
+      refreshNow();
+    });
+    return button;
   }
 
   function makeChart() {
@@ -293,6 +317,36 @@
     $("detail-result").textContent = json(t.result);
     $("detail-error").textContent = t.error || "";
     $("cancel").disabled = TERMINAL.has(t.status) || t.cancel_requested;
+    $("retry").disabled = t.status !== "failed" && t.status !== "cancelled";
+  }
+
+  async function retrySelected() {
+    const id = state.selected;
+    $("retry").disabled = true;
+    try {
+      await api(`/v1/tasks/${encodeURIComponent(id)}/retry`, "POST");
+      $("cancel-message").textContent = "Retried: queued again, its attempts go on.";
+    } catch (e) {
+      if (!(e instanceof AuthNeeded)) $("cancel-message").textContent = e.message;
+    }
+    refreshNow();
+  }
+
+  // Cancels every queued task of the kind filter (all kinds if none), once
+  // the operator confirms.
+  async function cancelQueued() {
+    const kind = $("kind-filter").value;
+    const what = kind ? `every queued task of kind ${kind}` : "every queued task";
+    if (!confirm(`Cancel ${what}?`)) return;
+    const params = new URLSearchParams({ status: "queued" });
+    if (kind) params.set("kind", kind);
+    try {
+      const { cancelled } = await api("/v1/tasks?" + params, "DELETE");
+      $("bulk-message").textContent = `Cancelled ${cancelled} queued task${cancelled === 1 ? "" : "s"}.`;
+    } catch (e) {
+      if (!(e instanceof AuthNeeded)) $("bulk-message").textContent = e.message;
+    }
+    refreshNow();
   }
 
   async function cancelSelected() {
@@ -342,6 +396,8 @@
   $("token-form").addEventListener("submit", useToken);
   $("forget-token").addEventListener("click", forgetToken);
   $("cancel").addEventListener("click", cancelSelected);
+  $("retry").addEventListener("click", retrySelected);
+  $("cancel-queued").addEventListener("click", cancelQueued);
   $("close-detail").addEventListener("click", closeDetail);
   for (const id of ["status-filter", "kind-filter", "window"])
     $(id).addEventListener("change", refreshNow);

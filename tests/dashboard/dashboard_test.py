@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -307,6 +307,62 @@ class DashboardTest(unittest.TestCase):
         self.assertTrue(self.browser.save_screenshot(path))
         print("screenshot:", path)
         self.assertEqual(console_errors(self.browser), [])
+
+    def test_6_operator_actions(self):
+        """Retry in a failed task's detail, Pause/Resume per pool, "Cancel all
+        queued" for the kind filter (after a confirm)."""
+        b = self.browser
+        failed = self.daemon.submit("fail", {"code": 64})  # permanent: fails at once
+        wait_for("the task to fail", lambda: self.daemon.task(failed)["status"] == "failed")
+        b.get(self.daemon.url + "/")
+        wait_for("the failed task listed", lambda: row_state(b, "tasks", failed))
+        click(b, '#tasks tr[data-id="%s"]' % failed)
+        wait_for("the retry button", lambda: b.find_element(By.ID, "retry").is_enabled()
+                 and b.find_element(By.ID, "detail-id").text == failed)
+        b.find_element(By.ID, "retry").click()
+        wait_for("the retried task to fail again",
+                 lambda: self.daemon.task(failed)["attempts"] == 2
+                 and self.daemon.task(failed)["status"] == "failed")
+        self.assertIn("Retried", b.find_element(By.ID, "cancel-message").text)
+        click(b, "#close-detail")
+
+        # Pause the pool: submissions queue, nothing starts.
+        pool = '#pools tr[data-pool="jobs"]'
+        click(b, pool + ' button[data-action="pause"]')
+        wait_for("the pool shown paused", lambda: b.execute_script(
+            "const r = document.querySelector(arguments[0]);"
+            "return r && r.dataset.paused === 'true' && r.innerText.includes('paused')", pool))
+        pools = json.loads(self.daemon.call("GET", "/v1/pools")[1])
+        self.assertTrue([p for p in pools if p["name"] == "jobs"][0]["paused"])
+        waiting = [self.daemon.submit("cat", {"n": i}) for i in range(2)]
+        other = self.daemon.submit("thumbnail", {"pages": 1, "ms_per_page": 1})
+        time.sleep(0.5)
+        self.assertEqual({self.daemon.task(t)["status"] for t in waiting}, {"queued"})
+
+        # Cancel all queued of kind cat, confirmed: the thumbnail stays.
+        b.find_element(By.CSS_SELECTOR, "#kind-filter").send_keys("cat")
+        click(b, "#cancel-queued")
+        def confirm_open():
+            try:
+                return b.switch_to.alert
+            except NoAlertPresentException:
+                return None
+        alert = wait_for("the confirm", confirm_open)
+        self.assertIn("kind cat", alert.text)
+        alert.accept()
+        wait_for("the count", lambda: "Cancelled 2 queued tasks" in
+                 b.find_element(By.ID, "bulk-message").text)
+        self.assertEqual({self.daemon.task(t)["status"] for t in waiting}, {"cancelled"})
+        self.assertEqual(self.daemon.task(other)["status"], "queued")
+
+        # Resume: the thumbnail runs.
+        click(b, pool + ' button[data-action="resume"]')
+        wait_for("the queued task to run after resume",
+                 lambda: self.daemon.task(other)["status"] == "succeeded")
+        wait_for("the pool shown running", lambda: b.execute_script(
+            "const r = document.querySelector(arguments[0]);"
+            "return r && r.dataset.paused === 'false'", pool))
+        self.assertEqual(console_errors(b), [])
 
 
 class TokenTest(unittest.TestCase):

@@ -413,6 +413,53 @@ TEST_CASE("cli: actorq-cli sends the token of --token or ACTORQ_AUTH_TOKEN",
   CHECK(env.j()["result"] == json{{"result", 8}});
 }
 
+TEST_CASE("cli: actorq-cli retries a task, cancels many and pauses and "
+          "resumes a pool over HTTP",
+          "[cli]") {
+  Server srv{{"--retry.backoff=10ms"}};
+  auto u = url(srv);
+  // retry: a failed task runs again, its attempts going on.
+  auto failed = cli({u, "submit", "flaky", R"({"fail_times": 1})",
+                     "--max-retries=0", "--wait", "10"});
+  REQUIRE(failed.rc == 0);
+  REQUIRE(failed.j()["status"] == "failed");
+  auto id = failed.j()["id"].get<std::string>();
+  auto retried = cli({u, "retry", id});
+  INFO(retried);
+  REQUIRE(retried.rc == 0);
+  CHECK(retried.j()["status"] == "queued");
+  auto done = wait_terminal(srv, id);
+  CHECK(done["status"] == "succeeded");
+  CHECK(done["attempts"] == 2);
+  auto again = cli({u, "retry", id});
+  CHECK(again.rc == 1);
+  CHECK(again.j()["code"] == "conflict");
+  // pause: submissions queue; cancel many; resume.
+  auto paused = cli({u, "pause", "io"});
+  INFO(paused);
+  REQUIRE(paused.rc == 0);
+  CHECK(paused.j()["paused"] == true);
+  auto queued = submit(srv, {{"kind", "echo"}, {"input", {{"x", 1}}}});
+  auto kept = submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 1}}}});
+  auto cancelled = cli({u, "cancel", "--status", "queued", "--kind=echo"});
+  INFO(cancelled);
+  REQUIRE(cancelled.rc == 0);
+  CHECK(cancelled.j() == json{{"cancelled", 1}});
+  CHECK(get_task(srv, queued)["status"] == "cancelled");
+  CHECK(get_task(srv, kept)["status"] == "queued");
+  auto resumed = cli({u, "resume", "io"});
+  REQUIRE(resumed.rc == 0);
+  CHECK(resumed.j()["paused"] == false);
+  CHECK(wait_terminal(srv, kept)["status"] == "succeeded");
+  CHECK(cli({u, "pause", "no-such-pool"}).rc == 1);
+  // Wrong command lines: exit 2 before anything is sent.
+  CHECK(cli({u, "cancel"}).rc == 2);
+  CHECK(cli({u, "cancel", id, "--status", "queued"}).rc == 2);
+  CHECK(cli({u, "cancel", "--status", "succeeded"}).rc == 2);
+  CHECK(cli({u, "retry"}).rc == 2);
+  CHECK(cli({u, "pause"}).rc == 2);
+}
+
 TEST_CASE("cli: actorq-cli over CAF (--connect) runs the same commands",
           "[cli]") {
   auto port = free_port();
@@ -435,4 +482,13 @@ TEST_CASE("cli: actorq-cli over CAF (--connect) runs the same commands",
   INFO(list);
   CHECK(list.rc == 2);
   CHECK_THAT(list.err, Catch::Contains("needs the HTTP API"));
+  // Operator actions are HTTP routes: the CLI says so.
+  for (auto args : std::vector<std::vector<std::string>>{
+           {c, "retry", id}, {c, "pause", "io"}, {c, "resume", "io"},
+           {c, "cancel", "--status", "queued"}}) {
+    auto r = cli(args);
+    INFO(r);
+    CHECK(r.rc == 2);
+    CHECK_THAT(r.err, Catch::Contains("needs the HTTP API (--url"));
+  }
 }

@@ -443,3 +443,26 @@ TEST_CASE("cluster: a worker that crashes on a worker node fails its attempt "
   CHECK(done["status"] == "succeeded");
   CHECK(nodes(head)["w1"]["completed"] == 1);
 }
+
+TEST_CASE("cluster: a paused pool gives its worker nodes no work until it "
+          "resumes",
+          "[cluster][operator]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port), "--pools.io.size=1"}};
+  Server w1{worker_args(port, "w1", {"--pools.io.size=2"})};
+  REQUIRE(w1.wait_output("joined"));
+  REQUIRE_STATUS(head.post("/v1/pools/io/pause", ""), 200);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(
+        submit(head, {{"kind", "double"}, {"input", {{"value", i}}}}));
+  std::this_thread::sleep_for(300ms);
+  for (auto& id : ids)
+    CHECK(get_task(head, id)["status"] == "queued");
+  CHECK(nodes(head)["w1"]["completed"] == 0);
+  CHECK(pools(head)["io"]["queued"] == 4);
+  REQUIRE_STATUS(head.post("/v1/pools/io/resume", ""), 200);
+  for (auto& id : ids)
+    CHECK(wait_terminal(head, id)["status"] == "succeeded");
+  CHECK(nodes(head)["w1"]["completed"].get<int>() >= 1);
+}

@@ -207,8 +207,10 @@ TEST_CASE("errors: a wrong method on a known path is 405 with a JSON body", "[er
   auto id = submit(srv, {{"kind", "double"}, {"input", {{"value", 1}}}});
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"PUT", "/v1/tasks"},
-      {"DELETE", "/v1/tasks"},
       {"PATCH", "/v1/tasks/" + id},
+      {"GET", "/v1/tasks/" + id + "/retry"},
+      {"GET", "/v1/pools/io/pause"},
+      {"DELETE", "/v1/pools/io/resume"},
       {"POST", "/v1/tasks/" + id},
       {"PUT", "/v1/tasks/" + id},
       {"GET", "/v1/batches"},

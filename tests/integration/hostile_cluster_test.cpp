@@ -86,7 +86,8 @@ TEST_CASE("hostile cluster: a plain gateway listens on loopback only unless "
   CHECK(refused.output.find("cluster.insecure") != std::string::npos);
   Server accepted{{"--cluster.port=" + port, "--cluster.host=0.0.0.0",
                    "--cluster.insecure"}};
-  CHECK(accepted.wait_output("WARNING: the gateway"));
+  CHECK(accepted.wait_output("\"event\":\"config_warning\""));
+  CHECK(accepted.output().find("is plain BASP (cluster.insecure)") != std::string::npos);
   CHECK(accepted.get("/healthz").status == 200);
 }
 

@@ -541,3 +541,27 @@ TEST_CASE("leases: attempts for a long-poll whose client went away go back unsta
   CHECK(t["status"] == "succeeded");
   CHECK(t["attempts"] == 1);
 }
+
+TEST_CASE("leases: a paused pool grants no leases, and a worker waiting "
+          "for one gets it when the pool resumes",
+          "[leases][operator]") {
+  Server srv{lease_args()};
+  REQUIRE_STATUS(srv.post("/v1/pools/leased/pause", ""), 200);
+  auto id = submit(srv, {{"kind", "job"}, {"input", {{"n", 1}}}});
+  CHECK(lease(srv, {{"kinds", {"job"}}, {"max", 1}, {"wait_ms", 300}})
+            .empty());
+  CHECK(get_task(srv, id)["status"] == "queued");
+  // Catch assertions stay on this thread.
+  auto waiting = std::async(std::launch::async, [&] {
+    return srv.post("/v1/leases", json{{"kinds", {"job"}}, {"max", 1},
+                                       {"wait_ms", 5000}});
+  });
+  std::this_thread::sleep_for(300ms);
+  REQUIRE_STATUS(srv.post("/v1/pools/leased/resume", ""), 200);
+  auto answer = waiting.get();
+  REQUIRE_STATUS(answer, 200);
+  auto got = answer.j()["leases"];
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]["task"]["id"] == id);
+  CHECK(get_task(srv, id)["status"] == "running");
+}

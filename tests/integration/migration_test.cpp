@@ -70,7 +70,7 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     Server srv({"--store.path=" + path, "--store.result-ttl=0",
                 "--seed.delay-scale=0.05"});
     CHECK(srv.wait_output("migrated store " + path
-                          + " from schema version 1 to 2"));
+                          + " from schema version 1 to 3"));
     // The copy is the old store, byte for byte in content.
     auto backup = path + ".bak-v1";
     REQUIRE(std::filesystem::exists(backup));
@@ -112,7 +112,10 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     srv.kill(SIGTERM);
     CHECK(srv.wait_exit(15s).code == 0);
   }
-  CHECK(query_int(path, "PRAGMA user_version") == 2);
+  CHECK(query_int(path, "PRAGMA user_version") == 3);
+  // Schema 3: operator actions (a retried task's cycle, paused pools).
+  CHECK(query_int(path, "SELECT count(*) FROM paused_pools") == 0);
+  CHECK(query_int(path, "SELECT max(cycle_start) FROM tasks") == 0);
   CHECK(query_int(path, "SELECT count(*) FROM tasks") == 6);
   // A second start finds nothing to migrate.
   Server again({"--store.path=" + path, "--store.result-ttl=0"});

@@ -176,6 +176,17 @@ await check("DELETE", "/v1/tasks/{id}", `/v1/tasks/${failing.id}`, undefined, "e
 const queued = (await check("POST", "/v1/tasks", "/v1/tasks",
   { kind: "py-wordcount", input: { text: "a b" } }, "lease kind")).json();
 await check("DELETE", "/v1/tasks/{id}", `/v1/tasks/${queued.id}`, undefined, "queued");
+// Operator actions.
+await check("POST", "/v1/tasks/{id}/retry", `/v1/tasks/${failing.id}/retry`, undefined, "failed");
+await check("POST", "/v1/tasks/{id}/retry", `/v1/tasks/${made.id}/retry`, undefined, "succeeded");
+await check("POST", "/v1/tasks/{id}/retry", "/v1/tasks/nope/retry", undefined, "unknown");
+await check("POST", "/v1/pools/{name}/pause", "/v1/pools/jobs/pause");
+await check("POST", "/v1/tasks", "/v1/tasks", { kind: "cat", input: { n: 1 } }, "into a paused pool");
+await check("DELETE", "/v1/tasks", "/v1/tasks?status=queued&kind=cat");
+await check("DELETE", "/v1/tasks", "/v1/tasks", undefined, "no filter");
+await check("DELETE", "/v1/tasks", "/v1/tasks?status=succeeded", undefined, "ended status");
+await check("POST", "/v1/pools/{name}/resume", "/v1/pools/jobs/resume");
+await check("POST", "/v1/pools/{name}/pause", "/v1/pools/nope/pause", undefined, "unknown pool");
 await check("POST", "/v1/batches", "/v1/batches", { kind: "echo", items: [{ a: 1 }, { b: 2 }] });
 await check("POST", "/v1/batches", "/v1/batches", { kind: "echo" }, "no items");
 

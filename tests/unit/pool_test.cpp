@@ -249,3 +249,44 @@ TEST_CASE_METHOD(fixture, "cancelling a running job frees its worker",
   CHECK(s.completed == 1);
   CHECK(s.busy == 0);
 }
+
+TEST_CASE_METHOD(fixture, "a paused pool starts nothing queued, finishes "
+                          "what runs, queues submissions, resume starts them",
+                 "[pool][hold]") {
+  auto settings = make_settings("test", 2);
+  auto p = spawn_pool(settings);
+  submit(p, make_job(1, "sleep", {{"ms", 100}}));
+  run();
+  CHECK(keys_of(events(), job_phase::started) == std::vector<uint64_t>{1});
+  CHECK(ask<pool_stats>(p, hold_atom::value, true)->paused);
+  submit(p, make_job(2, "sleep", {{"ms", 100}}));
+  submit(p, make_job(3, "sleep", {{"ms", 100}}));
+  run();
+  CHECK(events().empty()); // a worker is idle, yet nothing starts
+  advance(100ms);
+  auto xs = events();
+  CHECK(keys_of(xs, job_phase::succeeded) == std::vector<uint64_t>{1});
+  CHECK(keys_of(xs, job_phase::started).empty());
+  auto s = stats(p);
+  CHECK(s.paused);
+  CHECK(s.queued == 2);
+  CHECK(s.busy == 0);
+  // The drain's pause is another state: resuming the hold does not undo it.
+  CHECK_FALSE(ask<pool_stats>(p, hold_atom::value, false)->paused);
+  CHECK(keys_of(events(), job_phase::started) == std::vector<uint64_t>{2, 3});
+  CHECK_FALSE(stats(p).paused);
+  advance(100ms);
+  CHECK(keys_of(events(), job_phase::succeeded)
+        == std::vector<uint64_t>{2, 3});
+  // A pool started paused (from the store after a restart) waits too.
+  settings.paused = true;
+  auto q = spawn_pool(settings);
+  submit(q, make_job(4, "sleep", {{"ms", 1}}));
+  run();
+  CHECK(events().empty());
+  CHECK(stats(q).paused);
+  self->send(q, pause_atom::value); // draining as well
+  ask<pool_stats>(q, hold_atom::value, false);
+  run();
+  CHECK(events().empty()); // still draining: nothing starts
+}

@@ -225,3 +225,39 @@ TEST_CASE_METHOD(durable_fixture, "registry: ended tasks beyond memory_tasks "
   auto gone = ask<task_view>(reg, get_atom::value, task_id::random());
   CHECK_FALSE(gone);
 }
+
+TEST_CASE("task_store: a retried task's row and cycle, paused pools, across "
+          "a reopen",
+          "[store]") {
+  temp_store tmp;
+  auto row = new_row(1, "flaky", {{"fail_times", 3}});
+  {
+    auto db = task_store::open(tmp.path, true);
+    CHECK(db->paused_pools().empty());
+    db->write({row});
+    // Failed after 3 attempts, then retried: queued again, cycle from 3.
+    auto retried = row;
+    retried.insert = false;
+    retried.state.status = task_status::queued;
+    retried.state.attempts = 3;
+    retried.cycle_start = 3;
+    db->write({retried});
+    db->set_paused("io", true);
+    db->set_paused("cpu", true);
+    db->set_paused("io", true); // twice: still once
+    db->set_paused("cpu", false);
+  }
+  auto db = task_store::open(tmp.path, true);
+  CHECK(db->paused_pools() == std::vector<std::string>{"io"});
+  auto read = db->row(row.state.id, INT64_MIN);
+  REQUIRE(read);
+  CHECK(read->seq == 1);
+  CHECK(read->cycle_start == 3);
+  CHECK(read->state.attempts == 3);
+  CHECK(read->spec.input.value == json{{"fail_times", 3}});
+  CHECK(read->spec.backoff_ms == 10);
+  auto live = db->load_live();
+  REQUIRE(live.size() == 1);
+  CHECK(live[0].cycle_start == 3);
+  CHECK_FALSE(db->row(task_id::random(), INT64_MIN));
+}
