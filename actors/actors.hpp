@@ -17,6 +17,8 @@
 //     heartbeat──▶ HTTP bridge ──▶ lease desk ──take──▶ pool ──attempts──▶
 //     lease desk; settles go back as attempt_done (slot lease_slot)
 //   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
+//   metrics (actors/metrics.hpp, not an actor): registry, pools, supervisors,
+//     store and the HTTP observer count into it; GET /metrics renders it
 //   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
 //     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
 //
@@ -28,6 +30,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -335,6 +338,9 @@ struct job {
   bool progress = false; // also report `started`, `retrying`, `progress`
   job_listener_actor listener;
   task_id task; // the registry's task; zero for batch items
+  // The pool's own clock readings for metrics (never sent between nodes):
+  // when the job entered the queue, when its current attempt began.
+  std::chrono::steady_clock::time_point queued_since, attempt_since;
 };
 
 template <class Inspector>

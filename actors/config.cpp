@@ -66,6 +66,11 @@ actorq_config::actorq_config() {
       .add(cluster_tls_key, "key", "PEM private key of this node")
       .add(cluster_tls_ca_file, "ca-file",
            "PEM CA certificate; peers must present a certificate it signed");
+  caf::config_option_adder{custom_options_, "metrics"}
+      .add(metrics_enabled, "enabled",
+           "count tasks, attempts and requests for GET /metrics")
+      .add(metrics_public, "public",
+           "serve GET /metrics without the auth token (scrapers)");
   caf::config_option_adder{custom_options_, "shutdown"}.add(
       shutdown_grace, "grace",
       "on SIGTERM/SIGINT, how long running attempts may take to finish");
@@ -123,13 +128,13 @@ actorq_config::option(const std::string& name) const {
 
 std::vector<std::string> actorq_config::validate() {
   std::vector<std::string> problems;
-  for (auto& [name, value] : flag_args_) {
-    option(name)->store(value);
-    caf::put(content, name, value);
-  }
   // CAF stores unknown keys and silently drops values of the wrong type:
   // check the file's values, then every key against the options.
   check_file_values(problems);
+  for (auto& [name, on] : flag_args_) {
+    caf::put(content, name, on);
+    option(name)->store(caf::config_value{on});
+  }
   std::vector<std::pair<std::string, const caf::config_value*>> keys;
   leaf_keys(content, "", keys);
   for (auto& [name, value] : keys) {

@@ -16,6 +16,7 @@
 namespace actorq {
 
 class catalog;
+class metrics;
 
 using millis = std::chrono::milliseconds;
 
@@ -88,6 +89,7 @@ struct pool_settings {
   // and the node's clock means nothing to the head (no degraded window).
   uint32_t first_slot = 0;
   bool remote = false;
+  std::shared_ptr<metrics> meters; // null: metrics off (or a worker node)
   bool paused = false; // by an operator before a restart (from the store)
 };
 
@@ -184,8 +186,7 @@ private:
   std::vector<std::string> option_names() const;
 
   std::vector<std::pair<std::string, std::string>> section_args_; // key, text
-  // --FLAG=true|false (CAF reads bare flags only); validate() stores them.
-  std::vector<std::pair<std::string, caf::config_value>> flag_args_;
+  std::vector<std::pair<std::string, bool>> flag_args_; // --FLAG=true|false
   std::shared_ptr<const catalog> catalog_;
   size_t first_own_option_ = 0; // CAF's options come before actorq's
   bool help_requested_ = false;
@@ -229,6 +230,10 @@ public:
   std::string cluster_tls_certificate;
   std::string cluster_tls_key;
   std::string cluster_tls_ca_file;
+
+  // [metrics]
+  bool metrics_enabled = true; // false: nothing counted, /metrics is 404
+  bool metrics_public = false; // true: /metrics needs no token
 
   // [shutdown]
   caf::timespan shutdown_grace = std::chrono::seconds{10};

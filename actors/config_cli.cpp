@@ -286,10 +286,11 @@ std::string actorq_config::take_option(const std::string& name,
   if (name == "config-file")
     config_file_arg_ = text;
   cli_keys_.push_back(name);
-  // CAF takes a flag only bare (--log.access): "--log.access=false" is kept
-  // here and stored after CAF's parse, over the file's value.
-  if (value && opt != nullptr && opt->is_flag()) {
-    flag_args_.emplace_back(name, *opt->parse(text));
+  // CAF 0.17 takes a flag only bare (--cluster.insecure): a value given
+  // (--metrics.enabled=false) goes into `content` after CAF's parse, over
+  // the config file's (validate()).
+  if (opt != nullptr && opt->is_flag() && value) {
+    flag_args_.emplace_back(name, text == "true");
     return "";
   }
   args.push_back(value ? "--" + name + "=" + text : "--" + name);

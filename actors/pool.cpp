@@ -3,6 +3,7 @@
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/time.hpp"
 
@@ -40,9 +41,18 @@ void flush_events(self_ptr self) {
   self->state.outbox.clear();
 }
 
+/// The catalog's index of a job's kind (the job queue's key).
+uint32_t kind_of(const job& j) {
+  auto i = current_catalog().kind_index(j.spec.kind);
+  return i < 0 ? 0 : static_cast<uint32_t>(i);
+}
+
 /// An attempt of `j` ended: finish the job, or schedule its retry.
 void settle(self_ptr self, job j, outcome result) {
   auto& st = self->state;
+  if (auto& m = st.settings.meters)
+    m->attempt_ended(kind_of(j), result.ok,
+                     metrics::clock::now() - j.attempt_since);
   if (result.ok) {
     ++st.completed;
     emit(self, j, job_phase::succeeded, std::move(result));
@@ -58,12 +68,6 @@ void settle(self_ptr self, job j, outcome result) {
   }
   ++st.failed;
   emit(self, j, job_phase::failed, std::move(result));
-}
-
-/// The catalog's index of a job's kind (the job queue's key).
-uint32_t kind_of(const job& j) {
-  auto i = current_catalog().kind_index(j.spec.kind);
-  return i < 0 ? 0 : static_cast<uint32_t>(i);
 }
 
 /// Jobs without a timeout that run on dedicated threads (CPU-bound) or on
@@ -109,6 +113,8 @@ attempt begin(self_ptr self, uint32_t index, job& j, bool chunked) {
   auto& st = self->state;
   auto seq = ++st.next_seq;
   ++j.attempts;
+  if (st.settings.meters)
+    j.attempt_since = metrics::clock::now();
   // The input is needed again only if the job may run again.
   auto keep = chunked || j.attempts <= j.spec.max_retries;
   auto input = keep ? j.spec.input : std::move(j.spec.input);
@@ -152,12 +158,17 @@ std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
   auto j = self->state.queue.pop(mask);
   if (j)
     count_queued(self, -1);
+  if (j && self->state.meters)
+    self->state.meters->queue_wait->Observe(std::chrono::duration<double>(
+        metrics::clock::now() - j->queued_since).count());
   return j;
 }
 
 /// Queues a job behind the others (`front`: before them).
 void enqueue(self_ptr self, job j, bool front = false) {
   auto kind = kind_of(j);
+  if (self->state.meters)
+    j.queued_since = metrics::clock::now();
   if (front)
     self->state.queue.push_front(kind, std::move(j));
   else
@@ -447,6 +458,8 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  if (st.settings.meters)
+    st.meters = st.settings.meters->pool(st.settings.name);
   st.held = st.settings.paused;
   st.slots.resize(st.settings.size);
   st.kinds.push_back({local_kinds(), {}});

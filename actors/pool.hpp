@@ -20,6 +20,8 @@
 
 namespace actorq {
 
+struct pool_meters;
+
 struct pool_state {
   static inline const char* name = "actorq.pool";
 
@@ -44,6 +46,7 @@ struct pool_state {
   };
 
   pool_settings settings;
+  pool_meters* meters = nullptr; // this pool's in settings.meters, if any
   supervisor_actor supervisor; // held: an unreferenced actor is collected
   std::vector<slot> slots;
   // [0]: local workers (every kind but remote ones); then one entry per

@@ -3,6 +3,7 @@
 #include "actors/catalog.hpp"
 #include "actors/kinds.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 
@@ -110,6 +111,8 @@ void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   r.status = status;
   r.finished_at = at;
+  if (auto& m = self->state.cfg.meters)
+    m->task_ended(r.kind, status);
   log_status(self->state, r);
   mark_changed(self, seq, r);
   wake_waiters(self, seq);

@@ -23,6 +23,8 @@
 
 namespace actorq {
 
+class metrics;
+
 struct registry_settings {
   std::vector<pool_ref> pools;
   store_actor store; // invalid: tasks live in memory only (store.path=:memory:)
@@ -33,6 +35,7 @@ struct registry_settings {
   // A batch at the store longer than this: its submitters (and new ones)
   // get 503 until it completes (store.write-timeout; 0 = wait for ever).
   std::chrono::milliseconds write_timeout{5000};
+  std::shared_ptr<metrics> meters; // null: metrics off
 };
 
 struct registry_state {

@@ -1,6 +1,7 @@
 #include "actors/store.hpp"
 
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/time.hpp"
 
 #include <sqlite3.h>
@@ -717,8 +718,10 @@ int64_t store_state::cutoff() const {
 
 store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
                                  std::shared_ptr<task_store> db,
-                                 int64_t result_ttl_ms) {
+                                 int64_t result_ttl_ms,
+                                 std::shared_ptr<metrics> meters) {
   self->state.db = std::move(db);
+  self->state.meters = std::move(meters);
   self->state.result_ttl_ms = result_ttl_ms;
   // A deleted, renamed or replaced file is noticed within a second, even
   // while a write hangs (write() also checks before every batch).
@@ -734,7 +737,11 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         ++st.batches;
         st.largest_batch = std::max(st.largest_batch, batch.rows.size());
         try {
+          auto began = metrics::clock::now();
           self->state.db->write(batch.rows);
+          if (st.meters)
+            st.meters->store_committed(batch.rows.size(),
+                                       metrics::clock::now() - began);
         } catch (const std::exception& e) {
           if (self->state.failed_batches++ == 0)
             log::event(log::level::error, "store_error", {{"msg", e.what()}});

@@ -23,6 +23,8 @@ struct sqlite3_stmt;
 
 namespace actorq {
 
+class metrics;
+
 /// Why a store cannot be opened or written; the message names the file.
 struct store_error : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -144,6 +146,7 @@ struct store_state {
   uint64_t batches = 0;        // committed or failed
   uint64_t failed_batches = 0;
   size_t largest_batch = 0;    // rows
+  std::shared_ptr<metrics> meters; // null: metrics off
 
   /// Tasks that ended before this time are gone (INT64_MIN: none are).
   int64_t cutoff() const;
@@ -153,6 +156,7 @@ struct store_state {
 /// the store writes the registry's last batch and then ends with it.
 store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
                                  std::shared_ptr<task_store> db,
-                                 int64_t result_ttl_ms);
+                                 int64_t result_ttl_ms,
+                                 std::shared_ptr<metrics> meters);
 
 } // namespace actorq

@@ -1,6 +1,7 @@
 #include "actors/supervisor.hpp"
 
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/worker.hpp"
 
 #include <algorithm>
@@ -89,6 +90,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     ++s.failures;
     ++s.generation;
     ++st.restarts;
+    if (auto& m = st.settings.meters)
+      m->worker_restarted(st.settings.name);
     std::string reason;
     if (msg.reason.category() == caf::atom("actorq")
         && msg.reason.context().match_elements<std::string>())

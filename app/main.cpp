@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/gateway.hpp"
 #include "actors/lease_desk.hpp"
+#include "actors/metrics.hpp"
 #include "app/cluster.hpp"
 #include "app/memory.hpp"
 #include "app/service_notify.hpp"
@@ -35,6 +36,19 @@
 using namespace actorq;
 
 namespace {
+
+/// The metrics of the catalog's kinds and pools, or null with
+/// metrics.enabled = false.
+std::shared_ptr<metrics> make_metrics(const actorq_config& cfg) {
+  if (!cfg.metrics_enabled)
+    return nullptr;
+  std::vector<std::string> kinds, pools;
+  for (auto& k : current_catalog().kinds())
+    kinds.push_back(k.name);
+  for (auto& p : current_catalog().pools())
+    pools.push_back(p.name);
+  return std::make_shared<metrics>(std::move(kinds), std::move(pools));
+}
 
 /// What a graceful stop left behind.
 struct drain_result {
@@ -192,7 +206,9 @@ int main(int argc, char** argv) {
   auto& sys = start_system(system_holder, cfg, "actorq");
   memory_releaser releaser; // large batches give their memory back
   http::backend actors;
+  actors.meters = make_metrics(cfg);
   for (auto settings : cfg.pools()) {
+    settings.meters = actors.meters;
     settings.paused = std::find(paused.begin(), paused.end(), settings.name)
                       != paused.end();
     if (settings.paused)
@@ -205,6 +221,7 @@ int main(int argc, char** argv) {
         {settings.name, sys.spawn(pool, settings), settings.gauge});
   }
   reg.pools = actors.pools;
+  reg.meters = actors.meters;
   auto recovered = reg.recovered.size();
   if (db) {
     if (recovered > 0)
@@ -217,7 +234,7 @@ int main(int argc, char** argv) {
     notify_status("resuming " + std::to_string(recovered) +
                   " unfinished tasks");
     reg.store = sys.spawn<caf::detached>(store, std::move(db),
-                                         reg.result_ttl.count());
+                                         reg.result_ttl.count(), actors.meters);
     actors.store = reg.store;
   }
   actors.registry = sys.spawn(registry, std::move(reg));

@@ -380,6 +380,8 @@ void seed_routes(router& r, const route_context& c);
 void info_routes(router& r, const route_context& c);
 /// The lease protocol (routes_leases.cpp).
 void lease_routes(router& r, const route_context& c);
+/// GET /metrics: Prometheus text exposition (routes_metrics.cpp).
+void metrics_routes(router& r, const route_context& c);
 /// The dashboard page (GET /) and its assets, GET /v1/stats and
 /// GET /v1/tasks/{id}/input (routes_dashboard.cpp).
 void dashboard_routes(router& r, const route_context& c);

@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "actors/kinds.hpp"
+#include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "http/dashboard_assets.hpp"
 #include "http/routes.hpp"
@@ -135,15 +136,20 @@ std::chrono::steady_clock::time_point& request_started() {
 /// Refusals before the body is read end the connection (its body unread).
 void access_control(http_server& http, std::string token,
                     const std::atomic<bool>* draining, uint64_t max_body,
-                    std::shared_ptr<const route_table> table) {
-  http.set_pre_routing_handler([token, draining, max_body, table](
+                    std::shared_ptr<const route_table> table,
+                    bool metrics_public) {
+  http.set_pre_routing_handler([token, draining, max_body, table,
+                                metrics_public](
                                    const httplib::Request& req,
                                    httplib::Response& res) {
     current_route() = nullptr;
     request_started() = std::chrono::steady_clock::now();
     if (refuse_framing(req, res, max_body, *table))
       return httplib::Server::HandlerResponse::Handled;
-    if (!token.empty() && !public_path(req.path) && !bearer_ok(req, token)) {
+    // metrics.public: scrapers read /metrics without the token.
+    bool open = public_path(req.path)
+                || (metrics_public && req.path == "/metrics");
+    if (!token.empty() && !open && !bearer_ok(req, token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply_early(req, res,
                   http_error{401, "unauthorized",
@@ -346,6 +352,7 @@ void server::routes() {
   info_routes(r, c);
   lease_routes(r, c);
   dashboard_routes(r, c);
+  metrics_routes(r, c);
   seed_routes(r, c);
   openapi_routes(r); // last: documents every route above
 
@@ -353,9 +360,17 @@ void server::routes() {
   if (token.empty())
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
-  access_control(http_, std::move(token), &draining_, max_body, r.table);
+  access_control(http_, std::move(token), &draining_, max_body, r.table,
+                 cfg_.metrics_public);
   method_not_allowed(http_, r.table);
   error_handlers(http_, r.table);
+  if (auto m = actors_.meters) {
+    for (auto& pattern : r.table->patterns())
+      m->add_route(pattern);
+    observe([m](const request_record& rec) {
+      m->request_done(rec.route, rec.res.status, rec.duration);
+    });
+  }
   // After each answer (httplib's logger hook runs on the handler thread once
   // the response is written): tell the observers which route and how long.
   http_.set_logger([this](const httplib::Request& req,

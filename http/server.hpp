@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+namespace actorq {
+class metrics;
+} // namespace actorq
+
 namespace actorq::http {
 
 /// The actors the bridge talks to.
@@ -29,6 +33,7 @@ struct backend {
   lease_desk_actor leases; // lease kinds' HTTP workers (docs/leases.md)
   rate_sampler_actor rates; // jobs ended per second (GET /v1/stats)
   store_actor store; // task inputs for the dashboard; invalid with :memory:
+  std::shared_ptr<metrics> meters; // GET /metrics; null: metrics.enabled=false
 };
 
 /// cpp-httplib 0.11.4 listens with a backlog of 5: a burst of connects

@@ -147,7 +147,7 @@ struct durable_fixture : fixture {
   void start(size_t memory_tasks) {
     io = spawn_pool(make_settings("io", 4));
     db = sys.spawn(store, std::shared_ptr<task_store>{task_store::open(tmp.path, true)},
-                   int64_t{0});
+                   int64_t{0}, std::shared_ptr<metrics>{});
     registry_settings settings;
     settings.pools = {{"io", io, nullptr}};
     settings.store = db;
