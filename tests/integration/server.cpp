@@ -850,14 +850,8 @@ void check_alive(const Server& srv) {
 }
 
 std::string source_dir() {
-  // This file is <src>/tests/integration/server.cpp.
-  std::string f = __FILE__;
-  for (int i = 0; i < 3; ++i) {
-    auto pos = f.find_last_of('/');
-    if (pos == std::string::npos) return ".";
-    f.erase(pos);
-  }
-  return f.empty() ? "/" : f;
+  // From CMake: __FILE__ may be relative to the build dir (ccache's base_dir).
+  return ACTORQ_SOURCE_DIR;
 }
 
 }  // namespace itest
