@@ -49,12 +49,13 @@ struct backend {
 };
 std::atomic<backend*> active{nullptr}; // set by start() before any event
 
-void append_escaped_json(std::string& out, std::string_view text) {
-  // Everything a job or a client wrote may end up here: never let it break
-  // the line or the JSON.
-  auto valid = valid_utf8(text);
+/// `text` in double quotes with quotes, backslashes and control bytes
+/// escaped; control bytes other than \n \r \t as `control` (a printf
+/// format of one byte: "\\u%04x" in JSON, "\\x%02x" in text lines).
+void append_quoted(std::string& out, std::string_view text,
+                   const char* control) {
   out += '"';
-  for (unsigned char c : valid) {
+  for (unsigned char c : text) {
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -64,7 +65,7 @@ void append_escaped_json(std::string& out, std::string_view text) {
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          std::snprintf(buf, sizeof buf, control, c);
           out += buf;
         } else {
           out += static_cast<char>(c);
@@ -72,6 +73,12 @@ void append_escaped_json(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+void append_escaped_json(std::string& out, std::string_view text) {
+  // Everything a job or a client wrote may end up here: never let it break
+  // the line or the JSON.
+  append_quoted(out, valid_utf8(text), "\\u%04x");
 }
 
 bool needs_quotes(std::string_view text) {
@@ -84,29 +91,10 @@ bool needs_quotes(std::string_view text) {
 }
 
 void append_text_string(std::string& out, std::string_view text) {
-  if (!needs_quotes(text)) {
+  if (needs_quotes(text))
+    append_quoted(out, text, "\\x%02x");
+  else
     out += text;
-    return;
-  }
-  out += '"';
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 void append_number(std::string& out, double x) {

@@ -533,19 +533,9 @@ std::vector<task_row> task_store::load_live() {
 }
 
 std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {
-  // Prepared per call: only an operator's retry asks.
+  // Only an operator's retry asks.
   stmt_owner st;
-  check(sqlite3_prepare_v2(db_,
-                           ("SELECT " + row_columns
-                            + " FROM tasks WHERE id = ? AND " + not_expired)
-                               .c_str(),
-                           -1, &st.st, nullptr),
-        "cannot read");
-  bind_id(st.st, 1, id);
-  sqlite3_bind_int64(st.st, 2, cutoff);
-  auto rc = sqlite3_step(st.st);
-  check(rc, "cannot read");
-  if (rc != SQLITE_ROW)
+  if (!select_by_id(st.st, row_columns, id, cutoff))
     return std::nullopt;
   return read_row(st.st);
 }
@@ -595,22 +585,27 @@ std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
 
 std::optional<std::string> task_store::input(const task_id& id,
                                              int64_t cutoff) {
-  // Prepared per call: only a person opening a task's detail asks.
+  // Only a person opening a task's detail asks.
   stmt_owner st;
-  check(sqlite3_prepare_v2(db_,
-                           (std::string{"SELECT input FROM tasks WHERE id = ? "
-                                        "AND "}
-                            + not_expired)
-                               .c_str(),
-                           -1, &st.st, nullptr),
-        "cannot read");
-  bind_id(st.st, 1, id);
-  sqlite3_bind_int64(st.st, 2, cutoff);
-  auto rc = sqlite3_step(st.st);
-  check(rc, "cannot read");
-  if (rc != SQLITE_ROW)
+  if (!select_by_id(st.st, "input", id, cutoff))
     return std::nullopt;
   return column_text(st.st, 0);
+}
+
+bool task_store::select_by_id(sqlite3_stmt*& st, const std::string& columns,
+                              const task_id& id, int64_t cutoff) {
+  // Prepared per call: rare reads (above) need no statement kept open.
+  check(sqlite3_prepare_v2(db_,
+                           ("SELECT " + columns + " FROM tasks WHERE id = ? AND "
+                            + not_expired)
+                               .c_str(),
+                           -1, &st, nullptr),
+        "cannot read");
+  bind_id(st, 1, id);
+  sqlite3_bind_int64(st, 2, cutoff);
+  auto rc = sqlite3_step(st);
+  check(rc, "cannot read");
+  return rc == SQLITE_ROW;
 }
 
 std::optional<task_view> task_store::find_key(const std::string& key,

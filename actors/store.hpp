@@ -97,6 +97,10 @@ private:
   sqlite3_stmt* prepare(const char* sql);
   /// Steps a bound view query: its row as a task, or none.
   std::optional<task_view> read_one(sqlite3_stmt* st);
+  /// Prepares `st` as "SELECT columns FROM tasks WHERE id = ?" (not
+  /// expired before `cutoff`) and steps it: true on a row.
+  bool select_by_id(sqlite3_stmt*& st, const std::string& columns,
+                    const task_id& id, int64_t cutoff);
   [[noreturn]] void fail(const std::string& what);
 
   sqlite3* db_;
