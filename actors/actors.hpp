@@ -471,8 +471,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<store_batch>::with<store_batch>,
     // Read one task that is not kept in memory; error: not_found.
     caf::replies_to<get_atom, task_id>::with<task_view>,
-    // Find the task created with this idempotency key; error: not_found.
-    caf::replies_to<get_atom, key_atom, std::string>::with<task_view>,
+    // Find the task created with this idempotency key, with its spec (to
+    // compare requests); error: not_found.
+    caf::replies_to<get_atom, key_atom, std::string>::with<task_row>,
     // Page through tasks with seq < filter.cursor, newest first.
     caf::replies_to<list_atom, task_filter>::with<task_page>,
     // Delete terminal tasks that finished before this time (ms since epoch).

@@ -301,6 +301,22 @@ std::string field_error(const std::string& path, const std::string& error) {
   return path + (error.rfind("must", 0) == 0 ? " " : ".") + error;
 }
 
+uint64_t request_hash(const task_spec& spec) {
+  uint64_t h = 14695981039346656037ull;
+  auto add = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes)
+      h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xFF) * 1099511628211ull; // a separator no JSON text contains
+  };
+  add(spec.kind);
+  add(spec.pool);
+  add(spec.input.value.dump());
+  add(std::to_string(spec.max_retries));
+  add(std::to_string(spec.backoff_ms));
+  add(std::to_string(spec.timeout_ms));
+  return h;
+}
+
 bool valid_idempotency_key(const std::string& key) {
   auto visible = [](unsigned char c) { return c > 0x20 && c < 0x7F; };
   return !key.empty() && key.size() <= 255

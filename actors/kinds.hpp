@@ -67,5 +67,12 @@ std::string field_error(const std::string& path, const std::string& error);
 /// An Idempotency-Key a client may use: 1 to 255 visible ASCII characters.
 bool valid_idempotency_key(const std::string& key);
 
+/// A hash of what a submission asks for, once its defaults are filled in
+/// (kind, pool, input, max_retries, backoff_ms, timeout_ms): a repeated
+/// Idempotency-Key with another hash is a different request
+/// (idempotency_mismatch). Stable across runs (FNV-1a over canonical JSON,
+/// whose object keys are sorted), so a stored task's spec gives it again.
+uint64_t request_hash(const task_spec& spec);
+
 
 } // namespace actorq

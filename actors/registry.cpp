@@ -155,7 +155,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   log_status(st, st.records.back());
   st.index(seq, id);
   if (!spec.idempotency_key.empty())
-    st.by_key[spec.idempotency_key] = seq;
+    st.by_key[spec.idempotency_key] = {seq, request_hash(spec)};
   if (!st.durable()) {
     st.committed = seq;
     dispatch(self, seq, std::move(spec), 0);
@@ -437,6 +437,16 @@ void flush(self_ptr self) {
 }
 
 /// Resolves keyed submissions once the store says whether the key exists.
+/// The answer to a repeated Idempotency-Key whose request differs from the
+/// one that created task `first`.
+caf::error mismatch(const task_id& first) {
+  return make_error(error_code::idempotency_mismatch,
+                    "this Idempotency-Key was used for task " + first.to_string()
+                      + " with a different request (kind, pool, input, "
+                        "max_retries, backoff_ms, timeout_ms): use a new key "
+                        "for a new task");
+}
+
 void lookup_key(self_ptr self, const std::string& key) {
   auto take = [self, key] {
     auto& lookups = self->state.key_lookups;
@@ -450,9 +460,13 @@ void lookup_key(self_ptr self, const std::string& key) {
   self->request(self->state.cfg.store, caf::infinite, get_atom::value,
                 key_atom::value, key)
     .then(
-      [=](task_view& v) {
+      [=](task_row& row) {
+        auto hash = request_hash(row.spec);
         for (auto& w : take())
-          w.promise.deliver(v);
+          if (request_hash(w.spec) == hash)
+            w.promise.deliver(row.state);
+          else
+            w.promise.deliver(mismatch(row.state.id));
       },
       [=](caf::error& err) {
         auto waiting = take();
@@ -481,9 +495,13 @@ void lookup_key(self_ptr self, const std::string& key) {
           return;
         }
         auto kind = st.kind_index(spec.kind);
+        auto hash = request_hash(spec);
         auto seq = create(self, std::move(spec), kind, pool);
         for (auto& w : waiting)
-          acknowledge(self, std::move(w.promise), seq);
+          if (&w == &waiting.front() || request_hash(w.spec) == hash)
+            acknowledge(self, std::move(w.promise), seq);
+          else
+            w.promise.deliver(mismatch(st.at(seq)->id));
       });
 }
 
@@ -514,7 +532,7 @@ record& pin(self_ptr self, const task_row& row) {
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
   st.index(row.seq, rec.id);
   if (rec.key)
-    st.by_key[*rec.key] = row.seq;
+    st.by_key[*rec.key] = {row.seq, request_hash(row.spec)};
   return rec;
 }
 
@@ -814,7 +832,7 @@ bool registry_state::expired(const record& r, int64_t now) const {
 void registry_state::forget(uint64_t seq, record& r) {
   ids.erase(seq, r.id, id_of(*this));
   if (r.key) {
-    if (auto i = by_key.find(*r.key); i != by_key.end() && i->second == seq)
+    if (auto i = by_key.find(*r.key); i != by_key.end() && i->second.seq == seq)
       by_key.erase(i);
     r.key.reset();
   }
@@ -940,12 +958,15 @@ registry_actor::behavior_type registry(self_ptr self,
                             "kind: unknown kind '" + spec.kind + "'");
         auto& key = spec.idempotency_key;
         if (!key.empty()) {
-          // A repeated idempotency key gets the first task, whatever its state.
+          // A repeated idempotency key gets the first task, whatever its
+          // state, if it asks for the same thing.
           if (auto i = st.by_key.find(key); i != st.by_key.end()) {
-            auto r = st.at(i->second);
+            auto r = st.at(i->second.seq);
             if (r != nullptr && !st.expired(*r, now_ms())) {
+              if (i->second.hash != request_hash(spec))
+                return mismatch(r->id);
               auto promise = self->make_response_promise<task_view>();
-              acknowledge(self, promise, i->second);
+              acknowledge(self, promise, i->second.seq);
               return promise;
             }
             st.by_key.erase(i);

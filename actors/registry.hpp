@@ -91,7 +91,12 @@ struct registry_state {
   // per task instead of a node-based map's ~56.
   task_index ids;
   std::unordered_map<uint64_t, std::vector<waiter>> waiters; // seq → waiters
-  std::unordered_map<std::string, uint64_t> by_key; // idempotency key → seq
+  /// The task an idempotency key made, and the request_hash of its spec.
+  struct keyed_task {
+    uint64_t seq;
+    uint64_t hash;
+  };
+  std::unordered_map<std::string, keyed_task> by_key; // idempotency key → task
   std::unordered_map<std::string, std::vector<keyed_submission>> key_lookups;
   uint64_t next_waiter = 0;
 

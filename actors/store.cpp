@@ -141,6 +141,27 @@ task_view read_view(sqlite3_stmt* st, int at = 0) {
   return v;
 }
 
+/// Columns of a whole task_row: view_columns, then what read_row adds.
+const std::string row_columns =
+    std::string{view_columns}
+    + ", input, backoff_ms, timeout_ms, idempotency_key, cycle_start";
+
+/// Reads the row_columns of a task (spec included).
+task_row read_row(sqlite3_stmt* st) {
+  task_row row;
+  row.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  row.state = read_view(st);
+  row.spec.kind = row.state.kind;
+  row.spec.pool = row.state.pool;
+  row.spec.max_retries = row.state.max_retries;
+  row.spec.input.value = json::parse(column_text(st, 14), nullptr, false);
+  row.spec.backoff_ms = sqlite3_column_int64(st, 15);
+  row.spec.timeout_ms = sqlite3_column_int64(st, 16);
+  row.spec.idempotency_key = column_text(st, 17);
+  row.cycle_start = sqlite3_column_int(st, 18);
+  return row;
+}
+
 /// A task's progress as stored (JSON text), or empty for none.
 std::string progress_text(const task_view& v) {
   if (!v.progress)
@@ -372,7 +393,7 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
                                 + " FROM tasks WHERE id = ? AND " + not_expired)
                                    .c_str());
   self->by_key_ = self->prepare(
-      (std::string{"SELECT "} + view_columns
+      ("SELECT " + row_columns
        + " FROM tasks WHERE idempotency_key = ? AND " + not_expired
        + " ORDER BY seq DESC LIMIT 1")
           .c_str());
@@ -491,30 +512,6 @@ void task_store::write(const std::vector<task_row>& rows) {
   }
 }
 
-namespace {
-
-/// Columns of a whole task_row: view_columns, then what read_row adds.
-const std::string row_columns =
-    std::string{view_columns}
-    + ", input, backoff_ms, timeout_ms, idempotency_key, cycle_start";
-
-/// Reads the row_columns of a task (spec included).
-task_row read_row(sqlite3_stmt* st) {
-  task_row row;
-  row.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-  row.state = read_view(st);
-  row.spec.kind = row.state.kind;
-  row.spec.pool = row.state.pool;
-  row.spec.max_retries = row.state.max_retries;
-  row.spec.input.value = json::parse(column_text(st, 14), nullptr, false);
-  row.spec.backoff_ms = sqlite3_column_int64(st, 15);
-  row.spec.timeout_ms = sqlite3_column_int64(st, 16);
-  row.spec.idempotency_key = column_text(st, 17);
-  row.cycle_start = sqlite3_column_int(st, 18);
-  return row;
-}
-
-} // namespace
 
 std::vector<task_row> task_store::load_live() {
   stmt_owner st;
@@ -608,12 +605,16 @@ bool task_store::select_by_id(sqlite3_stmt*& st, const std::string& columns,
   return rc == SQLITE_ROW;
 }
 
-std::optional<task_view> task_store::find_key(const std::string& key,
-                                              int64_t cutoff) {
+std::optional<task_row> task_store::find_key(const std::string& key,
+                                             int64_t cutoff) {
   stmt_guard guard{by_key_};
   bind_text(by_key_, 1, key);
   sqlite3_bind_int64(by_key_, 2, cutoff);
-  return read_one(by_key_);
+  auto rc = sqlite3_step(by_key_);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return read_row(by_key_);
 }
 
 std::optional<task_view> task_store::read_one(sqlite3_stmt* st) {
@@ -754,7 +755,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         }
       },
       [=](get_atom, key_atom, const std::string& key)
-          -> caf::result<task_view> {
+          -> caf::result<task_row> {
         try {
           if (auto v = self->state.db->find_key(key, self->state.cutoff()))
             return std::move(*v);

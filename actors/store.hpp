@@ -68,7 +68,9 @@ public:
 
   /// Tasks that ended before `cutoff` (ms since epoch) count as gone.
   std::optional<task_view> get(const task_id& id, int64_t cutoff);
-  std::optional<task_view> find_key(const std::string& key, int64_t cutoff);
+  /// The newest task with this idempotency key, with its spec (the
+  /// registry compares its request_hash with a repeated submission's).
+  std::optional<task_row> find_key(const std::string& key, int64_t cutoff);
 
   /// The input JSON text task `id` was submitted with (for the dashboard's
   /// task detail; the registry keeps no inputs in memory).

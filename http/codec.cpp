@@ -629,6 +629,8 @@ http_error from_actor_error(const caf::error& err) {
         return {503, "unavailable", detail};
       case error_code::shutting_down:
         return {503, "shutting_down", detail};
+      case error_code::idempotency_mismatch:
+        return {422, "idempotency_mismatch", detail};
       case error_code::worker_crashed:
         break;
     }

@@ -72,7 +72,8 @@ const std::map<int, const char*> error_meanings = {
     {409, "Conflict with the current state (`conflict`)"},
     {413, "Body or batch too large (`too_large`)"},
     {422, "A value the request got wrong (`invalid`; `detail` names the "
-          "field)"},
+          "field), or a repeated Idempotency-Key with a different request "
+          "(`idempotency_mismatch`)"},
     {429, "Too many long-polls at once (`busy`); retry after Retry-After"},
     {499, "The client went away during a long-poll (`gone`)"},
     {503, "Shutting down or the store cannot write (`shutting_down`, "
@@ -164,7 +165,7 @@ constexpr const char* schemas_text = R"json({
     "required": ["detail", "code"],
     "properties": {
       "detail": {"type": "string", "description": "What went wrong, for people."},
-      "code": {"type": "string", "description": "What went wrong, for programs: bad_json, bad_request, unauthorized, not_found, method_not_allowed, conflict, too_large, invalid, busy, gone, shutting_down, unavailable, timeout, internal."}
+      "code": {"type": "string", "description": "What went wrong, for programs: bad_json, bad_request, unauthorized, not_found, method_not_allowed, conflict, too_large, invalid, idempotency_mismatch, busy, gone, shutting_down, unavailable, timeout, internal."}
     },
     "examples": [{"detail": "kind is required", "code": "invalid"}]
   },

@@ -25,7 +25,9 @@ void task_routes(router& r, const route_context& c) {
            .header("Idempotency-Key",
                    {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}},
                    "Submitting again with the same key answers the first "
-                   "task instead of a new one")
+                   "task instead of a new one; with a different request "
+                   "(kind, pool, input, max_retries, backoff_ms, timeout_ms) "
+                   "it answers 422 idempotency_mismatch")
            .body("TaskRequest", "The task")
            .answer(202, "Task", "Queued (Location: /v1/tasks/{id})")
            .errors({400, 409, 422, 429, 503}),

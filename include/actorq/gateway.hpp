@@ -299,6 +299,7 @@ enum class error_code : uint8_t {
   unavailable,
   worker_crashed,
   shutting_down, // appended: codes keep their values between versions
+  idempotency_mismatch, // a repeated Idempotency-Key with another request
 };
 
 
@@ -319,6 +320,8 @@ inline const char* to_string(error_code x) {
       return "worker_crashed";
     case error_code::shutting_down:
       return "shutting_down";
+    case error_code::idempotency_mismatch:
+      return "idempotency_mismatch";
   }
   return "unknown";
 }
