@@ -84,7 +84,11 @@ TEST_CASE("task_store: rows written, read back, listed, expired, reopened",
     CHECK(v->attempts == 1);
     CHECK(v->finished_at == 2001);
     CHECK_FALSE(v->error);
-    CHECK(db->find_key("k-1", INT64_MIN)->id == rows[0].state.id);
+    auto keyed = db->find_key("k-1", INT64_MIN);
+    REQUIRE(keyed);
+    CHECK(keyed->state.id == rows[0].state.id);
+    CHECK(keyed->spec.kind == rows[0].spec.kind); // for request_hash
+    CHECK(keyed->spec.idempotency_key == "k-1");
     CHECK_FALSE(db->find_key("k-2", INT64_MIN));
 
     task_filter f;
