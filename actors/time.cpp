@@ -1,5 +1,6 @@
 #include "actors/time.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace actorq {
@@ -29,6 +30,72 @@ std::string iso8601_python(int64_t ms) {
   auto out = iso8601(ms);
   out.pop_back(); // the Z
   return out + "000+00:00";
+}
+
+std::optional<int64_t> parse_rfc3339(std::string_view s) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM); 't'/'z' and ' ' as RFC 3339
+  // allows. The fraction counts to the millisecond, the rest is dropped.
+  size_t pos = 0;
+  auto digits = [&](size_t n, int& out) {
+    if (pos + n > s.size())
+      return false;
+    out = 0;
+    for (size_t i = 0; i < n; ++i, ++pos) {
+      if (s[pos] < '0' || s[pos] > '9')
+        return false;
+      out = out * 10 + (s[pos] - '0');
+    }
+    return true;
+  };
+  auto sep = [&](std::string_view allowed) {
+    if (pos >= s.size() || allowed.find(s[pos]) == std::string_view::npos)
+      return false;
+    ++pos;
+    return true;
+  };
+  int year, mon, day, hour, min, sec;
+  if (!digits(4, year) || !sep("-") || !digits(2, mon) || !sep("-")
+      || !digits(2, day) || !sep("Tt ") || !digits(2, hour) || !sep(":")
+      || !digits(2, min) || !sep(":") || !digits(2, sec))
+    return std::nullopt;
+  int ms = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    for (int scale = 100; pos < s.size() && s[pos] >= '0' && s[pos] <= '9';
+         ++pos, scale /= 10)
+      ms += (s[pos] - '0') * scale;
+    if (pos == start)
+      return std::nullopt;
+  }
+  int offset_min = 0;
+  if (sep("Zz")) {
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int sign = s[pos++] == '-' ? -1 : 1;
+    int oh, om;
+    if (!digits(2, oh) || !sep(":") || !digits(2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset_min = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  static constexpr int month_days[] = {31, 29, 31, 30, 31, 30,
+                                       31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (pos != s.size() || mon < 1 || mon > 12 || day < 1
+      || day > month_days[mon - 1] || (mon == 2 && day == 29 && !leap)
+      || hour > 23 || min > 59 || sec > 60)
+    return std::nullopt;
+  // Days since the epoch (Howard Hinnant's days_from_civil).
+  int y = year - (mon <= 2);
+  int era = y / 400;
+  int yoe = y - era * 400;
+  int doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = int64_t{era} * 146097 + doe - 719468;
+  int64_t secs = days * 86400 + hour * 3600 + min * 60 + std::min(sec, 59)
+                 - int64_t{offset_min} * 60;
+  return secs * 1000 + ms;
 }
 
 } // namespace actorq

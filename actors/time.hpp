@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace actorq {
 
@@ -20,5 +22,11 @@ std::string iso8601(int64_t ms);
 /// datetime.fromisoformat() parses on every Python 3.7+ (a "Z" only from
 /// 3.11): 2026-11-25T13:00:39.123000+00:00.
 std::string iso8601_python(int64_t ms);
+
+/// An RFC 3339 date-time with `Z` or a numeric offset (e.g.
+/// 2026-11-25T13:00:39.5+01:00) as ms since the Unix epoch; nullopt if it is
+/// not one. Fractions beyond the millisecond are dropped; a leap second
+/// (:60) counts as :59.
+std::optional<int64_t> parse_rfc3339(std::string_view text);
 
 } // namespace actorq
