@@ -32,13 +32,13 @@ std::optional<rate_spec> parse_rate(const std::string& text,
 }
 
 rate_limiter::rate_limiter(double per_second, double burst)
-  : per_ns_(per_second / 1e9), burst_(burst), tokens_(burst) {
+  : per_second_(per_second), burst_(burst), tokens_(burst) {
 }
 
 void rate_limiter::refill(clock::time_point now) {
   if (last_ && now > *last_) {
     auto ns = std::chrono::duration<double, std::nano>(now - *last_).count();
-    tokens_ = std::min(burst_, tokens_ + ns * per_ns_);
+    tokens_ = std::min(burst_, tokens_ + ns * per_second_ / 1e9);
   }
   if (!last_ || now > *last_)
     last_ = now;
@@ -64,7 +64,8 @@ rate_limiter::clock::duration rate_limiter::until_next(clock::time_point now) {
   refill(now);
   if (tokens_ >= 1.0 - slack)
     return clock::duration::zero();
-  auto ns = std::ceil((1.0 - tokens_) / per_ns_);
+  // Rounded up to whole ns, but not for a rounding error's fraction of one.
+  auto ns = std::ceil((1.0 - tokens_) * 1e9 / per_second_ - 1e-3);
   return std::chrono::duration_cast<clock::duration>(
       std::chrono::duration<double, std::nano>{ns});
 }

@@ -53,7 +53,7 @@ private:
   void refill(clock::time_point now);
 
   std::mutex mtx_;
-  double per_ns_;
+  double per_second_;
   double burst_;
   double tokens_;
   std::optional<clock::time_point> last_;
