@@ -93,3 +93,36 @@ TEST_CASE("rate limits: a bad rate or burst stops start-up naming the key", "[ra
   auto fs = start_expect_failure({"--kinds.echo.rate=10/d"});
   CHECK_THAT(fs.output, Catch::Contains("expected a rate such as"));
 }
+
+TEST_CASE("rate limits: a lease kind's attempts are leased no faster than its rate", "[rate]") {
+  Server srv({"--pools.leased.size=0", "--kinds.job.runner=lease", "--kinds.job.pool=leased",
+              "--kinds.job.rate=10/s"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(submit(srv, {{"kind", "job"}, {"input", {{"i", i}}}}));
+  // One worker asks for all of them and long-polls for the rest: each
+  // token wakes it (no busy loop between the pool and the lease desk).
+  size_t leased = 0;
+  auto t0 = Clock::now();
+  while (leased < ids.size() && ms_since(t0) < 10000) {
+    auto r = srv.post("/v1/leases", json{{"kinds", {"job"}}, {"max", 20}, {"wait_ms", 2000},
+                                         {"worker", "w1"}});
+    REQUIRE_STATUS(r, 200);
+    for (auto& l : r.j()["leases"]) {
+      ++leased;
+      REQUIRE_STATUS(srv.post("/v1/leases/" + l["lease"].get<std::string>() + "/complete",
+                              json{{"result", 1}}),
+                     200);
+    }
+  }
+  REQUIRE(leased == ids.size());
+  std::vector<long long> starts;
+  for (auto& id : ids)
+    starts.push_back(started_ms(wait_terminal(srv, id)));
+  std::sort(starts.begin(), starts.end());
+  for (size_t i = 1; i < starts.size(); ++i) {
+    INFO("start " << i << " at +" << starts[i] - starts[0] << " ms");
+    CHECK(starts[i] - starts[0] >= static_cast<long long>(i - 1) * 100 - 20);
+  }
+  CHECK(starts.back() - starts.front() < 4500);
+}
