@@ -318,6 +318,7 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using input_atom = caf::atom_constant<caf::atom("input")>;
+using token_atom = caf::atom_constant<caf::atom("token")>;
 // An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
 // distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
@@ -432,6 +433,8 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
     // INTERNAL: send the job events gathered since the last flush.
     caf::reacts_to<flush_atom>,
+    // INTERNAL: a rate-limited kind's next token is due; start what waits.
+    caf::reacts_to<token_atom>,
     // Attempts ended per node (for GET /v1/nodes).
     caf::replies_to<nodes_atom>::with<std::vector<node_counts>>,
     // Node `node` lends `n` workers that run these kinds (empty: every kind

@@ -278,6 +278,7 @@ struct kind_draft {
   std::optional<std::string> url;
   http_spec http;
   std::vector<std::string> headers;
+  std::optional<int64_t> burst; // joins `rate` once the section is read
   std::vector<std::string> keys_given; // for runner-specific key checks
 };
 
@@ -353,6 +354,26 @@ const std::vector<kind_key>& kind_keys() {
          int64_t ms = 0;
          if (out.take(key, read_duration(v, max_timeout_ms), ms))
            d.info.defaults.timeout_ms = ms;
+       }},
+      {"rate", key_scope::any,
+       "most attempts started per second, minute or hour across the "
+       "cluster: \"100/s\", \"30/m\", \"500/h\"; queued tasks wait",
+       [](auto& v, auto& d, auto& key, auto& out) {
+         std::string s, problem;
+         if (!out.take(key, read_string(v), s))
+           return;
+         if (auto r = parse_rate(s, problem))
+           d.info.rate = std::move(r);
+         else
+           out.bad(key, problem);
+       }},
+      {"burst", key_scope::any,
+       "with rate: most attempts started back to back after a quiet spell "
+       "(default 1: evenly spaced)",
+       [](auto& v, auto& d, auto& key, auto& out) {
+         int64_t n = 0;
+         if (out.take(key, read_int(v, 1, 1'000'000), n))
+           d.burst = n;
        }},
       {"command", key_scope::exec,
        "argv list, run without a shell; command[0] without a slash is "
@@ -631,6 +652,29 @@ bool key_applies(key_scope scope, bool builtin, const std::string& runner) {
   return false;
 }
 
+/// "pool, description, ... and burst": the keys a built-in kind takes.
+std::string builtin_kind_keys() {
+  std::vector<std::string> names;
+  for (auto& k : kind_keys())
+    if (k.scope == key_scope::any)
+      names.emplace_back(k.name);
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
+
+/// Joins `burst` to `rate` and gives a limited kind its bucket.
+void build_rate(kind_draft& d, problems_list& out) {
+  if (d.burst && !d.info.rate)
+    out.bad("kinds." + d.info.name + ".burst",
+            "burst sizes a rate's bucket: set rate too");
+  if (!d.info.rate)
+    return;
+  d.info.rate->burst = d.burst.value_or(1);
+  d.info.limiter = std::make_shared<rate_limiter>(*d.info.rate);
+}
+
 /// Reads one [kinds.NAME] section into `d`.
 void read_kind_section(const std::string& name, const value::dictionary& xs,
                        kind_draft& d, bool builtin, problems_list& out) {
@@ -667,8 +711,8 @@ void read_kind_section(const std::string& name, const value::dictionary& xs,
       continue;
     }
     if (!key_applies(def->scope, builtin, runner)) {
-      out.bad(full, builtin ? "a built-in kind takes only pool, "
-                              "description, max-retries, backoff and timeout"
+      out.bad(full, builtin ? "a built-in kind takes only "
+                                  + builtin_kind_keys()
                             : "not a key of runner = \"" + runner + "\"");
       continue;
     }
@@ -851,6 +895,7 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
       d->info.name = name;
     }
     read_kind_section(name, xs, *d, builtin, out);
+    build_rate(*d, out);
     if (!builtin)
       build_config_kind(*d, xs, defaults, out);
   });

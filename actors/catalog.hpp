@@ -14,6 +14,7 @@
 #include "actors/exec_runner.hpp"
 #include "actors/http_runner.hpp"
 #include "actors/kinds.hpp"
+#include "actors/rate_limiter.hpp"
 
 #include <caf/all.hpp>
 
@@ -58,6 +59,9 @@ struct kind_info {
   std::shared_ptr<const exec_spec> exec;  // runner == exec
   std::shared_ptr<const http_spec> http;  // runner == http
   int64_t lease_ttl_ms = default_lease_ttl_ms; // runner == lease
+  std::optional<rate_spec> rate; // its `rate` and `burst` keys, if set
+  // The bucket its attempts start from, shared by every pool (set with rate).
+  std::shared_ptr<rate_limiter> limiter;
 
   /// Must run on a pool of dedicated threads (CPU-bound built-ins).
   bool cpu_bound() const {

@@ -49,10 +49,14 @@ std::optional<job> job_queue::pop(const kind_mask& mask) {
   auto kind = oldest(mask);
   if (kind < 0)
     return std::nullopt;
+  return pop_kind(static_cast<uint32_t>(kind));
+}
+
+job job_queue::pop_kind(uint32_t kind) {
   auto& q = by_kind_[kind];
   job j = std::move(q.front().j);
   q.pop_front();
-  taken(static_cast<uint32_t>(kind));
+  taken(kind);
   return j;
 }
 

@@ -29,6 +29,11 @@ public:
   /// The oldest job whose kind is in `mask`, or null; stays queued.
   const job* peek(const kind_mask& mask) const;
 
+  /// The kind of the oldest job whose kind is in `mask`, or -1.
+  int peek_kind(const kind_mask& mask) const {
+    return oldest(mask);
+  }
+
   /// Whether a job of kind `kind` waits.
   bool has(uint32_t kind) const {
     return kind < by_kind_.size() && !by_kind_[kind].empty();
@@ -36,6 +41,9 @@ public:
 
   /// Takes the oldest job whose kind is in `mask`.
   std::optional<job> pop(const kind_mask& mask);
+
+  /// Takes the oldest job of kind `kind` (one peek_kind found waiting).
+  job pop_kind(uint32_t kind);
 
   /// Takes the job of this listener and key, wherever it waits.
   std::optional<job> remove(const caf::actor_addr& listener, uint64_t key);

@@ -75,7 +75,8 @@ void settle(self_ptr self, job j, outcome result) {
 /// wake-up, or one network round trip, per chunk instead of per attempt.
 bool chunkable(const job& j) {
   auto kind = current_catalog().find_kind(j.spec.kind);
-  return kind != nullptr && j.spec.timeout_ms == 0
+  // A rate-limited kind's attempts go out one by one, each with its token.
+  return kind != nullptr && j.spec.timeout_ms == 0 && !kind->limiter
          && (kind->cpu_bound() || kind->runner == runner_type::remote);
 }
 
@@ -153,14 +154,60 @@ void count_queued(self_ptr self, int64_t n) {
     gauge->add(n);
 }
 
-/// Pops the oldest queued job that workers running `mask` can run.
+/// The bucket of kind `kind` (the catalog's index) if it has a rate.
+rate_limiter* limiter_of(int kind) {
+  auto& kinds = current_catalog().kinds();
+  return static_cast<size_t>(kind) < kinds.size()
+           ? kinds[kind].limiter.get()
+           : nullptr;
+}
+
+/// Arms the pool's one token timer for `wait` from now, unless it already
+/// fires sooner (a timer cannot be cancelled: a later one just finds work
+/// already started).
+void wake_in(self_ptr self, caf::timespan wait) {
+  auto& st = self->state;
+  auto due = self->clock().now() + wait;
+  if (st.token_due && *st.token_due <= due)
+    return;
+  st.token_due = due;
+  self->delayed_send(self, wait, token_atom::value);
+}
+
+/// Whether an attempt of kind `kind` may start now: takes a token of a
+/// rate-limited kind, or arms the timer for its next one.
+bool may_start(self_ptr self, int kind) {
+  auto limiter = limiter_of(kind);
+  if (limiter == nullptr)
+    return true;
+  auto now = self->clock().now();
+  if (limiter->try_take(now))
+    return true;
+  wake_in(self, limiter->until_next(now));
+  return false;
+}
+
+/// Pops the oldest queued job that workers running `mask` can run and may
+/// start now: a rate-limited kind without a token is passed over, so the
+/// kinds behind it are not held up.
 std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
-  auto j = self->state.queue.pop(mask);
-  if (j)
-    count_queued(self, -1);
-  if (j && self->state.meters)
+  auto& queue = self->state.queue;
+  const job_queue::kind_mask* m = &mask;
+  job_queue::kind_mask narrowed; // copied only when a kind is passed over
+  int kind;
+  while ((kind = queue.peek_kind(*m)) >= 0 && !may_start(self, kind)) {
+    if (m != &narrowed)
+      narrowed = mask;
+    m = &narrowed;
+    narrowed[kind] = false;
+  }
+  if (kind < 0)
+    return std::nullopt;
+  auto j = queue.pop_kind(static_cast<uint32_t>(kind));
+  count_queued(self, -1);
+  if (self->state.meters)
     self->state.meters->queue_wait->Observe(std::chrono::duration<double>(
-        metrics::clock::now() - j->queued_since).count());
+        metrics::clock::now() - j.queued_since).count());
   return j;
 }
 
@@ -210,14 +257,25 @@ uint64_t live_slots(const pool_state& st) {
       st.slots.begin(), st.slots.end(), [](auto& s) { return !s.gone; }));
 }
 
-/// The lease kinds of which attempts wait and may be leased now.
-std::vector<uint32_t> leasable_kinds(const pool_state& st) {
+/// The lease kinds of which attempts wait and may be leased now (a
+/// rate-limited one only with a token: the token timer offers it later).
+std::vector<uint32_t> leasable_kinds(self_ptr self) {
+  auto& st = self->state;
   std::vector<uint32_t> out;
   if (st.lease_room() == 0)
     return out;
-  for (uint32_t k = 0; k < st.lease_kinds.size(); ++k)
-    if (st.lease_kinds[k] && st.queue.has(k))
-      out.push_back(k);
+  for (uint32_t k = 0; k < st.lease_kinds.size(); ++k) {
+    if (!st.lease_kinds[k] || !st.queue.has(k))
+      continue;
+    if (auto limiter = limiter_of(static_cast<int>(k))) {
+      auto now = self->clock().now();
+      if (!limiter->ready(now)) {
+        wake_in(self, limiter->until_next(now));
+        continue;
+      }
+    }
+    out.push_back(k);
+  }
   return out;
 }
 
@@ -227,7 +285,7 @@ void offer_leases(self_ptr self) {
   auto& st = self->state;
   if (!st.lease_wanted || !st.desk)
     return;
-  auto kinds = leasable_kinds(st);
+  auto kinds = leasable_kinds(self);
   if (kinds.empty())
     return;
   st.lease_wanted = false;
@@ -409,7 +467,7 @@ void take_leases(self_ptr self, uint64_t take, std::vector<uint32_t>& kinds,
   if (out.size() < max)
     st.lease_wanted = true;
   self->send(st.desk, lease_atom::value, take, std::move(out),
-             leasable_kinds(st));
+             leasable_kinds(self));
 }
 
 /// Abandons leased attempt `seq` (timed out, cancelled): the desk answers
@@ -621,6 +679,12 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         dispatch(self);
       },
       [=](flush_atom) { flush_events(self); },
+      [=](token_atom) {
+        auto& st = self->state;
+        if (st.token_due && *st.token_due <= self->clock().now())
+          st.token_due.reset();
+        dispatch(self);
+      },
       [=](nodes_atom) { return self->state.per_node; },
       [=](add_slots_atom, uint32_t node, uint32_t n,
           std::vector<std::string>& kinds) {

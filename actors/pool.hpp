@@ -76,6 +76,9 @@ struct pool_state {
   // everything that arrives meanwhile goes out in the same batch.
   std::vector<std::pair<job_listener_actor, std::vector<job_event>>> outbox;
   std::mt19937_64 rng{std::random_device{}()};
+  // When the one pending token timer fires (rate-limited kinds waiting for
+  // a token); none pending if empty.
+  std::optional<caf::actor_clock::time_point> token_due;
 
   // -- leases: attempts of lease kinds, started when the lease desk takes
   // them for an HTTP worker, never pushed to one.

@@ -553,6 +553,10 @@ std::string render_kinds(
                 {"timeout_ms", probe.timeout_ms}}}};
     if (k.runner == runner_type::lease)
       kind["lease_ttl_ms"] = k.lease_ttl_ms;
+    if (k.rate) {
+      kind["rate"] = k.rate->text;
+      kind["burst"] = k.rate->burst;
+    }
     if (k.runner == runner_type::remote) {
       uint32_t workers = 0;
       for (auto& [name, n] : serving)

@@ -291,6 +291,8 @@ constexpr const char* schemas_text = R"json({
         }
       },
       "lease_ttl_ms": {"type": "integer", "description": "Lease kinds only."},
+      "rate": {"type": "string", "description": "Kinds with a rate only: most attempts started per second, minute or hour, e.g. 100/s."},
+      "burst": {"type": "integer", "minimum": 1, "description": "Kinds with a rate only: its bucket size."},
       "workers": {"type": "integer", "description": "Remote kinds only: workers connected for it."}
     }
   },

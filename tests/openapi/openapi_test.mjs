@@ -35,7 +35,9 @@ delete env.ACTORQ_AUTH_TOKEN;
 const daemon = spawn(actorq, [
   "--config-file=" + path.join(source, "configs", "examples.ini"),
   "--cluster.port=0", "--http.port=0", "--store.path=" + path.join(dir, "s.db"),
-  "--seed.delay-scale=0.01", "--shutdown.grace=0"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  "--seed.delay-scale=0.01", "--shutdown.grace=0",
+  // A rate-limited kind, so /v1/kinds shows rate and burst.
+  "--kinds.square.rate=1000/s", "--kinds.square.burst=10"], { env, stdio: ["ignore", "pipe", "pipe"] });
 let output = "";
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("actorq did not start:\n" + output)), 15000);
