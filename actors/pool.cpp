@@ -153,7 +153,8 @@ void count_queued(self_ptr self, int64_t n) {
     gauge->add(n);
 }
 
-/// Pops the oldest queued job that workers running `mask` can run.
+/// Pops the next queued job (by priority, then age) that workers running
+/// `mask` can run.
 std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
   auto j = self->state.queue.pop(mask);
   if (j)
@@ -167,8 +168,8 @@ std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
 /// Queues a job behind the others (`front`: before them).
 void enqueue(self_ptr self, job j, bool front = false) {
   auto kind = kind_of(j);
-  if (self->state.meters)
-    j.queued_since = metrics::clock::now();
+  // The queue's starvation guard reads it, metrics too.
+  j.queued_since = metrics::clock::now();
   if (front)
     self->state.queue.push_front(kind, std::move(j));
   else
@@ -458,6 +459,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  st.queue.set_boost(std::chrono::milliseconds{st.settings.max_wait_boost_ms});
   if (st.settings.meters)
     st.meters = st.settings.meters->pool(st.settings.name);
   st.held = st.settings.paused;
