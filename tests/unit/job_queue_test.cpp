@@ -150,16 +150,15 @@ TEST_CASE("job queue: a waiting job is raised one level per boost period",
           "[job_queue]") {
   job_queue q{seconds{60}};
   q.push_back(0, make(1, 2, t0)); // waits longest
-  q.push_back(0, make(2, 5, t0 + seconds{100}));
-  q.push_back(0, make(3, 4, t0 + seconds{110}));
+  q.push_back(0, make(2, 5, t0 + seconds{170}));
+  q.push_back(0, make(3, 4, t0 + seconds{175}));
   auto all = mask({true});
-  // At t0+119s job 1 has waited one period (2 -> 3): 2 still goes first.
-  CHECK(q.peek(all, t0 + seconds{119})->key == 2);
-  // At t0+180s job 1 has waited three periods (2 -> 5), as long as job 2's
-  // level and older: it goes first.
+  // At t0+175s job 1 has waited two periods (2 -> 4): job 2 still goes
+  // first, and job 1 before job 3 (same level, older).
+  CHECK(q.peek(all, t0 + seconds{175})->key == 2);
+  // At t0+180s job 1 has waited three periods (2 -> 5), job 2 none: the
+  // same level, job 1 is older and goes first.
   CHECK(q.peek(all, t0 + seconds{180})->key == 1);
-  // Without the wait, the plain order.
-  CHECK(q.peek(all, t0 + seconds{110})->key == 2);
   // Long waits stop at the top level; ties go to the older job.
   q.push_back(0, make(4, 9, t0 + seconds{1000}));
   CHECK(q.peek(all, t0 + seconds{1000})->key == 1);
