@@ -399,8 +399,9 @@ using lease_desk_actor = caf::typed_actor<
     // their attempts go back to the front of the queue, not counted.
     caf::reacts_to<cancel_atom, std::vector<task_id>>>;
 
-/// A fixed set of workers with a FIFO queue, demand-driven dispatch, per-attempt
-/// timeouts and retries with exponential backoff.
+/// A fixed set of workers with a priority queue (FIFO within a priority),
+/// demand-driven dispatch, per-attempt timeouts and retries with exponential
+/// backoff.
 using pool_actor = caf::typed_actor<
     // Enqueue one job.
     caf::reacts_to<submit_atom, job>,

@@ -262,6 +262,12 @@ const std::vector<pool_key>& pool_keys() {
        [](auto& v, auto& p, auto& key, auto& out) {
          out.take(key, read_duration(v, max_timeout_ms), p.timeout_ms);
        }},
+      {"max-wait-boost",
+       "a task waiting this long is taken as one priority level higher, one "
+       "more per further period (0 = never)",
+       [](auto& v, auto& p, auto& key, auto& out) {
+         out.take(key, read_duration(v, max_delay_ms), p.max_wait_boost_ms);
+       }},
   };
   return keys;
 }
@@ -1057,6 +1063,10 @@ std::string check_task(task_spec& spec, const catalog& cat) {
   if (spec.timeout_ms > max_timeout_ms)
     return "timeout_ms must be an integer between 0 and "
            + std::to_string(max_timeout_ms);
+  if (spec.priority < min_priority || spec.priority > max_priority)
+    return "priority must be an integer between "
+           + std::to_string(min_priority) + " and "
+           + std::to_string(max_priority);
   if (!spec.idempotency_key.empty()
       && !valid_idempotency_key(spec.idempotency_key))
     return "idempotency_key must be 1 to 255 visible ASCII characters";

@@ -84,6 +84,9 @@ struct pool_settings {
   retry_settings retry;
   supervisor_settings supervisor;
   int64_t timeout_ms = 0; // default attempt timeout of its tasks; 0 = none
+  // Starvation guard: a task waiting this long counts one priority level
+  // higher, one more per further period; 0 = never.
+  int64_t max_wait_boost_ms = 60'000;
   std::shared_ptr<pool_gauge> gauge; // null: no admission control (tests)
   // On a worker node: the workers serve the head's pool from this slot on,
   // and the node's clock means nothing to the head (no degraded window).

@@ -32,6 +32,7 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
           j.spec.max_retries = batch.task.max_retries;
           j.spec.backoff_ms = batch.task.backoff_ms;
           j.spec.timeout_ms = batch.task.timeout_ms;
+          j.spec.priority = batch.task.priority;
           j.spec.input = std::move(batch.items[i]);
           j.listener = listener;
         }

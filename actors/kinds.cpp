@@ -314,6 +314,7 @@ uint64_t request_hash(const task_spec& spec) {
   add(std::to_string(spec.max_retries));
   add(std::to_string(spec.backoff_ms));
   add(std::to_string(spec.timeout_ms));
+  add(std::to_string(spec.priority));
   return h;
 }
 

@@ -187,15 +187,18 @@ bool may_start(self_ptr self, int kind) {
   return false;
 }
 
-/// Pops the oldest queued job that workers running `mask` can run and may
-/// start now: a rate-limited kind without a token is passed over, so the
-/// kinds behind it are not held up.
-std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
+/// Pops the next queued job (by priority, then age) that workers running
+/// `mask` can run and may start now: a rate-limited kind without a token is
+/// passed over, so the kinds behind it are not held up.
+/// `now`: the queue's clock reading (job_queue::now()), shared with a peek
+/// just before, so that both see the same order.
+std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask,
+                            job_queue::clock::time_point now) {
   auto& queue = self->state.queue;
   const job_queue::kind_mask* m = &mask;
   job_queue::kind_mask narrowed; // copied only when a kind is passed over
   int kind;
-  while ((kind = queue.peek_kind(*m)) >= 0 && !may_start(self, kind)) {
+  while ((kind = queue.peek_kind(*m, now)) >= 0 && !may_start(self, kind)) {
     if (m != &narrowed)
       narrowed = mask;
     m = &narrowed;
@@ -203,7 +206,7 @@ std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
   }
   if (kind < 0)
     return std::nullopt;
-  auto j = queue.pop_kind(static_cast<uint32_t>(kind));
+  auto j = queue.pop_kind(static_cast<uint32_t>(kind), now);
   count_queued(self, -1);
   if (self->state.meters)
     self->state.meters->queue_wait->Observe(std::chrono::duration<double>(
@@ -211,11 +214,15 @@ std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
   return j;
 }
 
+std::optional<job> next_job(self_ptr self, const job_queue::kind_mask& mask) {
+  return next_job(self, mask, self->state.queue.now());
+}
+
 /// Queues a job behind the others (`front`: before them).
 void enqueue(self_ptr self, job j, bool front = false) {
   auto kind = kind_of(j);
-  if (self->state.meters)
-    j.queued_since = metrics::clock::now();
+  // The queue's starvation guard reads it, metrics too.
+  j.queued_since = metrics::clock::now();
   if (front)
     self->state.queue.push_front(kind, std::move(j));
   else
@@ -240,10 +247,14 @@ void hand_out(self_ptr self, uint32_t index, job&& j,
   std::vector<attempt> chunk;
   chunk.push_back(start(self, index, std::move(j), true));
   while (chunk.size() < n) {
-    auto next = st.queue.peek(mask);
+    auto now = st.queue.now();
+    auto next = st.queue.peek(mask, now);
     if (next == nullptr || !chunkable(*next))
       break;
-    chunk.push_back(start(self, index, std::move(*next_job(self, mask)), true));
+    auto taken = next_job(self, mask, now);
+    if (!taken)
+      break;
+    chunk.push_back(start(self, index, std::move(*taken), true));
   }
   if (chunk.size() == 1)
     self->send(s.worker, std::move(chunk.front()));
@@ -516,6 +527,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  st.queue.set_boost(std::chrono::milliseconds{st.settings.max_wait_boost_ms});
   if (st.settings.meters)
     st.meters = st.settings.meters->pool(st.settings.name);
   st.held = st.settings.paused;

@@ -1,6 +1,7 @@
-// A pool: a fixed set of workers (its size is the concurrency limit), a FIFO
-// queue and demand-driven dispatch: a job goes to a worker only when that
-// worker is idle, so a long job never holds up the jobs queued behind it.
+// A pool: a fixed set of workers (its size is the concurrency limit), a
+// priority queue (FIFO within one; job_queue) and demand-driven dispatch: a
+// job goes to a worker only when that worker is idle, so a long job never
+// holds up the jobs queued behind it.
 // The pool also owns per-attempt timeouts and retries with backoff.
 #pragma once
 

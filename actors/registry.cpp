@@ -146,6 +146,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   r.kind = kind;
   r.pool = pool;
   r.max_retries = spec.max_retries;
+  r.priority = static_cast<uint8_t>(spec.priority);
   r.created_at = now_ms();
   if (!spec.idempotency_key.empty())
     r.key = std::make_unique<std::string>(spec.idempotency_key);
@@ -517,6 +518,7 @@ record& pin(self_ptr self, const task_row& row) {
   r.finished_at = v.finished_at;
   r.attempts = v.attempts;
   r.max_retries = v.max_retries;
+  r.priority = static_cast<uint8_t>(v.priority);
   r.status = v.status;
   r.cancel_requested = v.cancel_requested;
   if (v.error)
@@ -862,6 +864,7 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
   v.cancel_requested = r.cancel_requested;
   v.attempts = r.attempts;
   v.max_retries = r.max_retries;
+  v.priority = r.priority;
   v.created_at = r.created_at;
   v.started_at = r.started_at;
   v.finished_at = r.finished_at;

@@ -53,6 +53,7 @@ struct registry_state {
     int32_t max_retries = 0;
     uint16_t kind = 0; // kind_name(): the catalog's kinds, then retired
     uint8_t pool = 0;  // pool_name(): cfg.pools, then retired
+    uint8_t priority = default_priority;
     task_status status = task_status::queued;
     bool cancel_requested = false;
     bool dirty = false; // changed since the last batch sent to the store

@@ -21,7 +21,7 @@ namespace {
 constexpr int application_id = 0x61637471;
 /// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
 /// a migration below.
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 
 /// How a store of version `from` becomes one of version `from + 1`. New
 /// task statuses are appended to the enum, so stored values keep their
@@ -37,6 +37,8 @@ constexpr migration migrations[] = {
     // 3: operator actions: a retried task's new cycle, paused pools.
     {2, "ALTER TABLE tasks ADD COLUMN cycle_start INTEGER NOT NULL DEFAULT 0;"
         "CREATE TABLE paused_pools (name TEXT PRIMARY KEY);"},
+    // 4: task priorities (0..9, higher first).
+    {3, "ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;"},
 };
 
 constexpr const char* schema = R"(
@@ -60,8 +62,9 @@ CREATE TABLE tasks (
   result           TEXT,                 -- JSON; NULL = null
   error            TEXT,
   progress         TEXT,                 -- JSON {fraction, message, at}
-  cycle_start      INTEGER NOT NULL DEFAULT 0 -- attempts before this cycle
-                                              -- (POST /v1/tasks/{id}/retry)
+  cycle_start      INTEGER NOT NULL DEFAULT 0, -- attempts before this cycle
+                                               -- (POST /v1/tasks/{id}/retry)
+  priority         INTEGER NOT NULL DEFAULT 5  -- 0..9, higher first
 );
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY); -- by an operator
 CREATE INDEX tasks_by_key ON tasks(idempotency_key)
@@ -73,7 +76,7 @@ CREATE INDEX tasks_live ON tasks(seq) WHERE status < 3;
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
     "seq, id, kind, pool, status, cancel_requested, attempts, max_retries, "
-    "created_at, started_at, finished_at, result, error, progress";
+    "created_at, started_at, finished_at, result, error, progress, priority";
 
 /// A task that ended before the cutoff is gone (expired).
 constexpr const char* not_expired = "NOT (status >= 3 AND finished_at < ?)";
@@ -138,6 +141,7 @@ task_view read_view(sqlite3_stmt* st, int at = 0) {
                                  p.value("message", std::string{}),
                                  p.value("at", int64_t{0})};
   }
+  v.priority = sqlite3_column_int(st, at + 14);
   return v;
 }
 
@@ -154,11 +158,12 @@ task_row read_row(sqlite3_stmt* st) {
   row.spec.kind = row.state.kind;
   row.spec.pool = row.state.pool;
   row.spec.max_retries = row.state.max_retries;
-  row.spec.input.value = json::parse(column_text(st, 14), nullptr, false);
-  row.spec.backoff_ms = sqlite3_column_int64(st, 15);
-  row.spec.timeout_ms = sqlite3_column_int64(st, 16);
-  row.spec.idempotency_key = column_text(st, 17);
-  row.cycle_start = sqlite3_column_int(st, 18);
+  row.spec.priority = row.state.priority;
+  row.spec.input.value = json::parse(column_text(st, 15), nullptr, false);
+  row.spec.backoff_ms = sqlite3_column_int64(st, 16);
+  row.spec.timeout_ms = sqlite3_column_int64(st, 17);
+  row.spec.idempotency_key = column_text(st, 18);
+  row.cycle_start = sqlite3_column_int(st, 19);
   return row;
 }
 
@@ -383,8 +388,8 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   self->insert_ = self->prepare(
       "INSERT INTO tasks (seq, id, kind, pool, input, max_retries, backoff_ms, "
       "timeout_ms, idempotency_key, status, cancel_requested, attempts, "
-      "created_at, started_at, finished_at, result, error, progress) VALUES "
-      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "created_at, started_at, finished_at, result, error, progress, priority) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   self->update_ = self->prepare(
       "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
       "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ?, "
@@ -498,6 +503,8 @@ void task_store::write(const std::vector<task_row>& rows) {
         sqlite3_bind_null(st, col++);
       else
         bind_text(st, col++, progress);
+      if (row.insert)
+        sqlite3_bind_int(st, col++, row.spec.priority);
       if (!row.insert) {
         sqlite3_bind_int(st, col++, row.cycle_start);
         sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));

@@ -80,6 +80,9 @@ void add_task_options(CLI::App& sub, task_options& t) {
   sub.add_option("--timeout-ms", t.timeout_ms,
                  "limit per attempt in ms; 0 = none")
     ->check(CLI::Range(int64_t{0}, max_timeout_ms));
+  sub.add_option("--priority", t.priority,
+                 "0..9, higher starts first (default 5)")
+    ->check(CLI::Range(int64_t{min_priority}, int64_t{max_priority}));
   sub.add_option("--idempotency-key", t.idempotency_key,
                  "a repeated key gets the first task back, not a second one");
 }

@@ -29,6 +29,7 @@ struct task_options {
   int64_t max_retries = -1;
   int64_t backoff_ms = -1;
   int64_t timeout_ms = -1;
+  int64_t priority = -1; // -1: the default (5)
   std::string idempotency_key;
 };
 

@@ -88,6 +88,8 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   spec.max_retries = static_cast<int32_t>(t.max_retries);
   spec.backoff_ms = t.backoff_ms;
   spec.timeout_ms = t.timeout_ms;
+  if (t.priority >= 0)
+    spec.priority = static_cast<int32_t>(t.priority);
   spec.idempotency_key = t.idempotency_key;
   return spec;
 }

@@ -217,6 +217,8 @@ private:
       body["backoff_ms"] = t.backoff_ms;
     if (t.timeout_ms >= 0)
       body["timeout_ms"] = t.timeout_ms;
+    if (t.priority >= 0)
+      body["priority"] = t.priority;
     return body;
   }
 

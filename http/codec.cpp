@@ -79,7 +79,7 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
   if (!body.is_object())
     return invalid("the request body must be a JSON object");
   if (auto err = check_fields(body, {"kind", item_field, "pool", "max_retries",
-                                     "backoff_ms", "timeout_ms"});
+                                     "backoff_ms", "timeout_ms", "priority"});
       !err.empty())
     return invalid(err);
   task_spec spec;
@@ -95,13 +95,16 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
     spec.pool = pool->get<std::string>();
   }
   int64_t max_retries = -1;
+  int64_t priority = default_priority;
   for (auto err :
        {read_int(body, "max_retries", 0, max_task_retries, max_retries),
         read_int(body, "backoff_ms", 0, max_delay_ms, spec.backoff_ms),
-        read_int(body, "timeout_ms", 0, max_timeout_ms, spec.timeout_ms)})
+        read_int(body, "timeout_ms", 0, max_timeout_ms, spec.timeout_ms),
+        read_int(body, "priority", min_priority, max_priority, priority)})
     if (!err.empty())
       return invalid(err);
   spec.max_retries = static_cast<int32_t>(max_retries);
+  spec.priority = static_cast<int32_t>(priority);
   return spec;
 }
 
@@ -207,6 +210,8 @@ void append_task(std::string& out, const task_view& v) {
   out += std::to_string(v.attempts);
   out += ",\"max_retries\":";
   out += std::to_string(v.max_retries);
+  out += ",\"priority\":";
+  out += std::to_string(v.priority);
   out += ",\"created_at\":";
   append_time(out, v.created_at);
   out += ",\"started_at\":";

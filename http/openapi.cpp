@@ -212,7 +212,7 @@ constexpr const char* schemas_text = R"json({
   },
   "Task": {
     "type": "object",
-    "required": ["id", "kind", "pool", "status", "attempts", "max_retries", "created_at", "started_at", "finished_at", "result", "error", "cancel_requested", "progress"],
+    "required": ["id", "kind", "pool", "status", "attempts", "max_retries", "priority", "created_at", "started_at", "finished_at", "result", "error", "cancel_requested", "progress"],
     "properties": {
       "id": {"type": "string", "format": "uuid"},
       "kind": {"type": "string"},
@@ -220,6 +220,7 @@ constexpr const char* schemas_text = R"json({
       "status": {"$ref": "#/components/schemas/TaskStatus"},
       "attempts": {"type": "integer", "minimum": 0, "description": "Attempts started so far."},
       "max_retries": {"type": "integer", "minimum": 0},
+      "priority": {"type": "integer", "minimum": 0, "maximum": 9, "description": "Higher first; 5 by default."},
       "created_at": {"$ref": "#/components/schemas/Timestamp"},
       "started_at": {"$ref": "#/components/schemas/Timestamp"},
       "finished_at": {"$ref": "#/components/schemas/Timestamp"},
@@ -228,7 +229,7 @@ constexpr const char* schemas_text = R"json({
       "cancel_requested": {"type": "boolean"},
       "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]}
     },
-    "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
+    "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
   "TaskRequest": {
     "type": "object",
@@ -581,7 +582,16 @@ ojson task_options() {
                                 max_task_retries)},
           {"backoff_ms", count("First retry's delay; doubles per retry.",
                                max_delay_ms)},
-          {"timeout_ms", count("Per attempt; 0 for none.", max_timeout_ms)}};
+          {"timeout_ms", count("Per attempt; 0 for none.", max_timeout_ms)},
+          {"priority",
+           {{"type", "integer"},
+            {"minimum", min_priority},
+            {"maximum", max_priority},
+            {"default", default_priority},
+            {"description", "Its pool starts the highest waiting priority "
+                            "first, FIFO within one (a task waiting "
+                            "pools.NAME.max-wait-boost rises a level per "
+                            "period)."}}}};
 }
 
 ojson make_schemas() {

@@ -171,6 +171,11 @@ inline bool is_terminal(task_status x) {
   return x >= task_status::succeeded;
 }
 
+/// A task's priority: 0..9, higher first; 5 when the client gives none.
+constexpr int32_t min_priority = 0;
+constexpr int32_t max_priority = 9;
+constexpr int32_t default_priority = 5;
+
 /// What a client asks to run. Fields left at their defaults (empty pool,
 /// negative numbers) get the kind's defaults, else its pool's, else the
 /// [retry] section's — the same for HTTP and CAF clients.
@@ -184,12 +189,16 @@ struct task_spec {
   // A client's key for safe retries of a submission: a repeated key gets
   // the first task back instead of a second one. Empty = none.
   std::string idempotency_key;
+  // Which waiting task its pool starts first: higher first, FIFO within one
+  // level (min_priority..max_priority).
+  int32_t priority = default_priority;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
-           x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key);
+           x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key,
+           x.priority);
 }
 
 /// How far a running task says it has come (exec: a "::progress" line on
@@ -215,6 +224,7 @@ struct task_view {
   bool cancel_requested = false;
   int32_t attempts = 0;
   int32_t max_retries = 0;
+  int32_t priority = default_priority;
   int64_t created_at = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
@@ -227,7 +237,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.id, x.kind, x.pool, x.status,
            x.cancel_requested, x.attempts, x.max_retries, x.created_at,
-           x.started_at, x.finished_at, x.result, x.error, x.progress);
+           x.started_at, x.finished_at, x.result, x.error, x.progress,
+           x.priority);
 }
 
 /// Many inputs for one kind, answered in input order.

@@ -333,6 +333,8 @@ TEST_CASE("cli: actorq-cli over HTTP submits, waits, lists and reads pools, "
   CHECK(defaults.j()["max_retries"] == 3);
   CHECK(cli({u, "submit", "double", "{\"value\":1}", "--max-retries", "0"})
           .j()["max_retries"] == 0);
+  CHECK(defaults.j()["priority"] == 5);
+  CHECK(cli({u, "submit", "double", "--priority=10"}).rc == 2);
   // Errors: the API's JSON on stdout, exit 1.
   auto missing = cli({u, "status", random_uuid4()});
   CHECK(missing.rc == 1);
@@ -373,6 +375,8 @@ TEST_CASE("cli: actorq-cli over HTTP submits, waits, lists and reads pools, "
   CHECK(all["tasks"] == srv.get("/v1/tasks?limit=1000").j()["tasks"]);
   CHECK(all["tasks"].size() == 4);
   CHECK(all["next"].is_null());
+  CHECK(cli({u, "submit", "double", "{\"value\":1}", "--priority", "8"})
+          .j()["priority"] == 8);
   // kinds, pools, workers, nodes: what HTTP answers.
   auto kinds = cli({u, "kinds"});
   REQUIRE(kinds.rc == 0);
@@ -476,6 +480,10 @@ TEST_CASE("cli: actorq-cli over CAF (--connect) runs the same commands",
   CHECK(cli({c, "status", id}).j() == cli({url(head), "status", id}).j());
   auto defaults = cli({c, "submit", "double", "{\"value\":1}"});
   CHECK(defaults.j()["max_retries"] == 3);
+  CHECK(defaults.j()["priority"] == 5);
+  // The gateway's task_spec carries the priority too.
+  CHECK(cli({c, "submit", "double", "{\"value\":1}", "--priority=2"})
+          .j()["priority"] == 2);
   auto unknown = cli({c, "submit", "double", "--max-retry=0"});
   CHECK(unknown.rc == 2);
   auto list = cli({c, "list"});

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--max-retries", type=int, metavar="N")
     submit.add_argument("--backoff-ms", type=int, metavar="MS")
     submit.add_argument("--timeout-ms", type=int, metavar="MS")
+    submit.add_argument("--priority", type=int, metavar="P",
+                        help="0..9, higher starts first (default 5)")
     submit.add_argument("--idempotency-key", metavar="K",
                         help="repeating a key returns the first task instead of a new one")
     submit.add_argument("--wait", type=float, metavar="S",
@@ -79,6 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 task = client.submit(args.kind, args.input, pool=args.pool,
                                      max_retries=args.max_retries, backoff_ms=args.backoff_ms,
                                      timeout_ms=args.timeout_ms,
+                                     priority=args.priority,
                                      idempotency_key=args.idempotency_key)
                 if args.wait is not None:
                     task = client.wait(task["id"], args.wait)

@@ -104,17 +104,19 @@ class Client:
 
     def submit(self, kind: str, input: Any = None, *, pool: Optional[str] = None,
                max_retries: Optional[int] = None, backoff_ms: Optional[int] = None,
-               timeout_ms: Optional[int] = None,
+               timeout_ms: Optional[int] = None, priority: Optional[int] = None,
                idempotency_key: Optional[str] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
-        defaults. With ``idempotency_key``, submitting the same key again
+        defaults. ``priority`` (0…9, default 5): the pool starts the highest
+        waiting priority first. With ``idempotency_key``, submitting the same key again
         returns the first task instead of creating another one, so a
         submission can be retried safely.
         """
         body = self._options(pool=pool, max_retries=max_retries,
-                             backoff_ms=backoff_ms, timeout_ms=timeout_ms)
+                             backoff_ms=backoff_ms, timeout_ms=timeout_ms,
+                             priority=priority)
         body["kind"] = kind
         if input is not None:
             body["input"] = input
@@ -162,7 +164,8 @@ class Client:
 
     def batch(self, kind: str, items: List[Any], *, pool: Optional[str] = None,
               max_retries: Optional[int] = None, backoff_ms: Optional[int] = None,
-              timeout_ms: Optional[int] = None) -> Dict[str, Any]:
+              timeout_ms: Optional[int] = None,
+              priority: Optional[int] = None) -> Dict[str, Any]:
         """Run ``items`` (one input each) as ``kind`` and wait for all of them.
 
         Returns ``{"results": [...], "errors": [...], "succeeded", "failed"}``
@@ -171,7 +174,8 @@ class Client:
         long as the work does, so no read timeout applies.
         """
         body = self._options(pool=pool, max_retries=max_retries,
-                             backoff_ms=backoff_ms, timeout_ms=timeout_ms)
+                             backoff_ms=backoff_ms, timeout_ms=timeout_ms,
+                             priority=priority)
         body["kind"] = kind
         body["items"] = list(items)
         return self._request("POST", "/v1/batches", body, timeout=None)

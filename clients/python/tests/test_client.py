@@ -90,8 +90,9 @@ class ClientTest(unittest.TestCase):
 
     def test_submit_options(self):
         task = self.client.submit("double", {"value": 1, "fail_times": 5}, max_retries=0,
-                                  backoff_ms=1, timeout_ms=5000, pool="io")
+                                  backoff_ms=1, timeout_ms=5000, pool="io", priority=8)
         self.assertEqual(task["max_retries"], 0)
+        self.assertEqual(task["priority"], 8)
         done = self.client.wait(task["id"], timeout=10)
         self.assertEqual(done["status"], "failed")
         self.assertEqual(done["attempts"], 1)
@@ -287,13 +288,20 @@ class CliTest(unittest.TestCase):
 
     def test_submit_wait_status(self):
         r = self.cli("--url", self.daemon.url, "submit", "double", '{"value": 21}',
-                     "--max-retries", "1", "--idempotency-key", "cli-1")
+                     "--max-retries", "1", "--priority", "3", "--idempotency-key", "cli-1")
         self.assertEqual(r.returncode, 0, r.stderr)
         task = json.loads(r.stdout)
         self.assertEqual(task["max_retries"], 1)
+        self.assertEqual(task["priority"], 3)
+        # The same request again (a different one with this key is 422).
         again = json.loads(self.cli("submit", "double", '{"value": 21}', "--url",
-                                    self.daemon.url, "--idempotency-key", "cli-1").stdout)
+                                    self.daemon.url, "--max-retries", "1", "--priority", "3",
+                                    "--idempotency-key", "cli-1").stdout)
         self.assertEqual(again["id"], task["id"])
+        other = self.cli("--url", self.daemon.url, "submit", "double", '{"value": 21}',
+                         "--idempotency-key", "cli-1")
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("idempotency_mismatch", other.stdout + other.stderr)
         r = self.cli("wait", task["id"], "--timeout", "10", ACTORQ_URL=self.daemon.url)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["result"], {"result": 42})
