@@ -26,16 +26,6 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
-/// POST /v1/tasks with an Idempotency-Key; returns status and body.
-std::pair<int, json> post_keyed(const Server& srv, const std::string& key,
-                                const json& body) {
-  auto cli = srv.client();
-  httplib::Headers headers{{"Idempotency-Key", key}};
-  auto res = cli.Post("/v1/tasks", headers, body.dump(), "application/json");
-  REQUIRE(res);
-  return {res->status, json::parse(res->body, nullptr, false)};
-}
-
 /// Every task of GET /v1/tasks, following the cursor with pages of `limit`.
 std::vector<json> list_all(const Server& srv, int limit) {
   std::vector<json> out;

@@ -17,16 +17,6 @@ int count_tasks(const Server& srv) {
   return static_cast<int>(r.j()["tasks"].size());
 }
 
-/// POST /v1/tasks with an Idempotency-Key; returns status and body.
-std::pair<int, json> post_keyed(const Server& srv, const std::string& key,
-                                const json& body) {
-  auto cli = srv.client();
-  httplib::Headers headers{{"Idempotency-Key", key}};
-  auto res = cli.Post("/v1/tasks", headers, body.dump(), "application/json");
-  REQUIRE(res);
-  return {res->status, json::parse(res->body, nullptr, false)};
-}
-
 /// The key's first task must come back for `same`, and 422 for `other`.
 void check_key(const Server& srv, const std::string& key, const json& same,
                const json& other, const std::string& first_id) {

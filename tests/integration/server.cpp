@@ -849,6 +849,15 @@ void check_alive(const Server& srv) {
   REQUIRE(r.is_json);
 }
 
+std::pair<int, json> post_keyed(const Server& srv, const std::string& key,
+                                const json& body) {
+  auto cli = srv.client();
+  httplib::Headers headers{{"Idempotency-Key", key}};
+  auto res = cli.Post("/v1/tasks", headers, body.dump(), "application/json");
+  REQUIRE(res);
+  return {res->status, json::parse(res->body, nullptr, false)};
+}
+
 std::string source_dir() {
   // From CMake: __FILE__ may be relative to the build dir (ccache's base_dir).
   return ACTORQ_SOURCE_DIR;

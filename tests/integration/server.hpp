@@ -181,6 +181,10 @@ std::string url_encode(const std::string& s);
 std::string submit(const Server& srv, const json& body);
 // GET /v1/tasks/{id}?wait_ms=... , REQUIREs 200 and returns the task object.
 json get_task(const Server& srv, const std::string& id, int wait_ms = -1);
+
+// POST /v1/tasks with an Idempotency-Key; returns status and body.
+std::pair<int, json> post_keyed(const Server& srv, const std::string& key,
+                                const json& body);
 // Long-polls (wait_ms) until the task is terminal, REQUIREs it within timeout.
 json wait_terminal(const Server& srv, const std::string& id,
                    std::chrono::milliseconds timeout = 10s);
