@@ -111,7 +111,9 @@ struct immutable {
   }
 };
 
-Reply post_keyed(const Server& srv, const std::string& key, const json& body) {
+/// POST /v1/tasks with an Idempotency-Key as a full Reply: unlike the
+/// harness's post_keyed(), a transport failure is an answer here, not an error.
+Reply keyed_post(const Server& srv, const std::string& key, const json& body) {
   auto cli = srv.client();
   httplib::Headers headers;
   if (!key.empty())
@@ -193,7 +195,7 @@ void path_case(const std::function<void(const std::string&)>& damage) {
     CHECK(ready.j()["status"] == "store_unavailable");
     // Refused, naming the path, however often; nothing phantom listed.
     for (auto key : {"", "K-path", "K-path"}) {
-      auto r = post_keyed(srv, key, square);
+      auto r = keyed_post(srv, key, square);
       check_unavailable(r, path);
     }
     CHECK(srv.post("/submit-task", json{{"value", 1}}).status == 503);
@@ -209,7 +211,7 @@ void path_case(const std::function<void(const std::string&)>& damage) {
   Server again{{"--store.path=" + path}};
   REQUIRE_STATUS(again.get("/healthz"), 200);
   REQUIRE_STATUS(again.get("/readyz"), 200);
-  auto r = post_keyed(again, "K-path", square);
+  auto r = keyed_post(again, "K-path", square);
   REQUIRE_STATUS(r, 202);
   CHECK(wait_terminal(again, r.j()["id"])["status"] == "succeeded");
 }
@@ -228,12 +230,12 @@ TEST_CASE("store faults: a full disk answers 503, keeps no task and no key, "
     auto warm = submit(srv, square);
     wait_terminal(srv, warm);
     fill(disk.mnt);
-    auto r = post_keyed(srv, "K", square);
+    auto r = keyed_post(srv, "K", square);
     check_unavailable(r, path);
     CHECK(listed(srv, "&status=failed").empty());
     CHECK(listed(srv).size() == 1); // only the task stored before
     // Retrying the key while the disk is still full: 503 again, no phantom.
-    r = post_keyed(srv, "K", square);
+    r = keyed_post(srv, "K", square);
     check_unavailable(r, "could not be stored");
     CHECK(listed(srv).size() == 1);
     CHECK(srv.post("/submit-task", json{{"value", 1}}).status == 503);
@@ -241,11 +243,11 @@ TEST_CASE("store faults: a full disk answers 503, keeps no task and no key, "
     std::error_code ec;
     fs::remove(disk.mnt + "/filler", ec);
     fs::remove(disk.mnt + "/filler2", ec);
-    r = post_keyed(srv, "K", square);
+    r = keyed_post(srv, "K", square);
     REQUIRE_STATUS(r, 202);
     id = r.j()["id"];
     CHECK(wait_terminal(srv, id)["status"] == "succeeded");
-    auto again = post_keyed(srv, "K", square);
+    auto again = keyed_post(srv, "K", square);
     REQUIRE_STATUS(again, 202);
     CHECK(again.j()["id"] == id);
     CHECK(listed(srv).size() == 2);
@@ -257,7 +259,7 @@ TEST_CASE("store faults: a full disk answers 503, keeps no task and no key, "
   auto t = get_task(restarted, id);
   CHECK(t["status"] == "succeeded");
   CHECK(t["result"] == json{{"result", 49}});
-  auto r = post_keyed(restarted, "K", square);
+  auto r = keyed_post(restarted, "K", square);
   REQUIRE_STATUS(r, 202);
   CHECK(r.j()["id"] == id);
   CHECK(listed(restarted).size() == 2);
@@ -278,13 +280,13 @@ TEST_CASE("store faults: a read-only store answers 503 and recovers at the "
   {
     immutable ro{files};
     for (auto key : {"R", "R", ""}) {
-      auto r = post_keyed(srv, key, square);
+      auto r = keyed_post(srv, key, square);
       check_unavailable(r, path);
     }
     CHECK(listed(srv).size() == 1);
     ro.lift();
     // Writable again: the very next submission is stored.
-    auto r = post_keyed(srv, "R", square);
+    auto r = keyed_post(srv, "R", square);
     INFO("reply: " << r);
     REQUIRE_STATUS(r, 202);
     CHECK(r.elapsed < 1000ms);
@@ -332,7 +334,7 @@ TEST_CASE("store faults: a stalled disk answers 503 after store.write-timeout "
     frozen ice{disk.mnt};
     auto t0 = Clock::now();
     auto pending = std::async(std::launch::async,
-                              [&] { return post_keyed(srv, "S", square); });
+                              [&] { return keyed_post(srv, "S", square); });
     // Health answers while the write hangs (503 once it is overdue).
     std::this_thread::sleep_for(100ms);
     auto health = srv.get("/healthz");
@@ -350,10 +352,10 @@ TEST_CASE("store faults: a stalled disk answers 503 after store.write-timeout "
     CHECK(health.status == 503);
     CHECK(health.elapsed < 1000ms);
     CHECK(health.j()["status"] == "store_unavailable");
-    auto fresh = post_keyed(srv, "", square);
+    auto fresh = keyed_post(srv, "", square);
     check_unavailable(fresh);
     CHECK(fresh.elapsed < 1000ms);
-    auto retry = post_keyed(srv, "S", square);
+    auto retry = keyed_post(srv, "S", square);
     check_unavailable(retry, "Idempotency-Key");
     CHECK(retry.elapsed < 1000ms);
     ice.thaw();
@@ -361,14 +363,14 @@ TEST_CASE("store faults: a stalled disk answers 503 after store.write-timeout "
     Reply back;
     REQUIRE(wait_until(
         [&] {
-          back = post_keyed(srv, "S", square);
+          back = keyed_post(srv, "S", square);
           return back.status == 202;
         },
         10s, 20ms));
     id = back.j()["id"];
     CHECK(wait_terminal(srv, id)["status"] == "succeeded");
   }
-  auto again = post_keyed(srv, "S", square);
+  auto again = keyed_post(srv, "S", square);
   REQUIRE_STATUS(again, 202);
   CHECK(again.j()["id"] == id);
   CHECK(listed(srv).size() == 2); // warm + S: never a second task for S
