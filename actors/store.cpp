@@ -21,7 +21,7 @@ namespace {
 constexpr int application_id = 0x61637471;
 /// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
 /// a migration below.
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;
 
 /// How a store of version `from` becomes one of version `from + 1`. New
 /// task statuses are appended to the enum, so stored values keep their
@@ -39,6 +39,25 @@ constexpr migration migrations[] = {
         "CREATE TABLE paused_pools (name TEXT PRIMARY KEY);"},
     // 4: task priorities (0..9, higher first).
     {3, "ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;"},
+    // 5: delayed tasks, chains, completion callbacks, periodic schedules;
+    // terminal statuses named (6 scheduled and 7 waiting are not terminal).
+    {4, "ALTER TABLE tasks ADD COLUMN run_at INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN countdown_ms INTEGER NOT NULL DEFAULT -1;"
+        "ALTER TABLE tasks ADD COLUMN after TEXT;"
+        "ALTER TABLE tasks ADD COLUMN after_policy INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN pass_results INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN callback_url TEXT;"
+        "ALTER TABLE tasks ADD COLUMN callback_status INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN callback_attempts INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tasks ADD COLUMN callback_error TEXT;"
+        "ALTER TABLE tasks ADD COLUMN schedule TEXT;"
+        "CREATE TABLE schedules (name TEXT PRIMARY KEY,"
+        " last_slot INTEGER NOT NULL, last_task BLOB);"
+        "DROP INDEX tasks_by_end; DROP INDEX tasks_live;"
+        "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status IN (3, 4, 5);"
+        "CREATE INDEX tasks_live ON tasks(seq) WHERE status NOT IN (3, 4, 5);"
+        "CREATE INDEX tasks_callback_pending ON tasks(seq)"
+        " WHERE callback_status = 1;"},
 };
 
 constexpr const char* schema = R"(
@@ -54,6 +73,7 @@ CREATE TABLE tasks (
   idempotency_key  TEXT,
   status           INTEGER NOT NULL,     -- 0 queued 1 running 2 retrying
                                          -- 3 succeeded 4 failed 5 cancelled
+                                         -- 6 scheduled 7 waiting
   cancel_requested INTEGER NOT NULL,
   attempts         INTEGER NOT NULL,
   created_at       INTEGER NOT NULL,     -- ms since the Unix epoch; 0 = not yet
@@ -64,13 +84,28 @@ CREATE TABLE tasks (
   progress         TEXT,                 -- JSON {fraction, message, at}
   cycle_start      INTEGER NOT NULL DEFAULT 0, -- attempts before this cycle
                                                -- (POST /v1/tasks/{id}/retry)
-  priority         INTEGER NOT NULL DEFAULT 5  -- 0..9, higher first
+  priority         INTEGER NOT NULL DEFAULT 5, -- 0..9, higher first
+  run_at           INTEGER NOT NULL DEFAULT 0,  -- ms; 0 = at once
+  countdown_ms     INTEGER NOT NULL DEFAULT -1, -- as the client sent it
+  after            TEXT,                 -- JSON array of task ids, or NULL
+  after_policy     INTEGER NOT NULL DEFAULT 0, -- 0 succeeded 1 ended
+  pass_results     INTEGER NOT NULL DEFAULT 0,
+  callback_url     TEXT,
+  callback_status  INTEGER NOT NULL DEFAULT 0, -- 0 none 1 pending
+                                                -- 2 delivered 3 failed
+  callback_attempts INTEGER NOT NULL DEFAULT 0,
+  callback_error   TEXT,
+  schedule         TEXT                  -- [schedules.NAME] that fired it
 );
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY); -- by an operator
+-- The last slot each periodic schedule fired (exactly once per slot).
+CREATE TABLE schedules (name TEXT PRIMARY KEY, last_slot INTEGER NOT NULL,
+                        last_task BLOB);
 CREATE INDEX tasks_by_key ON tasks(idempotency_key)
   WHERE idempotency_key IS NOT NULL;
-CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status >= 3;
-CREATE INDEX tasks_live ON tasks(seq) WHERE status < 3;
+CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status IN (3, 4, 5);
+CREATE INDEX tasks_live ON tasks(seq) WHERE status NOT IN (3, 4, 5);
+CREATE INDEX tasks_callback_pending ON tasks(seq) WHERE callback_status = 1;
 )";
 
 /// Columns of a task_view, in the order read_view expects.
@@ -79,7 +114,8 @@ constexpr const char* view_columns =
     "created_at, started_at, finished_at, result, error, progress, priority";
 
 /// A task that ended before the cutoff is gone (expired).
-constexpr const char* not_expired = "NOT (status >= 3 AND finished_at < ?)";
+constexpr const char* not_expired
+  = "NOT (status IN (3, 4, 5) AND finished_at < ?)";
 
 void bind_id(sqlite3_stmt* st, int col, const task_id& id) {
   unsigned char bytes[16];
@@ -115,7 +151,7 @@ std::string column_text(sqlite3_stmt* st, int col) {
 
 task_status column_status(sqlite3_stmt* st, int col) {
   auto x = sqlite3_column_int(st, col);
-  return static_cast<task_status>(x < 0 || x > 5 ? 4 : x);
+  return static_cast<task_status>(x < 0 || x >= task_status_count ? 4 : x);
 }
 
 /// Reads the view_columns starting at column `at`.
@@ -403,7 +439,7 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
        + " ORDER BY seq DESC LIMIT 1")
           .c_str());
   self->expire_ = self->prepare(
-      "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status >= 3 "
+      "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status IN (3, 4, 5) "
       "AND finished_at < ? LIMIT 10000)");
   // The file we hold open (and locked): check_path compares the path with it.
   struct stat opened;
@@ -524,7 +560,7 @@ std::vector<task_row> task_store::load_live() {
   stmt_owner st;
   check(sqlite3_prepare_v2(db_,
                            ("SELECT " + row_columns
-                            + " FROM tasks WHERE status < 3 ORDER BY seq")
+                            + " FROM tasks WHERE status NOT IN (3, 4, 5) ORDER BY seq")
                                .c_str(),
                            -1, &st.st, nullptr),
         "cannot read");

@@ -192,7 +192,7 @@ constexpr const char* schemas_text = R"json({
   },
   "TaskStatus": {
     "type": "string",
-    "enum": ["queued", "running", "retrying", "succeeded", "failed", "cancelled"]
+    "enum": ["queued", "running", "retrying", "succeeded", "failed", "cancelled", "scheduled", "waiting"]
   },
   "Timestamp": {
     "type": ["string", "null"],

@@ -140,7 +140,9 @@ struct task_id_hash {
   }
 };
 
-/// Lifecycle of a task: queued → running → (retrying → running)* → terminal.
+/// Lifecycle of a task: [scheduled | waiting →] queued → running →
+/// (retrying → running)* → terminal (succeeded, failed, cancelled).
+/// New statuses are appended: stored and wire values keep their meaning.
 enum class task_status : uint8_t {
   queued,
   running,
@@ -148,19 +150,26 @@ enum class task_status : uint8_t {
   succeeded,
   failed,
   cancelled,
+  scheduled, // not due yet (run_at / countdown_ms)
+  waiting,   // not all tasks of its `after` list have ended
 };
 
 namespace detail {
-inline constexpr const char* status_names[] = {"queued",    "running", "retrying",
-                                        "succeeded", "failed",  "cancelled"};
+inline constexpr const char* status_names[]
+  = {"queued", "running", "retrying",  "succeeded",
+     "failed", "cancelled", "scheduled", "waiting"};
 } // namespace detail
+
+/// Number of task statuses (the size of status_names).
+constexpr int task_status_count
+  = static_cast<int>(sizeof(detail::status_names) / sizeof(detail::status_names[0]));
 
 inline const char* to_string(task_status x) {
   return detail::status_names[static_cast<int>(x)];
 }
 
 inline std::optional<task_status> parse_task_status(std::string_view text) {
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < task_status_count; ++i)
     if (text == detail::status_names[i])
       return static_cast<task_status>(i);
   return std::nullopt;
@@ -168,7 +177,16 @@ inline std::optional<task_status> parse_task_status(std::string_view text) {
 
 
 inline bool is_terminal(task_status x) {
-  return x >= task_status::succeeded;
+  return x == task_status::succeeded || x == task_status::failed
+         || x == task_status::cancelled;
+}
+
+/// When a task with an `after` list runs: once all of them succeeded (else
+/// it ends cancelled, naming the first that did not), or once all ended.
+enum class after_policy : uint8_t { succeeded, ended };
+
+inline const char* to_string(after_policy x) {
+  return x == after_policy::ended ? "ended" : "succeeded";
 }
 
 /// A task's priority: 0..9, higher first; 5 when the client gives none.
@@ -192,13 +210,27 @@ struct task_spec {
   // Which waiting task its pool starts first: higher first, FIFO within one
   // level (min_priority..max_priority).
   int32_t priority = default_priority;
+  // When it may start, ms since the Unix epoch; 0 = now. Until then the task
+  // is `scheduled`. countdown_ms >= 0 means "this long after creation" (as
+  // the client sent it; the registry turns it into run_at).
+  int64_t run_at = 0;
+  int64_t countdown_ms = -1;
+  // Tasks that must end first (older tasks); until then it is `waiting`.
+  std::vector<task_id> after;
+  after_policy after_if = after_policy::succeeded;
+  bool pass_results = false; // their results go into input["_after"]
+  // Where its final view is POSTed when it ends (callbacks.* keys). Empty = none.
+  std::string callback_url;
+  // The [schedules.NAME] that created it; empty for client tasks.
+  std::string schedule;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), x.kind, x.input, x.pool,
            x.max_retries, x.backoff_ms, x.timeout_ms, x.idempotency_key,
-           x.priority);
+           x.priority, x.run_at, x.countdown_ms, x.after, x.after_if,
+           x.pass_results, x.callback_url, x.schedule);
 }
 
 /// How far a running task says it has come (exec: a "::progress" line on
@@ -212,6 +244,20 @@ struct task_progress {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
   return f(caf::meta::type_name("task_progress"), x.fraction, x.message, x.at);
+}
+
+/// Delivery of a task's completion callback (POST of its final view).
+struct callback_view {
+  std::string url;
+  std::string status = "pending"; // "pending" | "delivered" | "failed"
+  int32_t attempts = 0;
+  caf::optional<std::string> last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callback_view& x) {
+  return f(caf::meta::type_name("callback_view"), x.url, x.status, x.attempts,
+           x.last_error);
 }
 
 /// Everything a client may read about one task. Times are milliseconds since
@@ -231,6 +277,10 @@ struct task_view {
   raw_json result;
   caf::optional<std::string> error;
   caf::optional<task_progress> progress;
+  int64_t run_at = 0;          // when a delayed task may start; 0 = at once
+  std::vector<task_id> after;  // the tasks it waits for (empty: none)
+  std::string schedule;        // the schedule that created it, if any
+  caf::optional<callback_view> callback;
 };
 
 template <class Inspector>
@@ -238,7 +288,7 @@ typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.id, x.kind, x.pool, x.status,
            x.cancel_requested, x.attempts, x.max_retries, x.created_at,
            x.started_at, x.finished_at, x.result, x.error, x.progress,
-           x.priority);
+           x.priority, x.run_at, x.after, x.schedule, x.callback);
 }
 
 /// Many inputs for one kind, answered in input order.

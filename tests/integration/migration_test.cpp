@@ -70,7 +70,7 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     Server srv({"--store.path=" + path, "--store.result-ttl=0",
                 "--seed.delay-scale=0.05"});
     CHECK(srv.wait_output("migrated store " + path
-                          + " from schema version 1 to 4"));
+                          + " from schema version 1 to 5"));
     // The copy is the old store, byte for byte in content.
     auto backup = path + ".bak-v1";
     REQUIRE(std::filesystem::exists(backup));
@@ -113,13 +113,17 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     srv.kill(SIGTERM);
     CHECK(srv.wait_exit(15s).code == 0);
   }
-  CHECK(query_int(path, "PRAGMA user_version") == 4);
+  CHECK(query_int(path, "PRAGMA user_version") == 5);
   // Schema 3: operator actions (a retried task's cycle, paused pools).
   CHECK(query_int(path, "SELECT count(*) FROM paused_pools") == 0);
   CHECK(query_int(path, "SELECT max(cycle_start) FROM tasks") == 0);
   CHECK(query_int(path, "SELECT count(*) FROM tasks") == 6);
   // Schema 4: task priorities, the default for the tasks before it.
   CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE priority = 5") == 6);
+  // Schema 5: nothing delayed, chained or called back; the live index names
+  // the non-terminal statuses.
+  CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE run_at = 0 AND after IS NULL AND callback_status = 0") == 6);
+  CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'tasks_callback_pending'") == 1);
   // A second start finds nothing to migrate.
   Server again({"--store.path=" + path, "--store.result-ttl=0"});
   CHECK(get_task(again, echo_id)["result"] == json{{"hello", "world"}});
