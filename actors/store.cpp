@@ -111,7 +111,10 @@ CREATE INDEX tasks_callback_pending ON tasks(seq) WHERE callback_status = 1;
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
     "seq, id, kind, pool, status, cancel_requested, attempts, max_retries, "
-    "created_at, started_at, finished_at, result, error, progress, priority";
+    "created_at, started_at, finished_at, result, error, progress, priority, "
+    "run_at, after, schedule, callback_url, callback_status, "
+    "callback_attempts, callback_error";
+constexpr int view_column_count = 22;
 
 /// A task that ended before the cutoff is gone (expired).
 constexpr const char* not_expired
@@ -154,6 +157,51 @@ task_status column_status(sqlite3_stmt* st, int col) {
   return static_cast<task_status>(x < 0 || x >= task_status_count ? 4 : x);
 }
 
+/// callback_status values: 0 none, then the view's names.
+constexpr const char* callback_status_names[] = {"", "pending", "delivered",
+                                                 "failed"};
+
+int callback_code(const caf::optional<callback_view>& cb) {
+  if (!cb)
+    return 0;
+  for (int i = 1; i < 4; ++i)
+    if (cb->status == callback_status_names[i])
+      return i;
+  return 1;
+}
+
+/// Task ids as stored: a JSON array of uuid strings, NULL (empty) for none.
+std::string ids_to_text(const std::vector<task_id>& ids) {
+  if (ids.empty())
+    return {};
+  auto out = json::array();
+  for (auto& id : ids)
+    out.push_back(id.to_string());
+  return out.dump();
+}
+
+std::vector<task_id> ids_from_text(const std::string& text) {
+  std::vector<task_id> ids;
+  if (text.empty())
+    return ids;
+  auto arr = json::parse(text, nullptr, false);
+  if (!arr.is_array())
+    return ids;
+  for (auto& x : arr)
+    if (auto id = x.is_string() ? task_id::parse(x.get<std::string>())
+                                : std::nullopt)
+      ids.push_back(*id);
+  return ids;
+}
+
+void bind_text_or_null(sqlite3_stmt* st, int col, const std::string& text) {
+  if (text.empty())
+    sqlite3_bind_null(st, col);
+  else
+    sqlite3_bind_text(st, col, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+}
+
 /// Reads the view_columns starting at column `at`.
 task_view read_view(sqlite3_stmt* st, int at = 0) {
   task_view v;
@@ -178,13 +226,27 @@ task_view read_view(sqlite3_stmt* st, int at = 0) {
                                  p.value("at", int64_t{0})};
   }
   v.priority = sqlite3_column_int(st, at + 14);
+  v.run_at = sqlite3_column_int64(st, at + 15);
+  v.after = ids_from_text(column_text(st, at + 16));
+  v.schedule = column_text(st, at + 17);
+  auto callback = sqlite3_column_int(st, at + 19);
+  if (sqlite3_column_type(st, at + 18) != SQLITE_NULL && callback > 0) {
+    callback_view cb;
+    cb.url = column_text(st, at + 18);
+    cb.status = callback_status_names[std::min(callback, 3)];
+    cb.attempts = sqlite3_column_int(st, at + 20);
+    if (sqlite3_column_type(st, at + 21) != SQLITE_NULL)
+      cb.last_error = column_text(st, at + 21);
+    v.callback = std::move(cb);
+  }
   return v;
 }
 
 /// Columns of a whole task_row: view_columns, then what read_row adds.
 const std::string row_columns =
     std::string{view_columns}
-    + ", input, backoff_ms, timeout_ms, idempotency_key, cycle_start";
+    + ", input, backoff_ms, timeout_ms, idempotency_key, cycle_start, "
+      "countdown_ms, after_policy, pass_results";
 
 /// Reads the row_columns of a task (spec included).
 task_row read_row(sqlite3_stmt* st) {
@@ -195,11 +257,21 @@ task_row read_row(sqlite3_stmt* st) {
   row.spec.pool = row.state.pool;
   row.spec.max_retries = row.state.max_retries;
   row.spec.priority = row.state.priority;
-  row.spec.input.value = json::parse(column_text(st, 15), nullptr, false);
-  row.spec.backoff_ms = sqlite3_column_int64(st, 16);
-  row.spec.timeout_ms = sqlite3_column_int64(st, 17);
-  row.spec.idempotency_key = column_text(st, 18);
-  row.cycle_start = sqlite3_column_int(st, 19);
+  constexpr int at = view_column_count;
+  row.spec.input.value = json::parse(column_text(st, at), nullptr, false);
+  row.spec.backoff_ms = sqlite3_column_int64(st, at + 1);
+  row.spec.timeout_ms = sqlite3_column_int64(st, at + 2);
+  row.spec.idempotency_key = column_text(st, at + 3);
+  row.cycle_start = sqlite3_column_int(st, at + 4);
+  row.spec.run_at = row.state.run_at;
+  row.spec.countdown_ms = sqlite3_column_int64(st, at + 5);
+  row.spec.after = row.state.after;
+  row.spec.after_if = sqlite3_column_int(st, at + 6) == 1 ? after_policy::ended
+                                                     : after_policy::succeeded;
+  row.spec.pass_results = sqlite3_column_int(st, at + 7) != 0;
+  row.spec.schedule = row.state.schedule;
+  if (row.state.callback)
+    row.spec.callback_url = row.state.callback->url;
   return row;
 }
 
@@ -424,11 +496,15 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   self->insert_ = self->prepare(
       "INSERT INTO tasks (seq, id, kind, pool, input, max_retries, backoff_ms, "
       "timeout_ms, idempotency_key, status, cancel_requested, attempts, "
-      "created_at, started_at, finished_at, result, error, progress, priority) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "created_at, started_at, finished_at, result, error, progress, priority, "
+      "run_at, countdown_ms, after, after_policy, pass_results, schedule, "
+      "callback_url, callback_status, callback_attempts, callback_error) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   self->update_ = self->prepare(
       "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
       "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ?, "
+      "callback_status = ?, callback_attempts = ?, callback_error = ?, "
       "cycle_start = ? WHERE seq = ?");
   self->by_id_ = self->prepare((std::string{"SELECT "} + view_columns
                                 + " FROM tasks WHERE id = ? AND " + not_expired)
@@ -539,8 +615,22 @@ void task_store::write(const std::vector<task_row>& rows) {
         sqlite3_bind_null(st, col++);
       else
         bind_text(st, col++, progress);
-      if (row.insert)
+      if (row.insert) {
         sqlite3_bind_int(st, col++, row.spec.priority);
+        sqlite3_bind_int64(st, col++, row.spec.run_at);
+        sqlite3_bind_int64(st, col++, row.spec.countdown_ms);
+        bind_text_or_null(st, col++, ids_to_text(row.spec.after));
+        sqlite3_bind_int(st, col++, static_cast<int>(row.spec.after_if));
+        sqlite3_bind_int(st, col++, row.spec.pass_results ? 1 : 0);
+        bind_text_or_null(st, col++, row.spec.schedule);
+        bind_text_or_null(st, col++, row.spec.callback_url);
+      }
+      sqlite3_bind_int(st, col++, callback_code(v.callback));
+      sqlite3_bind_int(st, col++, v.callback ? v.callback->attempts : 0);
+      if (v.callback && v.callback->last_error)
+        bind_text(st, col++, *v.callback->last_error);
+      else
+        sqlite3_bind_null(st, col++);
       if (!row.insert) {
         sqlite3_bind_int(st, col++, row.cycle_start);
         sqlite3_bind_int64(st, col++, static_cast<int64_t>(row.seq));

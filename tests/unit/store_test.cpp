@@ -265,3 +265,55 @@ TEST_CASE("task_store: a retried task's row and cycle, paused pools, across "
   CHECK(live[0].cycle_start == 3);
   CHECK_FALSE(db->row(task_id::random(), INT64_MIN));
 }
+
+TEST_CASE("task_store: scheduled, waiting and called-back tasks keep their "
+          "fields and count as live",
+          "[store]") {
+  temp_store tmp;
+  auto first = new_row(1, "double", {{"value", 1}});
+  auto delayed = new_row(2, "double", {{"value", 2}});
+  delayed.state.status = task_status::scheduled;
+  delayed.spec.run_at = delayed.state.run_at = 123456789;
+  delayed.spec.countdown_ms = 5000;
+  delayed.spec.schedule = delayed.state.schedule = "nightly";
+  auto chained = new_row(3, "echo", {{"a", 1}});
+  chained.state.status = task_status::waiting;
+  chained.spec.after = chained.state.after = {first.state.id};
+  chained.spec.after_if = after_policy::ended;
+  chained.spec.pass_results = true;
+  chained.spec.callback_url = "http://127.0.0.1:9/hook";
+  chained.state.callback = callback_view{chained.spec.callback_url, "pending",
+                                         0, caf::none};
+  auto db = task_store::open(tmp.path, true);
+  db->write({first, delayed, chained});
+  // The first ends; the chained one's callback fails once.
+  auto done = first;
+  done.insert = false;
+  done.state.status = task_status::succeeded;
+  done.state.finished_at = 5;
+  auto called = chained;
+  called.insert = false;
+  called.state.callback->attempts = 1;
+  called.state.callback->last_error = std::string{"connection refused"};
+  db->write({done, called});
+
+  auto live = db->load_live();
+  REQUIRE(live.size() == 2);
+  CHECK(live[0].state.status == task_status::scheduled);
+  CHECK(live[0].spec.run_at == 123456789);
+  CHECK(live[0].spec.countdown_ms == 5000);
+  CHECK(live[0].state.schedule == "nightly");
+  CHECK_FALSE(live[0].state.callback);
+  CHECK(live[1].state.status == task_status::waiting);
+  CHECK(live[1].spec.after == std::vector<task_id>{first.state.id});
+  CHECK(live[1].spec.after_if == after_policy::ended);
+  CHECK(live[1].spec.pass_results);
+  CHECK(live[1].spec.callback_url == "http://127.0.0.1:9/hook");
+  REQUIRE(live[1].state.callback);
+  CHECK(live[1].state.callback->status == "pending");
+  CHECK(live[1].state.callback->attempts == 1);
+  CHECK(live[1].state.callback->last_error == std::string{"connection refused"});
+  // Terminal tasks expire; scheduled and waiting ones never do.
+  CHECK(db->expire(INT64_MAX) == 1);
+  CHECK(db->load_live().size() == 2);
+}
