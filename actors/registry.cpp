@@ -113,10 +113,18 @@ void count_scheduled(self_ptr self, int64_t delta) {
     m->tasks_scheduled(delta);
 }
 
+/// Task `seq` leaves status scheduled (due, or ended before): its run_at
+/// moves from the record's started_at to run_ats.
+void unschedule(self_ptr self, uint64_t seq, record& r) {
+  self->state.run_ats[seq] = r.started_at;
+  r.started_at = 0;
+  count_scheduled(self, -1);
+}
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   if (r.status == task_status::scheduled)
-    count_scheduled(self, -1); // cancelled (or failed) before it was due
+    unschedule(self, seq, r); // cancelled (or failed) before it was due
   r.status = status;
   r.finished_at = at;
   if (auto& m = self->state.cfg.meters)
@@ -195,8 +203,8 @@ void release(self_ptr self, uint64_t seq) {
       st.held.erase(held);
     return;
   }
+  unschedule(self, seq, *r);
   r->status = task_status::queued;
-  count_scheduled(self, -1);
   log_status(st, *r);
   mark_changed(self, seq, *r);
   if (!st.durable()) {
@@ -249,6 +257,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   spec.run_at = due;
   if (due > r.created_at) {
     r.status = task_status::scheduled;
+    r.started_at = due; // until it is due (see run_ats)
     count_scheduled(self, 1);
   }
   if (!spec.idempotency_key.empty())
@@ -259,8 +268,8 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   auto seq = st.last_seq();
   log_status(st, st.records.back());
   st.index(seq, id);
-  if (due != 0)
-    st.run_ats[seq] = due;
+  if (due != 0 && !later)
+    st.run_ats[seq] = due; // a run_at in the past
   if (!spec.idempotency_key.empty())
     st.by_key[spec.idempotency_key] = {seq, request_hash(spec)};
   if (!st.durable()) {
@@ -648,10 +657,12 @@ record& pin(self_ptr self, const task_row& row) {
     st.progress[row.seq] = *v.progress;
   if (row.cycle_start > 0)
     st.cycle_starts[row.seq] = row.cycle_start;
-  if (v.run_at != 0)
-    st.run_ats[row.seq] = v.run_at;
-  if (v.status == task_status::scheduled)
+  if (v.status == task_status::scheduled) {
+    r.started_at = v.run_at; // until it is due (see run_ats)
     count_scheduled(self, 1);
+  } else if (v.run_at != 0) {
+    st.run_ats[row.seq] = v.run_at;
+  }
   r.kind = st.kind_index(v.kind);
   r.pool = st.pool_index(v.pool);
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
@@ -1005,9 +1016,13 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
   if (!progress.empty())
     if (auto p = progress.find(seq); p != progress.end())
       v.progress = p->second;
-  if (!run_ats.empty())
+  if (r.status == task_status::scheduled) {
+    v.run_at = r.started_at; // see run_ats
+    v.started_at = 0;
+  } else if (!run_ats.empty()) {
     if (auto d = run_ats.find(seq); d != run_ats.end())
       v.run_at = d->second;
+  }
   return v;
 }
 

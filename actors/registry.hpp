@@ -48,7 +48,7 @@ struct registry_state {
   struct record {
     task_id id;
     int64_t created_at = 0;
-    int64_t started_at = 0;
+    int64_t started_at = 0; // while scheduled: its run_at (see run_ats)
     int64_t finished_at = 0;
     result_arena::entry result; // into `results`; empty = null
     int32_t attempts = 0;
@@ -158,8 +158,10 @@ struct registry_state {
   // Delayed tasks (run_at / countdown_ms). The scheduled ones wait in
   // `schedule` by due time under ONE timer, armed for the earliest
   // (`armed`: the due time it fires for; none = no timer pending).
-  // `run_ats`: the run_at of each delayed task in memory, for its view
-  // (seq → ms; the record has no room for it and most tasks have none).
+  // `run_ats`: the run_at of each delayed task in memory that is no longer
+  // scheduled, for its view (seq → ms; most tasks have none). A scheduled
+  // task keeps it in its record's started_at instead, unused until it
+  // starts, so waiting tasks need no map entry (≤ 300 bytes each).
   // `held`: without a store, the specs of scheduled tasks (with one, the
   // store keeps the spec and the registry reads it back when it is due).
   schedule_index schedule;

@@ -325,6 +325,18 @@ class CliTest(unittest.TestCase):
         r = self.cli("status", task["id"], ACTORQ_URL=self.daemon.url)
         self.assertEqual(json.loads(r.stdout)["status"], "succeeded")
 
+    def test_submit_delayed(self):
+        r = self.cli("--url", self.daemon.url, "submit", "echo", "{}", "--countdown-ms", "200")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["status"], "scheduled")
+        r = self.cli("--url", self.daemon.url, "submit", "echo", "{}",
+                     "--run-at", "2020-01-01T00:00:00+01:00", "--wait", "10")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["run_at"], "2019-12-31T23:00:00.000Z")
+        both = self.cli("--url", self.daemon.url, "submit", "echo", "{}",
+                        "--countdown-ms", "1", "--run-at", "2020-01-01T00:00:00Z")
+        self.assertEqual(both.returncode, 2)
+
     def test_errors_exit_1(self):
         r = self.cli("--url", self.daemon.url, "submit", "no-such-kind")
         self.assertEqual(r.returncode, 1)
