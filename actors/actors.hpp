@@ -19,6 +19,9 @@
 //   rate sampler ──stats, once a second──▶ pools (GET /v1/stats: jobs ended per second)
 //   metrics (actors/metrics.hpp, not an actor): registry, pools, supervisors,
 //     store and the HTTP observer count into it; GET /metrics renders it
+//   delayed tasks (run_at, countdown_ms): the registry keeps them
+//     `scheduled` in a schedule_index under one timer (due_atom) for the
+//     earliest, then reads each one's spec back from the store and queues it
 //   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
 //     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
 //
@@ -319,6 +322,8 @@ using workers_atom = caf::atom_constant<caf::atom("workers")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using input_atom = caf::atom_constant<caf::atom("input")>;
 using token_atom = caf::atom_constant<caf::atom("token")>;
+// The registry's timer for the earliest scheduled (delayed) task.
+using due_atom = caf::atom_constant<caf::atom("due")>;
 // An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
 // distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
@@ -493,7 +498,8 @@ using store_actor = caf::typed_actor<
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<
-    // Create a task and enqueue it on its pool.
+    // Create a task and enqueue it on its pool (or keep it scheduled until
+    // its run_at / countdown_ms).
     caf::replies_to<submit_atom, task_spec>::with<task_view>,
     // Read one task.
     caf::replies_to<get_atom, task_id>::with<task_view>,
@@ -520,7 +526,10 @@ using registry_actor = caf::typed_actor<
     // INTERNAL: write the task changes gathered since the last batch.
     caf::reacts_to<flush_atom>,
     // INTERNAL (timer): drop expired tasks, keep memory within its bound.
-    caf::reacts_to<sweep_atom>>;
+    caf::reacts_to<sweep_atom>,
+    // INTERNAL (timer): the earliest scheduled task, due at this time (ms
+    // since epoch), is due; queue what is due and arm for the next one.
+    caf::reacts_to<due_atom, int64_t>>;
 
 /// Samples every pool's completed and failed counters once a second into a
 /// rate_history (actors/rate_sampler.hpp), for GET /v1/stats.

@@ -1,4 +1,5 @@
 #include "actors/catalog.hpp"
+#include "actors/time.hpp"
 
 #include "actors/text.hpp"
 
@@ -1070,7 +1071,28 @@ std::string check_task(task_spec& spec, const catalog& cat) {
   if (!spec.idempotency_key.empty()
       && !valid_idempotency_key(spec.idempotency_key))
     return "idempotency_key must be 1 to 255 visible ASCII characters";
+  if (auto err = check_delay(spec); !err.empty())
+    return err;
   return field_error("input", check_input(*kind, spec.input.value));
+}
+
+std::string check_delay(const task_spec& spec) {
+  if (spec.countdown_ms != -1
+      && (spec.countdown_ms < 0 || spec.countdown_ms > max_countdown_ms))
+    return "countdown_ms must be an integer between 0 and "
+           + std::to_string(max_countdown_ms) + " (366 days)";
+  if (spec.countdown_ms >= 0 && spec.run_at != 0)
+    return "run_at and countdown_ms: give one of them, not both";
+  if (spec.run_at > now_ms() + max_countdown_ms)
+    return "run_at must be at most 366 days ahead";
+  return "";
+}
+
+std::string check_batch_task(const task_spec& spec) {
+  if (spec.run_at != 0 || spec.countdown_ms != -1)
+    return "run_at and countdown_ms are for single tasks (POST /v1/tasks): "
+           "a batch runs at once";
+  return "";
 }
 
 } // namespace actorq

@@ -147,6 +147,14 @@ std::vector<section_key_doc> kind_key_docs();
 /// field (input fields as "input.NAME").
 std::string check_task(task_spec& spec, const catalog& cat);
 
+/// The delay of a spec (part of check_task): countdown_ms -1 (none) or
+/// 0..max_countdown_ms, not both it and run_at, run_at at most that far ahead.
+std::string check_delay(const task_spec& spec);
+
+/// What a batch's shared spec may not carry (a batch runs at once, answered
+/// synchronously): run_at, countdown_ms. "" or why not.
+std::string check_batch_task(const task_spec& spec);
+
 /// Checks one input of a spec already checked by check_task (batch items).
 std::string check_input(const kind_info& kind, const json& input);
 

@@ -323,6 +323,8 @@ gateway_actor::behavior_type gateway(self_ptr self, registry_actor registry,
         // The options once (as HTTP does), then each item as an input.
         batch.task.input.value = json::object();
         auto problem = check_task(batch.task, current_catalog());
+        if (problem.empty() || problem.rfind("input", 0) == 0)
+          problem = check_batch_task(batch.task);
         if (!problem.empty() && problem.rfind("input", 0) != 0)
           return make_error(error_code::invalid, std::move(problem));
         auto& kind = *current_catalog().find_kind(batch.task.kind);

@@ -315,6 +315,13 @@ uint64_t request_hash(const task_spec& spec) {
   add(std::to_string(spec.backoff_ms));
   add(std::to_string(spec.timeout_ms));
   add(std::to_string(spec.priority));
+  // Delayed tasks (added only when given, so older tasks keep their hash):
+  // the countdown as sent when there is one (the stored spec also has the
+  // run_at it was resolved to), else the run_at.
+  if (spec.countdown_ms >= 0)
+    add("countdown_ms=" + std::to_string(spec.countdown_ms));
+  else if (spec.run_at != 0)
+    add("run_at=" + std::to_string(spec.run_at));
   return h;
 }
 

@@ -42,6 +42,8 @@ struct kind_def {
 constexpr int64_t max_task_retries = 100;
 constexpr int64_t max_delay_ms = 3'600'000;           // delays and backoff
 constexpr int64_t max_timeout_ms = 24 * max_delay_ms; // per attempt
+// A delayed task starts at most this far ahead (countdown_ms, run_at).
+constexpr int64_t max_countdown_ms = 366 * 24 * max_delay_ms; // 366 days
 
 /// Validation helpers shared by the kinds and the HTTP codec. Each returns ""
 /// or a message that starts with the field's name.
@@ -68,7 +70,8 @@ std::string field_error(const std::string& path, const std::string& error);
 bool valid_idempotency_key(const std::string& key);
 
 /// A hash of what a submission asks for, once its defaults are filled in
-/// (kind, pool, input, max_retries, backoff_ms, timeout_ms): a repeated
+/// (kind, pool, input, max_retries, backoff_ms, timeout_ms, priority, and
+/// countdown_ms or run_at as sent, if given): a repeated
 /// Idempotency-Key with another hash is a different request
 /// (idempotency_mismatch). Stable across runs (FNV-1a over canonical JSON,
 /// whose object keys are sorted), so a stored task's spec gives it again.

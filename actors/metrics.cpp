@@ -140,6 +140,12 @@ metrics::metrics(std::vector<std::string> kinds, std::vector<std::string> pools)
                             &busy.Add({{"pool", pool}}),
                             &queued.Add({{"pool", pool}})});
   }
+  scheduled_ = &BuildGauge()
+                    .Name("actorq_tasks_scheduled")
+                    .Help("Delayed tasks waiting for their run_at (status "
+                          "scheduled)")
+                    .Register(reg)
+                    .Add({});
   commit_seconds_ = &BuildHistogram()
                          .Name("actorq_store_commit_seconds")
                          .Help("Time to write and commit one batch to SQLite")
@@ -185,6 +191,10 @@ void metrics::task_ended(size_t kind, task_status status) {
   for (size_t i = 0; i < 3; ++i)
     if (ended_statuses[i] == status)
       tasks_[kind_row(kind)][i]->Increment();
+}
+
+void metrics::tasks_scheduled(int64_t delta) {
+  scheduled_->Increment(static_cast<double>(delta));
 }
 
 void metrics::attempt_ended(size_t kind, bool ok, clock::duration took) {

@@ -74,6 +74,10 @@ public:
   /// A task ended (succeeded, failed or cancelled).
   void task_ended(size_t kind, task_status status);
 
+  /// Tasks entered (delta > 0) or left (< 0) status `scheduled` (delayed
+  /// tasks not due yet; registry actor only).
+  void tasks_scheduled(int64_t delta);
+
   /// An attempt ended; `took`: from its start to its end.
   void attempt_ended(size_t kind, bool ok, clock::duration took);
 
@@ -148,6 +152,7 @@ private:
   std::vector<pool_gauges> pool_gauges_;
   prometheus::Gauge* nodes_up_;
   prometheus::Gauge* nodes_down_;
+  prometheus::Gauge* scheduled_; // delayed tasks not due yet
   prometheus::Gauge* rss_;
   prometheus::Counter* cpu_;
   prometheus::Gauge* fds_;

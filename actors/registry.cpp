@@ -107,8 +107,24 @@ void log_status(const registry_state& st, const record& r) {
                 {"error", error}});
 }
 
+/// Counts tasks entering (+1) or leaving (-1) status scheduled.
+void count_scheduled(self_ptr self, int64_t delta) {
+  if (auto& m = self->state.cfg.meters)
+    m->tasks_scheduled(delta);
+}
+
+/// Task `seq` leaves status scheduled (due, or ended before): its run_at
+/// moves from the record's started_at to run_ats.
+void unschedule(self_ptr self, uint64_t seq, record& r) {
+  self->state.run_ats[seq] = r.started_at;
+  r.started_at = 0;
+  count_scheduled(self, -1);
+}
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
+  if (r.status == task_status::scheduled)
+    unschedule(self, seq, r); // cancelled (or failed) before it was due
   r.status = status;
   r.finished_at = at;
   if (auto& m = self->state.cfg.meters)
@@ -135,6 +151,93 @@ void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
   self->send(st.cfg.pools[r->pool].handle, submit_atom::value, std::move(j));
 }
 
+// -- delayed tasks --------------------------------------------------------------
+
+/// When a task created at `now` with `spec` may start (ms since epoch;
+/// 0 = at once): a countdown counts from its creation.
+int64_t due_time(const task_spec& spec, int64_t now) {
+  return spec.countdown_ms >= 0 ? now + spec.countdown_ms : spec.run_at;
+}
+
+/// Keeps ONE timer, on the earliest scheduled task: a new one only when the
+/// earliest is earlier than the one armed (the later timer, when it fires,
+/// no longer matches `armed` and is ignored).
+void arm(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.schedule.earliest();
+  if (!next || (st.armed && *st.armed <= *next))
+    return;
+  st.armed = *next;
+  auto in = std::max<int64_t>(0, *next - now_ms());
+  self->delayed_send(self, std::chrono::milliseconds{in}, due_atom::value,
+                     *next);
+}
+
+/// Task `seq` (stored, or held without a store) waits until `due`.
+void schedule_task(self_ptr self, uint64_t seq, int64_t due) {
+  self->state.schedule.push(due, seq);
+  arm(self);
+}
+
+/// Hands a task that was scheduled to its pool, unless it ended meanwhile
+/// (cancelled while its spec was read back).
+void dispatch_due(self_ptr self, uint64_t seq, task_spec spec) {
+  auto& st = self->state;
+  auto r = st.at(seq);
+  if (r == nullptr || r->status != task_status::queued)
+    return;
+  if (auto& gauge = st.cfg.pools[r->pool].gauge)
+    gauge->add(1); // in the pool's queue from now on
+  dispatch(self, seq, std::move(spec), r->attempts);
+}
+
+/// Scheduled task `seq` is due: queued now, then handed to its pool with
+/// its spec (held in memory without a store; read back from the store with
+/// one, so a scheduled task costs only its record until then).
+void release(self_ptr self, uint64_t seq) {
+  auto& st = self->state;
+  auto r = st.at(seq);
+  auto held = st.held.find(seq);
+  if (r == nullptr || r->status != task_status::scheduled) {
+    if (held != st.held.end()) // cancelled while scheduled
+      st.held.erase(held);
+    return;
+  }
+  unschedule(self, seq, *r);
+  r->status = task_status::queued;
+  log_status(st, *r);
+  mark_changed(self, seq, *r);
+  if (!st.durable()) {
+    auto spec = std::move(held->second);
+    st.held.erase(held);
+    dispatch_due(self, seq, std::move(spec));
+    return;
+  }
+  self->request(st.cfg.store, caf::infinite, retry_atom::value, r->id)
+    .then([=](task_row& row) { dispatch_due(self, seq, std::move(row.spec)); },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            auto r = st.at(seq);
+            if (r == nullptr || r->status != task_status::queued)
+              return;
+            st.set_error(*r, "cannot read its spec back from the store: "
+                               + self->system().render(err));
+            finish(self, *r, seq, task_status::failed, now_ms());
+          });
+}
+
+/// The timer armed for `due` fired: queue every task now due, in due order,
+/// and arm the timer for the next one.
+void on_due(self_ptr self, int64_t due) {
+  auto& st = self->state;
+  if (!st.armed || *st.armed != due)
+    return; // an earlier task came since: a newer timer covers it
+  st.armed.reset();
+  for (auto seq : st.schedule.take_due(now_ms()))
+    release(self, seq);
+  arm(self);
+}
+
 /// Creates a task its pool has admitted. With a store the task is inserted
 /// with the next batch and dispatched once committed; without, right away.
 uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
@@ -148,18 +251,37 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   r.max_retries = spec.max_retries;
   r.priority = static_cast<uint8_t>(spec.priority);
   r.created_at = now_ms();
+  // A delayed task is stored with its run_at (a countdown resolved; the
+  // spec keeps countdown_ms as sent, for the idempotency hash).
+  auto due = due_time(spec, r.created_at);
+  spec.run_at = due;
+  if (due > r.created_at) {
+    r.status = task_status::scheduled;
+    r.started_at = due; // until it is due (see run_ats)
+    count_scheduled(self, 1);
+  }
   if (!spec.idempotency_key.empty())
     r.key = std::make_unique<std::string>(spec.idempotency_key);
   auto id = r.id;
+  auto later = r.status == task_status::scheduled;
   st.records.push_back(std::move(r));
   auto seq = st.last_seq();
   log_status(st, st.records.back());
   st.index(seq, id);
+  if (due != 0 && !later)
+    st.run_ats[seq] = due; // a run_at in the past
   if (!spec.idempotency_key.empty())
     st.by_key[spec.idempotency_key] = {seq, request_hash(spec)};
   if (!st.durable()) {
     st.committed = seq;
-    dispatch(self, seq, std::move(spec), 0);
+    if (later) {
+      if (auto& gauge = st.cfg.pools[pool].gauge)
+        gauge->remove(1); // admitted, queued only when due
+      st.held.emplace(seq, std::move(spec));
+      schedule_task(self, seq, due);
+    } else {
+      dispatch(self, seq, std::move(spec), 0);
+    }
     return seq;
   }
   st.records.back().dirty = true;
@@ -213,6 +335,8 @@ void drop_unstored(self_ptr self, const std::vector<uint64_t>& seqs) {
         w.promise.deliver(not_found());
       st.waiters.erase(i);
     }
+    if (r->status == task_status::scheduled)
+      count_scheduled(self, -1);
     if (auto& gauge = st.cfg.pools[r->pool].gauge)
       gauge->remove(1); // admitted, never queued
     st.forget(seq, *r);
@@ -366,7 +490,11 @@ void on_written(self_ptr self, store_batch& batch) {
       if (!row.insert)
         continue;
       auto r = st.at(row.seq);
-      if (r != nullptr && !is_terminal(r->status)) {
+      if (r != nullptr && r->status == task_status::scheduled) {
+        if (auto& gauge = st.cfg.pools[r->pool].gauge)
+          gauge->remove(1); // admitted, queued only when due
+        schedule_task(self, row.seq, row.spec.run_at); // its spec: stored
+      } else if (r != nullptr && !is_terminal(r->status)) {
         dispatch(self, row.seq, std::move(row.spec), 0);
       } else if (auto& gauge = st.cfg.pools[r ? r->pool : 0].gauge) {
         gauge->remove(1); // cancelled before it was stored: never queued
@@ -529,6 +657,12 @@ record& pin(self_ptr self, const task_row& row) {
     st.progress[row.seq] = *v.progress;
   if (row.cycle_start > 0)
     st.cycle_starts[row.seq] = row.cycle_start;
+  if (v.status == task_status::scheduled) {
+    r.started_at = v.run_at; // until it is due (see run_ats)
+    count_scheduled(self, 1);
+  } else if (v.run_at != 0) {
+    st.run_ats[row.seq] = v.run_at;
+  }
   r.kind = st.kind_index(v.kind);
   r.pool = st.pool_index(v.pool);
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
@@ -560,6 +694,12 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
                           + " is no longer in the configuration");
       finish(self, rec, seq, task_status::failed, now);
       ++orphans;
+      continue;
+    }
+    if (rec.status == task_status::scheduled) {
+      // Re-armed: its spec stays in the store until it is due; a run_at
+      // that passed while actorq was down is due at once (runs once).
+      schedule_task(self, seq, v.run_at);
       continue;
     }
     if (rec.status == task_status::running) {
@@ -842,6 +982,7 @@ void registry_state::forget(uint64_t seq, record& r) {
   r.error.reset();
   progress.erase(seq);
   cycle_starts.erase(seq);
+  run_ats.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -875,6 +1016,13 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
   if (!progress.empty())
     if (auto p = progress.find(seq); p != progress.end())
       v.progress = p->second;
+  if (r.status == task_status::scheduled) {
+    v.run_at = r.started_at; // see run_ats
+    v.started_at = 0;
+  } else if (!run_ats.empty()) {
+    if (auto d = run_ats.find(seq); d != run_ats.end())
+      v.run_at = d->second;
+  }
   return v;
 }
 
@@ -1143,6 +1291,7 @@ registry_actor::behavior_type registry(self_ptr self,
       },
       [=](flush_atom) { flush(self); },
       [=](sweep_atom) { sweep(self); },
+      [=](due_atom, int64_t due) { on_due(self, due); },
   };
 }
 

@@ -11,12 +11,14 @@
 #include "actors/actors.hpp"
 #include "actors/pool.hpp"
 #include "actors/result_arena.hpp"
+#include "actors/schedule_index.hpp"
 #include "actors/task_index.hpp"
 
 #include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,7 +48,7 @@ struct registry_state {
   struct record {
     task_id id;
     int64_t created_at = 0;
-    int64_t started_at = 0;
+    int64_t started_at = 0; // while scheduled: its run_at (see run_ats)
     int64_t finished_at = 0;
     result_arena::entry result; // into `results`; empty = null
     int32_t attempts = 0;
@@ -152,6 +154,20 @@ struct registry_state {
 
   // Progress reports of tasks that made some (few do): seq → progress.
   std::unordered_map<uint64_t, task_progress> progress;
+
+  // Delayed tasks (run_at / countdown_ms). The scheduled ones wait in
+  // `schedule` by due time under ONE timer, armed for the earliest
+  // (`armed`: the due time it fires for; none = no timer pending).
+  // `run_ats`: the run_at of each delayed task in memory that is no longer
+  // scheduled, for its view (seq → ms; most tasks have none). A scheduled
+  // task keeps it in its record's started_at instead, unused until it
+  // starts, so waiting tasks need no map entry (≤ 300 bytes each).
+  // `held`: without a store, the specs of scheduled tasks (with one, the
+  // store keeps the spec and the registry reads it back when it is due).
+  schedule_index schedule;
+  std::optional<int64_t> armed;
+  std::unordered_map<uint64_t, int64_t> run_ats;
+  std::unordered_map<uint64_t, task_spec> held;
 
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.

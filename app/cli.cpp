@@ -8,6 +8,7 @@
 
 #include "actors/kinds.hpp"
 #include "actors/text.hpp"
+#include "actors/time.hpp"
 #include "actorq/gateway.hpp"
 
 #include <CLI/CLI.hpp>
@@ -87,6 +88,26 @@ void add_task_options(CLI::App& sub, task_options& t) {
                  "a repeated key gets the first task back, not a second one");
 }
 
+/// A delayed task: --run-at or --countdown-ms (submit only; a batch runs
+/// at once).
+void add_delay_options(CLI::App& sub, task_options& t) {
+  auto at = sub.add_option("--run-at", t.run_at,
+                           "start at this RFC 3339 time (Z or a numeric "
+                           "offset); scheduled until then")
+              ->check(CLI::Validator(
+                  [](std::string& text) -> std::string {
+                    return parse_rfc3339(text)
+                             ? ""
+                             : "not an RFC 3339 time with Z or an offset, "
+                               "e.g. 2026-11-25T14:00:00+01:00";
+                  },
+                  "TIME"));
+  sub.add_option("--countdown-ms", t.countdown_ms,
+                 "start this many ms after creation; scheduled until then")
+    ->check(CLI::Range(int64_t{0}, max_countdown_ms))
+    ->excludes(at);
+}
+
 int run_submit(backend& b, request& r) {
   auto input = json::parse(r.input, nullptr, false);
   if (input.is_discarded())
@@ -123,9 +144,10 @@ std::vector<json> read_inputs(const std::string& file) {
 }
 
 const std::vector<std::string> task_statuses{
-    "queued", "running", "retrying", "succeeded", "failed", "cancelled"};
-const std::vector<std::string> unfinished_statuses{"queued", "running",
-                                                   "retrying"};
+    "queued",    "running",   "retrying",  "succeeded",
+    "failed",    "cancelled", "scheduled", "waiting"};
+const std::vector<std::string> unfinished_statuses{
+    "queued", "running", "retrying", "scheduled", "waiting"};
 
 const command commands[] = {
     {"submit", "submit a task and print it (with --wait: once it has ended)",
@@ -134,6 +156,7 @@ const command commands[] = {
          ->required();
        sub.add_option("input", r.input, "the input as JSON (default {})");
        add_task_options(sub, r.task);
+       add_delay_options(sub, r.task);
        sub.add_option("--wait", r.wait_seconds,
                       "wait up to SECONDS for the end and print the task then")
          ->check(CLI::Range(int64_t{1}, int64_t{86400}));

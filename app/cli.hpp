@@ -31,6 +31,9 @@ struct task_options {
   int64_t timeout_ms = -1;
   int64_t priority = -1; // -1: the default (5)
   std::string idempotency_key;
+  // A delayed task (submit only): RFC 3339 as given, or ms after creation.
+  std::string run_at;      // empty: none
+  int64_t countdown_ms = -1; // -1: none
 };
 
 /// GET /v1/tasks filters and paging.

@@ -2,6 +2,7 @@
 // --cluster.port (include/actorq/gateway.hpp), plain or TLS. Prints the same
 // JSON as the HTTP API.
 #include "app/cli.hpp"
+#include "actors/time.hpp"
 #include "app/cluster.hpp"
 #include "http/codec.hpp"
 
@@ -91,6 +92,9 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   if (t.priority >= 0)
     spec.priority = static_cast<int32_t>(t.priority);
   spec.idempotency_key = t.idempotency_key;
+  if (!t.run_at.empty()) // checked by the option's validator
+    spec.run_at = std::max<int64_t>(parse_rfc3339(t.run_at).value_or(1), 1);
+  spec.countdown_ms = t.countdown_ms;
   return spec;
 }
 

@@ -219,6 +219,10 @@ private:
       body["timeout_ms"] = t.timeout_ms;
     if (t.priority >= 0)
       body["priority"] = t.priority;
+    if (!t.run_at.empty())
+      body["run_at"] = t.run_at;
+    if (t.countdown_ms >= 0)
+      body["countdown_ms"] = t.countdown_ms;
     return body;
   }
 

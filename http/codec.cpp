@@ -71,6 +71,26 @@ std::string read_int(const json& body, const char* field, int64_t lo,
   return err;
 }
 
+/// "run_at" (RFC 3339 with Z or a numeric offset; null = none) and
+/// "countdown_ms" into the spec; check_task checks the rest (not both, how
+/// far ahead). A time before 1970 is in the past anyway: it runs now.
+std::string read_delay(const json& body, task_spec& spec) {
+  if (auto err = read_int(body, "countdown_ms", 0, max_countdown_ms,
+                          spec.countdown_ms);
+      !err.empty())
+    return err;
+  auto run_at = body.find("run_at");
+  if (run_at == body.end() || run_at->is_null())
+    return "";
+  auto ms = run_at->is_string() ? parse_rfc3339(run_at->get<std::string>())
+                                : std::nullopt;
+  if (!ms)
+    return "run_at must be an RFC 3339 date-time with Z or a numeric offset, "
+           "e.g. 2026-11-25T13:00:00Z or 2026-11-25T14:00:00+01:00";
+  spec.run_at = std::max<int64_t>(*ms, 1);
+  return "";
+}
+
 /// The fields shared by /v1/tasks and /v1/batches; `item_field` is "input" or
 /// "items". Fields left out stay unset: check_task fills in the kind's and
 /// pool's defaults.
@@ -79,7 +99,8 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
   if (!body.is_object())
     return invalid("the request body must be a JSON object");
   if (auto err = check_fields(body, {"kind", item_field, "pool", "max_retries",
-                                     "backoff_ms", "timeout_ms", "priority"});
+                                     "backoff_ms", "timeout_ms", "priority",
+                                     "run_at", "countdown_ms"});
       !err.empty())
     return invalid(err);
   task_spec spec;
@@ -105,6 +126,8 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
       return invalid(err);
   spec.max_retries = static_cast<int32_t>(max_retries);
   spec.priority = static_cast<int32_t>(priority);
+  if (auto err = read_delay(body, spec); !err.empty())
+    return invalid(err);
   return spec;
 }
 
@@ -218,6 +241,8 @@ void append_task(std::string& out, const task_view& v) {
   append_time(out, v.started_at);
   out += ",\"finished_at\":";
   append_time(out, v.finished_at);
+  out += ",\"run_at\":";
+  append_time(out, v.run_at);
   out += ",\"result\":";
   append_raw(out, v.result);
   out += ",\"error\":";
@@ -298,6 +323,8 @@ parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {
   // Check the options once with an empty input, then each item's input.
   batch.task.input.value = json::object();
   auto options_err = check_task(batch.task, *cfg.kinds);
+  if (options_err.empty() || options_err.rfind("input", 0) == 0)
+    options_err = check_batch_task(batch.task);
   if (!options_err.empty() && options_err.rfind("input", 0) != 0)
     return invalid(options_err);
   auto& kind = *cfg.kinds->find_kind(batch.task.kind);
@@ -335,7 +362,7 @@ parsed<task_filter> parse_filter(const std::string* status,
     auto s = parse_task_status(*status);
     if (!s)
       return invalid("status must be one of queued, running, retrying, "
-                     "succeeded, failed, cancelled");
+                     "succeeded, failed, cancelled, scheduled, waiting");
     filter.status = *s;
   }
   if (kind != nullptr && !kind->empty()) {
@@ -368,8 +395,9 @@ parsed<task_filter> parse_cancel_filter(const std::string* status,
   if (given(status)) {
     auto s = parse_task_status(*status);
     if (!s || is_terminal(*s))
-      return invalid("status must be one of queued, running, retrying "
-                     "(only unfinished tasks can be cancelled)");
+      return invalid("status must be one of queued, running, retrying, "
+                     "scheduled, waiting (only unfinished tasks can be "
+                     "cancelled)");
   }
   return parse_filter(status, kind, nullptr, nullptr, kinds);
 }

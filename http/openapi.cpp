@@ -212,7 +212,7 @@ constexpr const char* schemas_text = R"json({
   },
   "Task": {
     "type": "object",
-    "required": ["id", "kind", "pool", "status", "attempts", "max_retries", "priority", "created_at", "started_at", "finished_at", "result", "error", "cancel_requested", "progress"],
+    "required": ["id", "kind", "pool", "status", "attempts", "max_retries", "priority", "created_at", "started_at", "finished_at", "run_at", "result", "error", "cancel_requested", "progress"],
     "properties": {
       "id": {"type": "string", "format": "uuid"},
       "kind": {"type": "string"},
@@ -224,12 +224,13 @@ constexpr const char* schemas_text = R"json({
       "created_at": {"$ref": "#/components/schemas/Timestamp"},
       "started_at": {"$ref": "#/components/schemas/Timestamp"},
       "finished_at": {"$ref": "#/components/schemas/Timestamp"},
+      "run_at": {"type": ["string", "null"], "format": "date-time", "description": "A delayed task's time to start (countdown_ms resolved at creation), in UTC; null for a task that runs at once. Until then its status is scheduled."},
       "result": {"description": "The kind's result (any JSON) once succeeded, else null."},
       "error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
       "cancel_requested": {"type": "boolean"},
       "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]}
     },
-    "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
+    "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "run_at": null, "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
   "TaskRequest": {
     "type": "object",
@@ -594,6 +595,24 @@ ojson task_options() {
                             "period)."}}}};
 }
 
+/// POST /v1/tasks only (a batch runs at once): when a delayed task starts.
+void add_delay_fields(ojson& props) {
+  props["run_at"] = {
+      {"type", {"string", "null"}},
+      {"format", "date-time"},
+      {"description", "Start at this time (RFC 3339 with Z or a numeric "
+                      "offset, at most 366 days ahead; a past time runs "
+                      "now). Until then the task is scheduled. Not with "
+                      "countdown_ms."},
+      {"examples", {"2026-11-25T14:00:00+01:00"}}};
+  props["countdown_ms"] = {
+      {"type", "integer"},
+      {"minimum", 0},
+      {"maximum", max_countdown_ms},
+      {"description", "Start this long after creation (at most 366 days). "
+                      "Not with run_at."}};
+}
+
 ojson make_schemas() {
   auto s = ojson::parse(schemas_text);
   for (auto name : {"TaskRequest", "BatchRequest"}) {
@@ -602,6 +621,7 @@ ojson make_schemas() {
     props = task_options();
     props.update(own);
   }
+  add_delay_fields(s["TaskRequest"]["properties"]);
   auto& lease = s["LeaseRequest"]["properties"];
   lease["max"]["maximum"] = max_leases_per_request;
   lease["wait_ms"]["maximum"] = max_lease_wait_ms;

@@ -37,7 +37,7 @@ void operator_routes(router& r, const route_context& c) {
                   "task by accident.")
            .query("status",
                   {{"type", "string"},
-                   {"enum", {"queued", "running", "retrying"}}},
+                   {"enum", {"queued", "running", "retrying", "scheduled", "waiting"}}},
                   "Only tasks in this state")
            .query("kind", {{"type", "string"}}, "Only tasks of this kind")
            .answer(200, "CancelledCount", "How many were cancelled (running ones: cancel requested)")

@@ -500,3 +500,32 @@ TEST_CASE("cli: actorq-cli over CAF (--connect) runs the same commands",
     CHECK_THAT(r.err, Catch::Contains("needs the HTTP API (--url"));
   }
 }
+
+TEST_CASE("cli: actorq-cli submits delayed tasks over HTTP and CAF",
+          "[cli][delayed]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port)}};
+  auto c = "--connect=127.0.0.1:" + std::to_string(port);
+  for (auto& via : {url(head), c}) {
+    INFO(via);
+    auto later = cli({via, "submit", "echo", "{}", "--countdown-ms", "60000"});
+    REQUIRE(later.rc == 0);
+    CHECK(later.j()["status"] == "scheduled");
+    CHECK(iso8601_to_epoch_ms(later.j()["run_at"].get<std::string>())
+          == iso8601_to_epoch_ms(later.j()["created_at"].get<std::string>())
+               + 60000);
+    auto past = cli({via, "submit", "echo", "{}", "--run-at",
+                     "2020-01-01T01:00:00+01:00", "--wait", "10"});
+    REQUIRE(past.rc == 0);
+    CHECK(past.j()["status"] == "succeeded");
+    CHECK(past.j()["run_at"] == "2020-01-01T00:00:00.000Z");
+    CHECK(cli({via, "submit", "echo", "{}", "--run-at", "soon"}).rc == 2);
+    CHECK(cli({via, "submit", "echo", "{}", "--countdown-ms", "5", "--run-at",
+               "2020-01-01T00:00:00Z"})
+            .rc
+          == 2);
+  }
+  // Out of range: refused by the command line already.
+  CHECK(cli({c, "submit", "echo", "{}", "--countdown-ms", "31622400001"}).rc
+        == 2);
+}

@@ -98,6 +98,7 @@ TEST_CASE("metrics: every family is there with its type", "[metrics]") {
       {"actorq_store_commit_seconds", "histogram"},
       {"actorq_store_batch_rows", "histogram"},
       {"actorq_nodes", "gauge"},
+      {"actorq_tasks_scheduled", "gauge"},
       {"process_resident_memory_bytes", "gauge"},
       {"process_cpu_seconds_total", "counter"},
       {"process_open_fds", "gauge"},

@@ -468,3 +468,42 @@ TEST_CASE_METHOD(registry_fixture, "list filters by status and kind, newest "
   CHECK(ids(list(paged)) == strings{s(t3), s(t2)});
   CHECK(ids(list(all)).front() == s(t6));
 }
+
+TEST_CASE_METHOD(registry_fixture, "a delayed task stays scheduled until its "
+                                   "time, then runs, and a cancelled one never "
+                                   "does",
+                 "[registry][delayed]") {
+  auto s = spec("sleep", {{"ms", 10}});
+  s.countdown_ms = 50;
+  auto a = submit_task(s);
+  CHECK(a.status == task_status::scheduled);
+  CHECK(a.run_at == a.created_at + 50);
+  auto b = submit_task(s);
+  auto later = s;
+  later.countdown_ms = 60'000;
+  auto c = submit_task(later);
+  task_filter f;
+  f.status = task_status::scheduled;
+  CHECK(list(f).tasks.size() == 3);
+  auto cancelled = cancel(b.id);
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == task_status::cancelled);
+  advance(10ms); // not due yet: the timer is armed for the earliest
+  CHECK(get(a.id).status == task_status::scheduled);
+  // The due time is wall-clock time: let it pass, then the test clock.
+  std::this_thread::sleep_for(60ms);
+  advance(60ms);
+  auto r = get(a.id);
+  CHECK(r.status == task_status::running);
+  CHECK(r.started_at >= a.run_at);
+  CHECK(r.run_at == a.run_at);
+  CHECK(get(b.id).status == task_status::cancelled);
+  CHECK(get(b.id).attempts == 0);
+  CHECK(get(c.id).status == task_status::scheduled);
+  advance(10ms);
+  CHECK(get(a.id).status == task_status::succeeded);
+  // An immediate task submitted meanwhile is not held up by the schedule.
+  auto now = submit_task(spec("sleep", {{"ms", 10}}));
+  CHECK(now.run_at == 0);
+  CHECK(get(now.id).status == task_status::running);
+}

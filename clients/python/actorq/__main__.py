@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="0..9, higher starts first (default 5)")
     submit.add_argument("--idempotency-key", metavar="K",
                         help="repeating a key returns the first task instead of a new one")
+    when = submit.add_mutually_exclusive_group()
+    when.add_argument("--run-at", metavar="TIME",
+                      help="start at this RFC 3339 time (Z or an offset); scheduled until then")
+    when.add_argument("--countdown-ms", type=int, metavar="MS",
+                      help="start MS after creation; scheduled until then")
     submit.add_argument("--wait", type=float, metavar="S",
                         help="then wait up to S seconds for it to end and print that")
 
@@ -82,7 +87,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      max_retries=args.max_retries, backoff_ms=args.backoff_ms,
                                      timeout_ms=args.timeout_ms,
                                      priority=args.priority,
-                                     idempotency_key=args.idempotency_key)
+                                     idempotency_key=args.idempotency_key,
+                                     run_at=args.run_at,
+                                     countdown_ms=args.countdown_ms)
                 if args.wait is not None:
                     task = client.wait(task["id"], args.wait)
             elif args.command == "wait":

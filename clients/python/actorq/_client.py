@@ -105,18 +105,31 @@ class Client:
     def submit(self, kind: str, input: Any = None, *, pool: Optional[str] = None,
                max_retries: Optional[int] = None, backoff_ms: Optional[int] = None,
                timeout_ms: Optional[int] = None, priority: Optional[int] = None,
-               idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+               idempotency_key: Optional[str] = None,
+               run_at: Any = None,
+               countdown_ms: Optional[int] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
         defaults. ``priority`` (0…9, default 5): the pool starts the highest
         waiting priority first. With ``idempotency_key``, submitting the same key again
         returns the first task instead of creating another one, so a
-        submission can be retried safely.
+        submission can be retried safely. A delayed task: ``run_at`` (an
+        aware ``datetime`` or an RFC 3339 string with ``Z`` or an offset) or
+        ``countdown_ms`` (ms after creation, at most 366 days); it is
+        ``scheduled`` until then.
         """
         body = self._options(pool=pool, max_retries=max_retries,
                              backoff_ms=backoff_ms, timeout_ms=timeout_ms,
                              priority=priority)
+        if run_at is not None:
+            if hasattr(run_at, "isoformat"):
+                if run_at.tzinfo is None:
+                    raise ValueError("run_at must be an aware datetime (with tzinfo)")
+                run_at = run_at.isoformat()
+            body["run_at"] = run_at
+        if countdown_ms is not None:
+            body["countdown_ms"] = countdown_ms
         body["kind"] = kind
         if input is not None:
             body["input"] = input

@@ -97,6 +97,23 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(done["status"], "failed")
         self.assertEqual(done["attempts"], 1)
 
+    def test_delayed_submit(self):
+        task = self.client.submit("echo", {"n": 1}, countdown_ms=300)
+        self.assertEqual(task["status"], "scheduled")
+        created = actorq.parse_time(task["created_at"])
+        self.assertEqual(actorq.parse_time(task["run_at"]) - created,
+                         timedelta(milliseconds=300))
+        done = self.client.wait(task["id"], timeout=10)
+        self.assertEqual(done["status"], "succeeded")
+        self.assertGreaterEqual(actorq.parse_time(done["started_at"]),
+                                actorq.parse_time(done["run_at"]))
+        at = datetime.now(timezone(timedelta(hours=2))) + timedelta(milliseconds=300)
+        later = self.client.submit("echo", {"n": 2}, run_at=at)
+        self.assertEqual(later["status"], "scheduled")
+        self.assertEqual(self.client.wait(later["id"], timeout=10)["status"], "succeeded")
+        with self.assertRaises(ValueError):
+            self.client.submit("echo", {}, run_at=datetime.now())
+
     def test_wait_times_out_and_returns_the_task(self):
         task = self.client.submit("sleep", {"ms": 5000})
         started = time.monotonic()
@@ -307,6 +324,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["result"], {"result": 42})
         r = self.cli("status", task["id"], ACTORQ_URL=self.daemon.url)
         self.assertEqual(json.loads(r.stdout)["status"], "succeeded")
+
+    def test_submit_delayed(self):
+        r = self.cli("--url", self.daemon.url, "submit", "echo", "{}", "--countdown-ms", "200")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["status"], "scheduled")
+        r = self.cli("--url", self.daemon.url, "submit", "echo", "{}",
+                     "--run-at", "2020-01-01T00:00:00+01:00", "--wait", "10")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["run_at"], "2019-12-31T23:00:00.000Z")
+        both = self.cli("--url", self.daemon.url, "submit", "echo", "{}",
+                        "--countdown-ms", "1", "--run-at", "2020-01-01T00:00:00Z")
+        self.assertEqual(both.returncode, 2)
 
     def test_errors_exit_1(self):
         r = self.cli("--url", self.daemon.url, "submit", "no-such-kind")
