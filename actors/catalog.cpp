@@ -1029,6 +1029,20 @@ std::string check_input(const kind_info& kind, const json& input) {
   return input.is_object() ? "" : "must be a JSON object";
 }
 
+/// Chains: the `after` list's shape (that its tasks exist and are older is
+/// the registry's to check).
+static std::string check_after(const task_spec& spec) {
+  if (spec.after.size() > max_after)
+    return "after has " + std::to_string(spec.after.size())
+           + " entries; at most " + std::to_string(max_after) + " are allowed";
+  if (spec.after.empty() && spec.pass_results)
+    return "pass_results needs a non-empty after";
+  if (spec.pass_results && !spec.input.value.is_object())
+    return "input must be a JSON object with pass_results (it gets the "
+           "results under \"_after\")";
+  return "";
+}
+
 std::string check_task(task_spec& spec, const catalog& cat) {
   auto kind = cat.find_kind(spec.kind);
   if (kind == nullptr)
@@ -1070,6 +1084,8 @@ std::string check_task(task_spec& spec, const catalog& cat) {
   if (!spec.idempotency_key.empty()
       && !valid_idempotency_key(spec.idempotency_key))
     return "idempotency_key must be 1 to 255 visible ASCII characters";
+  if (auto err = check_after(spec); !err.empty())
+    return err;
   return field_error("input", check_input(*kind, spec.input.value));
 }
 

@@ -315,6 +315,12 @@ uint64_t request_hash(const task_spec& spec) {
   add(std::to_string(spec.backoff_ms));
   add(std::to_string(spec.timeout_ms));
   add(std::to_string(spec.priority));
+  if (!spec.after.empty()) { // chains: what the client sent
+    for (auto& id : spec.after)
+      add(id.to_string());
+    add(to_string(spec.after_if));
+    add(spec.pass_results ? "pass_results" : "");
+  }
   return h;
 }
 

@@ -42,6 +42,7 @@ struct kind_def {
 constexpr int64_t max_task_retries = 100;
 constexpr int64_t max_delay_ms = 3'600'000;           // delays and backoff
 constexpr int64_t max_timeout_ms = 24 * max_delay_ms; // per attempt
+constexpr size_t max_after = 1000; // entries of a task's `after` list
 
 /// Validation helpers shared by the kinds and the HTTP codec. Each returns ""
 /// or a message that starts with the field's name.

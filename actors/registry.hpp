@@ -9,6 +9,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/dependency_index.hpp"
 #include "actors/pool.hpp"
 #include "actors/result_arena.hpp"
 #include "actors/task_index.hpp"
@@ -152,6 +153,18 @@ struct registry_state {
 
   // Progress reports of tasks that made some (few do): seq → progress.
   std::unordered_map<uint64_t, task_progress> progress;
+
+  // Chains (tasks submitted with `after`; none: all of these stay empty).
+  // A waiting task's spec is held here until the tasks it waits for ended
+  // (then it goes to its pool, with `_after` in its input if pass_results).
+  dependency_index deps;
+  struct held_task {
+    task_spec spec;
+    int32_t attempts = 0;
+  };
+  std::unordered_map<uint64_t, held_task> held; // seq → spec, while waiting
+  // The `after` lists of the chained tasks in memory, for their views.
+  std::unordered_map<uint64_t, std::vector<task_id>> afters;
 
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.

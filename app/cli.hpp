@@ -31,6 +31,10 @@ struct task_options {
   int64_t timeout_ms = -1;
   int64_t priority = -1; // -1: the default (5)
   std::string idempotency_key;
+  // Chains (submit only): ids of tasks that must end first.
+  std::vector<std::string> after;
+  std::string after_policy; // "" = the server's default (succeeded)
+  bool pass_results = false;
 };
 
 /// GET /v1/tasks filters and paging.

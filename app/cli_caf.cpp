@@ -91,6 +91,12 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   if (t.priority >= 0)
     spec.priority = static_cast<int32_t>(t.priority);
   spec.idempotency_key = t.idempotency_key;
+  for (auto& text : t.after) // checked by --after's validator
+    if (auto id = task_id::parse(text))
+      spec.after.push_back(*id);
+  if (t.after_policy == "ended")
+    spec.after_if = after_policy::ended;
+  spec.pass_results = t.pass_results;
   return spec;
 }
 

@@ -219,6 +219,12 @@ private:
       body["timeout_ms"] = t.timeout_ms;
     if (t.priority >= 0)
       body["priority"] = t.priority;
+    if (!t.after.empty())
+      body["after"] = t.after;
+    if (!t.after_policy.empty())
+      body["after_policy"] = t.after_policy;
+    if (t.pass_results)
+      body["pass_results"] = true;
     return body;
   }
 
