@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="0..9, higher starts first (default 5)")
     submit.add_argument("--idempotency-key", metavar="K",
                         help="repeating a key returns the first task instead of a new one")
+    submit.add_argument("--after", action="append", metavar="ID",
+                        help="a task that must end first (repeatable)")
+    submit.add_argument("--after-policy", choices=["succeeded", "ended"])
+    submit.add_argument("--pass-results", action="store_true", default=None,
+                        help="their results go into the input under \"_after\"")
     submit.add_argument("--wait", type=float, metavar="S",
                         help="then wait up to S seconds for it to end and print that")
 
@@ -82,7 +87,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      max_retries=args.max_retries, backoff_ms=args.backoff_ms,
                                      timeout_ms=args.timeout_ms,
                                      priority=args.priority,
-                                     idempotency_key=args.idempotency_key)
+                                     idempotency_key=args.idempotency_key,
+                                     after=args.after, after_policy=args.after_policy,
+                                     pass_results=args.pass_results)
                 if args.wait is not None:
                     task = client.wait(task["id"], args.wait)
             elif args.command == "wait":

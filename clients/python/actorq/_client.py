@@ -105,14 +105,20 @@ class Client:
     def submit(self, kind: str, input: Any = None, *, pool: Optional[str] = None,
                max_retries: Optional[int] = None, backoff_ms: Optional[int] = None,
                timeout_ms: Optional[int] = None, priority: Optional[int] = None,
-               idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+               idempotency_key: Optional[str] = None,
+               after: Optional[List[str]] = None, after_policy: Optional[str] = None,
+               pass_results: Optional[bool] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
         defaults. ``priority`` (0…9, default 5): the pool starts the highest
         waiting priority first. With ``idempotency_key``, submitting the same key again
         returns the first task instead of creating another one, so a
-        submission can be retried safely.
+        submission can be retried safely. Chains: with ``after`` (task ids) the
+        task is ``waiting`` until they all ended; ``after_policy``
+        ``"succeeded"`` (default: cancelled if one did not succeed) or
+        ``"ended"``; ``pass_results=True`` adds their ``{id, status, result}``
+        to its input (an object) under ``"_after"``.
         """
         body = self._options(pool=pool, max_retries=max_retries,
                              backoff_ms=backoff_ms, timeout_ms=timeout_ms,
@@ -120,6 +126,12 @@ class Client:
         body["kind"] = kind
         if input is not None:
             body["input"] = input
+        if after is not None:
+            body["after"] = list(after)
+        if after_policy is not None:
+            body["after_policy"] = after_policy
+        if pass_results is not None:
+            body["pass_results"] = pass_results
         headers = {}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
