@@ -242,3 +242,43 @@ TEST_CASE("chains: a chain across kill -9 completes exactly once",
   // Ran once: one task with this id, one attempt; nothing else waits.
   CHECK(again.get("/v1/tasks?status=waiting").j()["tasks"].empty());
 }
+
+TEST_CASE("chains: tasks evicted from memory are awaited from the store",
+          "[chains]") {
+  Server srv{{"--store.memory-tasks=1"}};
+  auto a = submit(srv, {{"kind", "echo"}, {"input", {{"from", "store"}}}});
+  REQUIRE(wait_terminal(srv, a)["status"] == "succeeded");
+  auto bad = submit(srv, failing());
+  REQUIRE(wait_terminal(srv, bad)["status"] == "failed");
+  for (int i = 0; i < 5; ++i) // push a and bad out of memory
+    wait_terminal(srv, submit(srv, {{"kind", "echo"}, {"input", json::object()}}));
+  auto b = submit(srv, echo_after({a, bad}, {{"after_policy", "ended"}}));
+  auto tb = wait_terminal(srv, b);
+  REQUIRE(tb["status"] == "succeeded");
+  CHECK(tb["result"]["_after"][0]["result"] == json{{"from", "store"}});
+  CHECK(tb["result"]["_after"][1]["status"] == "failed");
+  auto c = submit(srv, echo_after({a, bad}));
+  auto tc = wait_terminal(srv, c);
+  CHECK(tc["status"] == "cancelled");
+  CHECK(tc["error"] == "after: task " + bad + " failed");
+  // Retried by an operator, it runs, its _after rebuilt from the store.
+  CHECK(srv.post("/v1/tasks/" + c + "/retry", "").status == 202);
+  auto again = wait_terminal(srv, c);
+  REQUIRE(again["status"] == "succeeded");
+  CHECK(again["result"]["_after"][0]["result"] == json{{"from", "store"}});
+  CHECK(again["result"]["_after"][1]["status"] == "failed");
+  check_error_reply(srv.post("/v1/tasks", echo_after({a, random_uuid4()})),
+                    422, "invalid", "after");
+}
+
+TEST_CASE("chains: without a store, in memory only", "[chains]") {
+  Server srv{{"--store.path=:memory:"}};
+  auto a = submit(srv, sleeper(100));
+  auto b = submit(srv, echo_after({a}));
+  CHECK(get_task(srv, b)["status"] == "waiting");
+  auto tb = wait_terminal(srv, b);
+  REQUIRE(tb["status"] == "succeeded");
+  CHECK(tb["result"]["_after"][0]["status"] == "succeeded");
+  check_error_reply(srv.post("/v1/tasks", echo_after({random_uuid4()})), 422,
+                    "invalid", "after");
+}
