@@ -212,7 +212,7 @@ TEST_CASE("chains: the same Idempotency-Key with another after list is a "
 TEST_CASE("chains: a chain across kill -9 completes exactly once",
           "[chains]") {
   auto path = fresh_store_path();
-  std::string running, queued, last, ended;
+  std::string running, queued, last, ended, ready;
   {
     Server srv{{"--store.path=" + path, "--pools.io.size=1"}};
     ended = submit(srv, {{"kind", "echo"}, {"input", {{"done", true}}}});
@@ -224,6 +224,9 @@ TEST_CASE("chains: a chain across kill -9 completes exactly once",
     queued = submit(srv, {{"kind", "echo"}, {"input", {{"q", 1}}}});
     last = submit(srv, echo_after({ended, running, queued}));
     CHECK(get_task(srv, last)["status"] == "waiting");
+    // Queued at once (what it waits for ended), behind the busy worker.
+    ready = submit(srv, echo_after({ended}));
+    wait_status(srv, ready, "queued");
     srv.kill(SIGKILL);
     srv.wait_exit();
   }
@@ -239,6 +242,10 @@ TEST_CASE("chains: a chain across kill -9 completes exactly once",
   CHECK(outcomes[1]["status"] == "succeeded");
   CHECK(outcomes[2]["result"] == json{{"q", 1}});
   CHECK(started_ms(t) >= finished_ms(get_task(again, running)));
+  // Recovered queued, its _after is rebuilt (the stored input has none).
+  auto r = wait_terminal(again, ready);
+  REQUIRE(r["status"] == "succeeded");
+  CHECK(r["result"]["_after"][0]["result"] == json{{"done", true}});
   // Ran once: one task with this id, one attempt; nothing else waits.
   CHECK(again.get("/v1/tasks?status=waiting").j()["tasks"].empty());
 }
