@@ -288,6 +288,8 @@ void decide(self_ptr self, uint64_t seq, dependency_index::verdict verdict) {
   auto held = std::move(h->second);
   st.held.erase(h);
   auto e = st.deps.take(seq);
+  if (is_terminal(r->status))
+    return; // ended meanwhile (cancelled)
   if (r->status == task_status::waiting) {
     if (verdict == verdict_t::broken) {
       if (auto& gauge = st.cfg.pools[r->pool].gauge)
@@ -992,7 +994,8 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
 /// confirms if it runs.
 task_view cancel_task(self_ptr self, uint64_t seq, record& r) {
   auto& st = self->state;
-  if (r.status == task_status::waiting) { // held here, not at its pool
+  if (r.status == task_status::waiting
+      || (!st.held.empty() && st.held.count(seq) > 0)) { // not at its pool
     unhold(self, seq, r);
     finish(self, r, seq, task_status::cancelled, now_ms());
     return st.view(seq, r);

@@ -6,6 +6,11 @@
 // submission is answered only once its task is committed, and the task goes
 // to its pool only then. Terminal tasks beyond `memory_tasks` are dropped
 // from memory and read back from the store on demand.
+//
+// Chains: a task submitted with `after` is `waiting`; the registry holds its
+// spec and a dependency_index of what it waits for, and queues (or cancels)
+// it when those ended (finish() notifies); after a restart the index is
+// rebuilt from the recovered tasks and the store.
 #pragma once
 
 #include "actors/actors.hpp"

@@ -212,7 +212,7 @@ TEST_CASE("chains: the same Idempotency-Key with another after list is a "
 TEST_CASE("chains: a chain across kill -9 completes exactly once",
           "[chains]") {
   auto path = fresh_store_path();
-  std::string running, queued, last, ended;
+  std::string running, queued, last, ended, ready;
   {
     Server srv{{"--store.path=" + path, "--pools.io.size=1"}};
     ended = submit(srv, {{"kind", "echo"}, {"input", {{"done", true}}}});
@@ -224,6 +224,9 @@ TEST_CASE("chains: a chain across kill -9 completes exactly once",
     queued = submit(srv, {{"kind", "echo"}, {"input", {{"q", 1}}}});
     last = submit(srv, echo_after({ended, running, queued}));
     CHECK(get_task(srv, last)["status"] == "waiting");
+    // Queued at once (what it waits for ended), behind the busy worker.
+    ready = submit(srv, echo_after({ended}));
+    wait_status(srv, ready, "queued");
     srv.kill(SIGKILL);
     srv.wait_exit();
   }
@@ -239,6 +242,50 @@ TEST_CASE("chains: a chain across kill -9 completes exactly once",
   CHECK(outcomes[1]["status"] == "succeeded");
   CHECK(outcomes[2]["result"] == json{{"q", 1}});
   CHECK(started_ms(t) >= finished_ms(get_task(again, running)));
+  // Recovered queued, its _after is rebuilt (the stored input has none).
+  auto r = wait_terminal(again, ready);
+  REQUIRE(r["status"] == "succeeded");
+  CHECK(r["result"]["_after"][0]["result"] == json{{"done", true}});
   // Ran once: one task with this id, one attempt; nothing else waits.
   CHECK(again.get("/v1/tasks?status=waiting").j()["tasks"].empty());
+}
+
+TEST_CASE("chains: tasks evicted from memory are awaited from the store",
+          "[chains]") {
+  Server srv{{"--store.memory-tasks=1"}};
+  auto a = submit(srv, {{"kind", "echo"}, {"input", {{"from", "store"}}}});
+  REQUIRE(wait_terminal(srv, a)["status"] == "succeeded");
+  auto bad = submit(srv, failing());
+  REQUIRE(wait_terminal(srv, bad)["status"] == "failed");
+  for (int i = 0; i < 5; ++i) // push a and bad out of memory
+    wait_terminal(srv, submit(srv, {{"kind", "echo"}, {"input", json::object()}}));
+  auto b = submit(srv, echo_after({a, bad}, {{"after_policy", "ended"}}));
+  auto tb = wait_terminal(srv, b);
+  REQUIRE(tb["status"] == "succeeded");
+  CHECK(tb["result"]["_after"][0]["result"] == json{{"from", "store"}});
+  CHECK(tb["result"]["_after"][1]["status"] == "failed");
+  auto c = submit(srv, echo_after({a, bad}));
+  auto tc = wait_terminal(srv, c);
+  CHECK(tc["status"] == "cancelled");
+  CHECK(tc["error"] == "after: task " + bad + " failed");
+  // Retried by an operator, it runs, its _after rebuilt from the store.
+  CHECK(srv.post("/v1/tasks/" + c + "/retry", "").status == 202);
+  auto again = wait_terminal(srv, c);
+  REQUIRE(again["status"] == "succeeded");
+  CHECK(again["result"]["_after"][0]["result"] == json{{"from", "store"}});
+  CHECK(again["result"]["_after"][1]["status"] == "failed");
+  check_error_reply(srv.post("/v1/tasks", echo_after({a, random_uuid4()})),
+                    422, "invalid", "after");
+}
+
+TEST_CASE("chains: without a store, in memory only", "[chains]") {
+  Server srv{{"--store.path=:memory:"}};
+  auto a = submit(srv, sleeper(100));
+  auto b = submit(srv, echo_after({a}));
+  CHECK(get_task(srv, b)["status"] == "waiting");
+  auto tb = wait_terminal(srv, b);
+  REQUIRE(tb["status"] == "succeeded");
+  CHECK(tb["result"]["_after"][0]["status"] == "succeeded");
+  check_error_reply(srv.post("/v1/tasks", echo_after({random_uuid4()})), 422,
+                    "invalid", "after");
 }
