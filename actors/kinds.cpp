@@ -315,6 +315,8 @@ uint64_t request_hash(const task_spec& spec) {
   add(std::to_string(spec.backoff_ms));
   add(std::to_string(spec.timeout_ms));
   add(std::to_string(spec.priority));
+  if (!spec.callback_url.empty()) // as sent; older keys hash as before
+    add("callback_url=" + spec.callback_url);
   return h;
 }
 

@@ -134,6 +134,9 @@ const command commands[] = {
          ->required();
        sub.add_option("input", r.input, "the input as JSON (default {})");
        add_task_options(sub, r.task);
+       sub.add_option("--callback-url", r.task.callback_url,
+                      "POST the task's final view there when it ends "
+                      "(callbacks.allowed-prefixes)");
        sub.add_option("--wait", r.wait_seconds,
                       "wait up to SECONDS for the end and print the task then")
          ->check(CLI::Range(int64_t{1}, int64_t{86400}));

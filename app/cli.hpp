@@ -31,6 +31,7 @@ struct task_options {
   int64_t timeout_ms = -1;
   int64_t priority = -1; // -1: the default (5)
   std::string idempotency_key;
+  std::string callback_url; // submit only: POST the final view there
 };
 
 /// GET /v1/tasks filters and paging.

@@ -91,6 +91,7 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   if (t.priority >= 0)
     spec.priority = static_cast<int32_t>(t.priority);
   spec.idempotency_key = t.idempotency_key;
+  spec.callback_url = t.callback_url;
   return spec;
 }
 

@@ -219,6 +219,8 @@ private:
       body["timeout_ms"] = t.timeout_ms;
     if (t.priority >= 0)
       body["priority"] = t.priority;
+    if (!t.callback_url.empty())
+      body["callback_url"] = t.callback_url;
     return body;
   }
 

@@ -105,18 +105,24 @@ class Client:
     def submit(self, kind: str, input: Any = None, *, pool: Optional[str] = None,
                max_retries: Optional[int] = None, backoff_ms: Optional[int] = None,
                timeout_ms: Optional[int] = None, priority: Optional[int] = None,
-               idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+               idempotency_key: Optional[str] = None,
+               callback_url: Optional[str] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
         defaults. ``priority`` (0…9, default 5): the pool starts the highest
         waiting priority first. With ``idempotency_key``, submitting the same key again
         returns the first task instead of creating another one, so a
-        submission can be retried safely.
+        submission can be retried safely. With ``callback_url``, actorq POSTs
+        the task's final view there when it ends (signed with
+        ``callbacks.secret``; the URL must start with one of
+        ``callbacks.allowed-prefixes``).
         """
         body = self._options(pool=pool, max_retries=max_retries,
                              backoff_ms=backoff_ms, timeout_ms=timeout_ms,
                              priority=priority)
+        if callback_url is not None:
+            body["callback_url"] = callback_url
         body["kind"] = kind
         if input is not None:
             body["input"] = input

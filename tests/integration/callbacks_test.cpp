@@ -1,0 +1,312 @@
+// Completion callbacks against a real local receiver (an httplib::Server in
+// this process) that checks every signature itself: delivery of the final
+// view, retries until a 2xx, failure after callbacks.max-attempts, the
+// allowed prefixes, a kill -9 while a callback is pending, and the secret
+// kept out of the logs.
+#include "server.hpp"
+
+#include <catch2/catch.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+using namespace itest;
+
+namespace {
+
+constexpr const char* secret = "cb-secret-7f3a9d";
+
+/// HMAC-SHA256 in hex, computed here with OpenSSL (not with actorq's code).
+std::string hmac_hex(const std::string& key, const std::string& data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
+       &len);
+  std::string out;
+  char buf[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
+    out += buf;
+  }
+  return out;
+}
+
+/// One POST the receiver got.
+struct received {
+  std::string body;
+  std::string signature;
+  std::string task;
+  std::string attempt;
+  std::string content_type;
+  bool signed_ok = false;
+};
+
+/// A callback receiver on 127.0.0.1: records every POST to /hook and answers
+/// 500 to the first `failures` of them (all of them while `failing`), then 200.
+class receiver {
+public:
+  explicit receiver(int failures = 0, int port = 0) : failures_(failures) {
+    server_.Post("/hook", [this](const httplib::Request& req,
+                                 httplib::Response& res) {
+      received r{req.body,
+                 req.get_header_value("X-Actorq-Signature"),
+                 req.get_header_value("X-Actorq-Task"),
+                 req.get_header_value("X-Actorq-Attempt"),
+                 req.get_header_value("Content-Type")};
+      r.signed_ok = r.signature == "sha256=" + hmac_hex(secret, req.body);
+      std::lock_guard<std::mutex> guard{mutex_};
+      got_.push_back(r);
+      bool fail = failing_ || static_cast<int>(got_.size()) <= failures_;
+      res.status = fail ? 500 : 200;
+      res.set_content(fail ? "not now" : "ok", "text/plain");
+    });
+    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+    REQUIRE(port_ > 0);
+    thread_ = std::thread{[this] { server_.listen_after_bind(); }};
+    while (!server_.is_running())
+      std::this_thread::sleep_for(1ms);
+  }
+
+  ~receiver() {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/hook";
+  }
+
+  int port() const {
+    return port_;
+  }
+
+  void set_failing(bool on) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    failing_ = on;
+  }
+
+  std::vector<received> got() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return got_;
+  }
+
+private:
+  httplib::Server server_;
+  int port_ = 0;
+  int failures_;
+  bool failing_ = false;
+  mutable std::mutex mutex_;
+  std::vector<received> got_;
+  std::thread thread_;
+};
+
+/// A config file with a [callbacks] section, removed at scope exit.
+struct callbacks_ini {
+  std::string path;
+  explicit callbacks_ini(const std::string& prefixes, int max_attempts = 8,
+                         const std::string& backoff = "50ms") {
+    path = fresh_store_path() + ".ini";
+    std::ofstream(path) << "[callbacks]\nsecret = \"" << secret
+                        << "\"\nallowed-prefixes = [" << prefixes
+                        << "]\nmax-attempts = " << max_attempts
+                        << "\nbackoff = " << backoff
+                        << "\nmax-backoff = 400ms\ntimeout = 2s\n";
+  }
+  ~callbacks_ini() {
+    std::remove(path.c_str());
+  }
+};
+
+std::string submit_with_callback(const Server& srv, const std::string& url,
+                                 json input = {{"value", 21}},
+                                 const std::string& kind = "double") {
+  return submit(srv, {{"kind", kind}, {"input", input}, {"callback_url", url},
+                      {"max_retries", 0}});
+}
+
+/// Polls the task until its callback has `status`; returns the task.
+json wait_callback(const Server& srv, const std::string& id,
+                   const std::string& status,
+                   std::chrono::milliseconds timeout = 10s) {
+  json task;
+  bool ok = wait_until(
+      [&] {
+        task = get_task(srv, id);
+        return task.contains("callback") && task["callback"]["status"] == status;
+      },
+      timeout, 20ms);
+  INFO("task: " << task.dump());
+  REQUIRE(ok);
+  return task;
+}
+
+} // namespace
+
+TEST_CASE("callbacks: an ended task's final view is POSTed signed to its "
+          "callback_url",
+          "[callbacks]") {
+  receiver hook;
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
+  Server srv{{"--config-file=" + ini.path, "--log.level=debug"}};
+  auto id = submit_with_callback(srv, hook.url());
+  auto queued = get_task(srv, id);
+  REQUIRE(queued.contains("callback"));
+  CHECK(queued["callback"]["url"] == hook.url());
+  auto task = wait_callback(srv, id, "delivered");
+  CHECK(task["status"] == "succeeded");
+  CHECK(task["callback"]["attempts"] == 1);
+  CHECK(task["callback"]["last_error"].is_null());
+  auto got = hook.got();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].signed_ok);
+  CHECK(got[0].task == id);
+  CHECK(got[0].attempt == "1");
+  CHECK(got[0].content_type == "application/json");
+  // The body is the task's final view as GET shows it (the callback's own
+  // state aside: it was still pending when the body was made).
+  auto body = json::parse(got[0].body);
+  CHECK(body["callback"]["status"] == "pending");
+  body.erase("callback");
+  task.erase("callback");
+  CHECK(body == task);
+  CHECK(body["result"] == json{{"result", 42}});
+
+  SECTION("failed and cancelled tasks call back too") {
+    auto failed = submit_with_callback(srv, hook.url(),
+                                       {{"value", 1}, {"fail_times", 5}});
+    wait_callback(srv, failed, "delivered");
+    auto slow = submit_with_callback(srv, hook.url(), {{"ms", 30000}}, "sleep");
+    wait_status(srv, slow, "running");
+    auto cancel = srv.del("/v1/tasks/" + slow);
+    CHECK((cancel.status == 200 || cancel.status == 202)); // running: 202
+    wait_callback(srv, slow, "delivered");
+    std::map<std::string, std::string> status_of;
+    for (auto& r : hook.got()) {
+      CHECK(r.signed_ok);
+      status_of[r.task] = json::parse(r.body)["status"];
+    }
+    CHECK(status_of[failed] == "failed");
+    CHECK(status_of[slow] == "cancelled");
+  }
+  // Debug logs name every callback attempt, never the secret.
+  CHECK(srv.output().find(secret) == std::string::npos);
+}
+
+TEST_CASE("callbacks: a receiver answering 500 twice gets the third attempt",
+          "[callbacks]") {
+  receiver hook{2};
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
+  Server srv{{"--config-file=" + ini.path}};
+  auto id = submit_with_callback(srv, hook.url());
+  auto task = wait_callback(srv, id, "delivered");
+  CHECK(task["callback"]["attempts"] == 3);
+  auto got = hook.got();
+  REQUIRE(got.size() == 3);
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].signed_ok);
+    CHECK(got[i].attempt == std::to_string(i + 1));
+    CHECK(got[i].body == got[0].body); // the same bytes every time
+  }
+}
+
+TEST_CASE("callbacks: a receiver that is down fails the callback after "
+          "callbacks.max-attempts",
+          "[callbacks]") {
+  auto port = free_port(); // nobody listens there
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(port) + "/\"", 3};
+  Server srv{{"--config-file=" + ini.path, "--log.level=debug"}};
+  auto url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+  auto id = submit_with_callback(srv, url);
+  auto task = wait_callback(srv, id, "failed");
+  CHECK(task["status"] == "succeeded"); // the task itself is not affected
+  CHECK(task["callback"]["attempts"] == 3);
+  REQUIRE(task["callback"]["last_error"].is_string());
+  CHECK_THAT(task["callback"]["last_error"].get<std::string>(),
+             Catch::Contains("cannot POST to http://127.0.0.1:"));
+  CHECK(srv.wait_output("callback_failed"));
+  CHECK(srv.output().find(secret) == std::string::npos);
+}
+
+TEST_CASE("callbacks: a callback_url outside callbacks.allowed-prefixes is 422",
+          "[callbacks]") {
+  SECTION("no prefixes configured: no callback_url at all") {
+    Server srv;
+    auto r = srv.post("/v1/tasks", json{{"kind", "double"},
+                                        {"input", {{"value", 1}}},
+                                        {"callback_url", "http://127.0.0.1:9/h"}});
+    check_error_reply(r, 422, "invalid", "callbacks.allowed-prefixes");
+  }
+  SECTION("a URL that starts with none of them") {
+    callbacks_ini ini{"\"http://127.0.0.1:9/hooks/\", \"https://hooks.example/\""};
+    Server srv{{"--config-file=" + ini.path}};
+    for (auto url : {"http://169.254.169.254/latest/meta-data",
+                     "http://127.0.0.1:9/other", "https://hooks.example.evil/"}) {
+      auto r = srv.post("/v1/tasks", json{{"kind", "double"},
+                                          {"input", {{"value", 1}}},
+                                          {"callback_url", url}});
+      check_error_reply(r, 422, "invalid", "callbacks.allowed-prefixes");
+    }
+    auto bad = srv.post("/v1/tasks", json{{"kind", "double"},
+                                          {"input", {{"value", 1}}},
+                                          {"callback_url", 7}});
+    check_error_reply(bad, 422, "invalid", "callback_url");
+    auto batch = srv.post("/v1/batches",
+                          json{{"kind", "double"},
+                               {"items", json::array({{{"value", 1}}})},
+                               {"callback_url", "http://127.0.0.1:9/hooks/a"}});
+    check_error_reply(batch, 422, "invalid", "callback_url");
+    auto ok = srv.post("/v1/tasks", json{{"kind", "double"},
+                                         {"input", {{"value", 1}}},
+                                         {"callback_url",
+                                          "http://127.0.0.1:9/hooks/a"}});
+    CHECK_STATUS(ok, 202);
+  }
+}
+
+TEST_CASE("callbacks: a callback pending when actorq is killed is delivered "
+          "after the restart",
+          "[callbacks][kill]") {
+  auto store = fresh_store_path();
+  auto hook = std::make_unique<receiver>();
+  auto port = hook->port();
+  hook->set_failing(true);
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(port) + "/\"", 50,
+                    "100ms"};
+  std::vector<std::string> args{"--config-file=" + ini.path,
+                                "--store.path=" + store};
+  std::string id;
+  int attempts_before = 0;
+  {
+    Server srv{args};
+    id = submit_with_callback(srv, hook->url());
+    // Two failed attempts, stored: the task ended long before.
+    json task;
+    REQUIRE(wait_until([&] {
+      task = get_task(srv, id);
+      return task["callback"]["attempts"].get<int>() >= 2;
+    }));
+    std::this_thread::sleep_for(100ms); // the store batch follows the view
+    attempts_before = task["callback"]["attempts"];
+    CHECK(task["callback"]["status"] == "pending");
+    CHECK(task["callback"]["last_error"] == "the receiver answered HTTP 500");
+    srv.kill(SIGKILL);
+    CHECK(srv.wait_exit().signal == SIGKILL);
+  }
+  hook->set_failing(false);
+  Server again{args};
+  auto task = wait_callback(again, id, "delivered");
+  CHECK(task["status"] == "succeeded");
+  CHECK(task["callback"]["attempts"].get<int>() > attempts_before);
+  auto got = hook->got();
+  REQUIRE(!got.empty());
+  CHECK(got.back().signed_ok);
+  CHECK(json::parse(got.back().body)["id"] == id);
+  CHECK(again.wait_output("callbacks_resumed"));
+}
