@@ -310,3 +310,48 @@ TEST_CASE("callbacks: a callback pending when actorq is killed is delivered "
   CHECK(json::parse(got.back().body)["id"] == id);
   CHECK(again.wait_output("callbacks_resumed"));
 }
+
+namespace {
+
+/// Runs actorq-cli with `args` and returns its stdout (the task as JSON).
+json cli_submit(const std::string& args) {
+  std::string cmd = "env -u ACTORQ_URL -u ACTORQ_AUTH_TOKEN timeout 60 "
+                    ACTORQ_CLI_BIN " " + args + " </dev/null";
+  std::string out;
+  if (auto pipe = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
+      out.append(buf, n);
+    ::pclose(pipe);
+  }
+  INFO("actorq-cli " << args << "\nstdout: " << out);
+  auto j = json::parse(out, nullptr, false);
+  REQUIRE(j.is_object());
+  return j;
+}
+
+} // namespace
+
+TEST_CASE("callbacks: actorq-cli --callback-url over HTTP and over the gateway",
+          "[callbacks][cli]") {
+  receiver hook;
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
+  auto gateway = free_port();
+  Server srv{{"--config-file=" + ini.path,
+              "--cluster.port=" + std::to_string(gateway)}};
+  auto http = cli_submit("--url=http://127.0.0.1:" + std::to_string(srv.port())
+                         + " submit double '{\"value\": 1}' --callback-url "
+                         + hook.url());
+  auto caf = cli_submit("--connect=127.0.0.1:" + std::to_string(gateway)
+                        + " submit double '{\"value\": 2}' --callback-url "
+                        + hook.url());
+  for (auto& t : {http, caf}) {
+    auto id = t["id"].get<std::string>();
+    wait_callback(srv, id, "delivered");
+  }
+  auto got = hook.got();
+  REQUIRE(got.size() == 2);
+  for (auto& r : got)
+    CHECK(r.signed_ok);
+}
