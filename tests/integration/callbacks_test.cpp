@@ -194,6 +194,14 @@ TEST_CASE("callbacks: an ended task's final view is POSTed signed to its "
     }
     CHECK(status_of[failed] == "failed");
     CHECK(status_of[slow] == "cancelled");
+    // An operator's retry of the failed task is a new end: a new callback.
+    auto before = hook.got().size();
+    CHECK_STATUS(srv.post("/v1/tasks/" + failed + "/retry", ""), 202);
+    REQUIRE(wait_until([&] { return hook.got().size() == before + 1; }));
+    auto again = wait_callback(srv, failed, "delivered");
+    CHECK(again["callback"]["attempts"] == 1);
+    CHECK(hook.got().back().task == failed);
+    CHECK(hook.got().back().signed_ok);
   }
   // Debug logs name every callback attempt, never the secret.
   CHECK(srv.output().find(secret) == std::string::npos);
