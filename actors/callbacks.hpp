@@ -4,7 +4,8 @@
 // callbacks.max-attempts. The registry keeps each callback's state (view and
 // store) and hands deliveries to the callback sender, which retries and
 // reports every attempt back; the POSTs run on posters (detached actors, a
-// thread each), never on a scheduler thread.
+// thread each), never on a scheduler thread. Plain functions: callbacks.cpp
+// (also in the codec fuzzer); the actors and the POST: callback_sender.cpp.
 #pragma once
 
 #include "actors/actors.hpp"

@@ -476,7 +476,8 @@ caf::error mismatch(const task_id& first) {
   return make_error(error_code::idempotency_mismatch,
                     "this Idempotency-Key was used for task " + first.to_string()
                       + " with a different request (kind, pool, input, "
-                        "max_retries, backoff_ms, timeout_ms): use a new key "
+                        "max_retries, backoff_ms, timeout_ms, priority, "
+                        "callback_url): use a new key "
                         "for a new task");
 }
 
