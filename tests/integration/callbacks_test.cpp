@@ -363,3 +363,36 @@ TEST_CASE("callbacks: actorq-cli --callback-url over HTTP and over the gateway",
   for (auto& r : got)
     CHECK(r.signed_ok);
 }
+
+TEST_CASE("callbacks: bad [callbacks] keys stop startup naming the key, never "
+          "the secret",
+          "[callbacks][config]") {
+  auto refused = [](std::vector<std::string> args, const std::string& text) {
+    auto fs = start_expect_failure(args);
+    INFO(fs.status << "\noutput:\n" << fs.output);
+    CHECK_FALSE(fs.started);
+    CHECK(fs.status.code == 2);
+    CHECK_THAT(fs.output, Catch::Contains(text));
+    CHECK(fs.output.find(secret) == std::string::npos);
+  };
+  auto prefixes = std::string{"--callbacks.allowed-prefixes=[\"http://127.0.0.1:9/\"]"};
+  refused({prefixes}, "'callbacks.secret': must be set");
+  refused({prefixes, "--callbacks.secret=" + std::string{secret},
+           "--callbacks.max-attempts=0"},
+          "'callbacks.max-attempts'");
+  refused({"--callbacks.allowed-prefixes=[\"ftp://x/\"]",
+           "--callbacks.secret=" + std::string{secret}},
+          "'callbacks.allowed-prefixes'");
+  refused({prefixes, "--callbacks.secret=${ACTORQ_TEST_UNSET_SECRET_X}"},
+          "ACTORQ_TEST_UNSET_SECRET_X} is not set");
+  // ${NAME} reads the secret from the environment.
+  ::setenv("ACTORQ_TEST_CALLBACK_SECRET", secret, 1);
+  receiver hook;
+  Server srv{{"--callbacks.allowed-prefixes=[\"" + hook.url() + "\"]",
+              "--callbacks.secret=${ACTORQ_TEST_CALLBACK_SECRET}"}};
+  ::unsetenv("ACTORQ_TEST_CALLBACK_SECRET");
+  auto id = submit_with_callback(srv, hook.url());
+  wait_callback(srv, id, "delivered");
+  REQUIRE(hook.got().size() == 1);
+  CHECK(hook.got()[0].signed_ok);
+}
