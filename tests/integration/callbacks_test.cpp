@@ -364,7 +364,7 @@ TEST_CASE("callbacks: actorq-cli --callback-url over HTTP and over the gateway",
     CHECK(r.signed_ok);
 }
 
-TEST_CASE("callbacks: bad [callbacks] keys stop startup naming the key, never "
+TEST_CASE("callbacks: bad callbacks.* keys stop startup naming the key, never "
           "the secret",
           "[callbacks][config]") {
   auto refused = [](std::vector<std::string> args, const std::string& text) {
