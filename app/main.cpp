@@ -85,8 +85,6 @@ drain_result drain(caf::actor_system& sys, http::server& server,
   return left;
 }
 
-/// The start-up line: where actorq listens and what it runs (names and
-/// sizes only: kinds' settings may hold secrets).
 /// The [callbacks] keys as the callback sender takes them.
 callback_settings callback_options(const actorq_config& cfg) {
   auto ms = [](caf::timespan x) {
@@ -102,6 +100,8 @@ callback_settings callback_options(const actorq_config& cfg) {
   return out;
 }
 
+/// The start-up line: where actorq listens and what it runs (names and
+/// sizes only: kinds' settings may hold secrets).
 void log_started(const actorq_config& cfg, const std::string& http,
                  const std::string& gateway, size_t recovered) {
   nlohmann::json pools = nlohmann::json::array();

@@ -131,6 +131,13 @@ std::string submit_with_callback(const Server& srv, const std::string& url,
                       {"max_retries", 0}});
 }
 
+/// Waits until `srv` says it is ready (its recovered tasks and callbacks
+/// taken over). A daemon stopped sooner may hang in its shutdown (a race of
+/// main's start-up, not of callbacks): the tests give it that moment.
+void ready(const Server& srv) {
+  REQUIRE(wait_until([&] { return srv.get("/readyz").status == 200; }));
+}
+
 /// Polls the task until its callback has `status`; returns the task.
 json wait_callback(const Server& srv, const std::string& id,
                    const std::string& status,
@@ -155,6 +162,7 @@ TEST_CASE("callbacks: an ended task's final view is POSTed signed to its "
   receiver hook;
   callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
   Server srv{{"--config-file=" + ini.path, "--log.level=debug"}};
+  ready(srv);
   auto id = submit_with_callback(srv, hook.url());
   auto queued = get_task(srv, id);
   REQUIRE(queued.contains("callback"));
@@ -212,6 +220,7 @@ TEST_CASE("callbacks: a receiver answering 500 twice gets the third attempt",
   receiver hook{2};
   callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
   Server srv{{"--config-file=" + ini.path}};
+  ready(srv);
   auto id = submit_with_callback(srv, hook.url());
   auto task = wait_callback(srv, id, "delivered");
   CHECK(task["callback"]["attempts"] == 3);
@@ -230,6 +239,7 @@ TEST_CASE("callbacks: a receiver that is down fails the callback after "
   auto port = free_port(); // nobody listens there
   callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(port) + "/\"", 3};
   Server srv{{"--config-file=" + ini.path, "--log.level=debug"}};
+  ready(srv);
   auto url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
   auto id = submit_with_callback(srv, url);
   auto task = wait_callback(srv, id, "failed");
@@ -246,6 +256,7 @@ TEST_CASE("callbacks: a callback_url outside callbacks.allowed-prefixes is 422",
           "[callbacks]") {
   SECTION("no prefixes configured: no callback_url at all") {
     Server srv;
+    ready(srv);
     auto r = srv.post("/v1/tasks", json{{"kind", "double"},
                                         {"input", {{"value", 1}}},
                                         {"callback_url", "http://127.0.0.1:9/h"}});
@@ -254,6 +265,7 @@ TEST_CASE("callbacks: a callback_url outside callbacks.allowed-prefixes is 422",
   SECTION("a URL that starts with none of them") {
     callbacks_ini ini{"\"http://127.0.0.1:9/hooks/\", \"https://hooks.example/\""};
     Server srv{{"--config-file=" + ini.path}};
+    ready(srv);
     for (auto url : {"http://169.254.169.254/latest/meta-data",
                      "http://127.0.0.1:9/other", "https://hooks.example.evil/"}) {
       auto r = srv.post("/v1/tasks", json{{"kind", "double"},
@@ -293,6 +305,7 @@ TEST_CASE("callbacks: a callback pending when actorq is killed is delivered "
   int attempts_before = 0;
   {
     Server srv{args};
+    ready(srv);
     id = submit_with_callback(srv, hook->url());
     // Two failed attempts, stored: the task ended long before.
     json task;
@@ -309,6 +322,7 @@ TEST_CASE("callbacks: a callback pending when actorq is killed is delivered "
   }
   hook->set_failing(false);
   Server again{args};
+  ready(again);
   auto task = wait_callback(again, id, "delivered");
   CHECK(task["status"] == "succeeded");
   CHECK(task["callback"]["attempts"].get<int>() > attempts_before);
@@ -348,6 +362,7 @@ TEST_CASE("callbacks: actorq-cli --callback-url over HTTP and over the gateway",
   auto gateway = free_port();
   Server srv{{"--config-file=" + ini.path,
               "--cluster.port=" + std::to_string(gateway)}};
+  ready(srv);
   auto http = cli_submit("--url=http://127.0.0.1:" + std::to_string(srv.port())
                          + " submit double '{\"value\": 1}' --callback-url "
                          + hook.url());
@@ -390,6 +405,7 @@ TEST_CASE("callbacks: bad callbacks.* keys stop startup naming the key, never "
   receiver hook;
   Server srv{{"--callbacks.allowed-prefixes=[\"" + hook.url() + "\"]",
               "--callbacks.secret=${ACTORQ_TEST_CALLBACK_SECRET}"}};
+  ready(srv);
   ::unsetenv("ACTORQ_TEST_CALLBACK_SECRET");
   auto id = submit_with_callback(srv, hook.url());
   wait_callback(srv, id, "delivered");
