@@ -97,6 +97,12 @@ void settle(sender_ptr self, callback_delivery d, const std::string& error) {
 /// Hands `d` to an idle poster, or queues it until one is free.
 void start(sender_ptr self, callback_delivery d) {
   auto& st = self->state;
+  auto most = std::max<uint32_t>(1, st.cfg.concurrency);
+  if (st.idle.empty() && st.posters < most) {
+    ++st.posters;
+    st.idle.push_back(self->spawn<caf::detached + caf::linked>(
+        callback_poster, st.cfg.secret, st.cfg.timeout));
+  }
   if (st.idle.empty()) {
     st.due.push_back(std::move(d));
     return;
@@ -128,10 +134,6 @@ callback_sender_actor::behavior_type
 callback_sender(sender_ptr self, callback_settings cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  auto n = std::max<uint32_t>(1, st.cfg.concurrency);
-  for (uint32_t i = 0; i < n; ++i)
-    st.idle.push_back(self->spawn<caf::detached + caf::linked>(
-        callback_poster, st.cfg.secret, st.cfg.timeout));
   return {
       [=](callback_atom, callback_delivery& d) { start(self, std::move(d)); },
       [=](retry_atom, callback_delivery& d) { start(self, std::move(d)); },

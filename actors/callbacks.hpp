@@ -64,10 +64,12 @@ struct callback_sender_state {
   static inline const char* name = "actorq.callbacks";
   callback_settings cfg;
   std::vector<callback_poster_actor> idle; // posters without a delivery
+  uint32_t posters = 0; // spawned so far (on demand, up to concurrency)
   std::deque<callback_delivery> due;       // waiting for an idle poster
 };
 
-/// Spawns `cfg.concurrency` posters, linked to it.
+/// Spawns posters (linked to it) as deliveries need them, at most
+/// `cfg.concurrency`: no threads for an actorq without callbacks.
 callback_sender_actor::behavior_type
 callback_sender(callback_sender_actor::stateful_pointer<callback_sender_state> self,
                 callback_settings cfg);

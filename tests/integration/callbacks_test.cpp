@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -51,9 +52,17 @@ struct received {
 /// 500 to the first `failures` of them (all of them while `failing`), then 200.
 class receiver {
 public:
-  explicit receiver(int failures = 0, int port = 0) : failures_(failures) {
-    server_.Post("/hook", [this](const httplib::Request& req,
-                                 httplib::Response& res) {
+  explicit receiver(int failures = 0, int port = 0,
+                    std::chrono::milliseconds delay = 0ms)
+    : failures_(failures) {
+    server_.Post("/hook", [this, delay](const httplib::Request& req,
+                                        httplib::Response& res) {
+      auto now = ++busy_;
+      for (auto most = most_busy_.load();
+           now > most && !most_busy_.compare_exchange_weak(most, now);) {
+      }
+      std::this_thread::sleep_for(delay);
+      --busy_;
       received r{req.body,
                  req.get_header_value("X-Actorq-Signature"),
                  req.get_header_value("X-Actorq-Task"),
@@ -92,6 +101,11 @@ public:
     failing_ = on;
   }
 
+  /// The most POSTs it was answering at once.
+  int most_busy() const {
+    return most_busy_.load();
+  }
+
   std::vector<received> got() const {
     std::lock_guard<std::mutex> guard{mutex_};
     return got_;
@@ -102,6 +116,8 @@ private:
   int port_ = 0;
   int failures_;
   bool failing_ = false;
+  std::atomic<int> busy_{0};
+  std::atomic<int> most_busy_{0};
   mutable std::mutex mutex_;
   std::vector<received> got_;
   std::thread thread_;
@@ -411,4 +427,19 @@ TEST_CASE("callbacks: bad callbacks.* keys stop startup naming the key, never "
   wait_callback(srv, id, "delivered");
   REQUIRE(hook.got().size() == 1);
   CHECK(hook.got()[0].signed_ok);
+}
+
+TEST_CASE("callbacks: at most callbacks.concurrency POSTs at once",
+          "[callbacks]") {
+  receiver hook{0, 0, 150ms};
+  callbacks_ini ini{"\"http://127.0.0.1:" + std::to_string(hook.port()) + "/\""};
+  Server srv{{"--config-file=" + ini.path, "--callbacks.concurrency=2"}};
+  ready(srv);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(submit_with_callback(srv, hook.url(), {{"value", i}}));
+  for (auto& id : ids)
+    wait_callback(srv, id, "delivered");
+  CHECK(hook.got().size() == 6);
+  CHECK(hook.most_busy() == 2); // six callbacks, two at a time
 }
