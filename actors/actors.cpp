@@ -46,7 +46,11 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>")
       .add_message_type<std::vector<task_id>>("std::vector<actorq::task_id>")
       .add_message_type<lease_desk_actor>("actorq::lease_desk_actor")
-      .add_message_type<rate_series>("actorq::rate_series");
+      .add_message_type<rate_series>("actorq::rate_series")
+      .add_message_type<callback_view>("actorq::callback_view")
+      .add_message_type<callback_delivery>("actorq::callback_delivery")
+      .add_message_type<callback_listener_actor>(
+          "actorq::callback_listener_actor");
 }
 
 } // namespace actorq

@@ -22,6 +22,9 @@
 //   delayed tasks (run_at, countdown_ms): the registry keeps them
 //     `scheduled` in a schedule_index under one timer (due_atom) for the
 //     earliest, then reads each one's spec back from the store and queues it
+//   registry ──callback_delivery (a task with a callback_url ended)──▶
+//     callback sender ──POST (own threads: posters)──▶ receiver; each
+//     attempt's outcome ──callback_view──▶ registry (view + store)
 //   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
 //     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
 //
@@ -324,6 +327,7 @@ using input_atom = caf::atom_constant<caf::atom("input")>;
 using token_atom = caf::atom_constant<caf::atom("token")>;
 // The registry's timer for the earliest scheduled (delayed) task.
 using due_atom = caf::atom_constant<caf::atom("due")>;
+using callback_atom = caf::atom_constant<caf::atom("callback")>;
 // An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
 // distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
@@ -473,6 +477,44 @@ using coordinator_actor = caf::typed_actor<
     // INTERNAL (pool): items ended.
     caf::reacts_to<std::vector<job_event>>>;
 
+/// Anyone who hands completion callbacks to the sender and wants to hear
+/// how each attempt went (the registry).
+using callback_listener_actor = caf::typed_actor<
+    // The callback of task `key` (the listener's seq) after an attempt: its
+    // status ("pending" while retrying, "delivered", "failed"), attempts and
+    // last error.
+    caf::reacts_to<callback_atom, uint64_t, callback_view>>;
+
+/// One completion callback to deliver: POST `body` (the task's final view)
+/// to `url`, signed; `attempts` were made before (a restart resumes).
+struct callback_delivery {
+  uint64_t key = 0; // echoed to the listener
+  task_id task;
+  std::string url;
+  std::string body;
+  int32_t attempts = 0;
+  callback_listener_actor listener;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callback_delivery& x) {
+  return f(caf::meta::type_name("callback_delivery"), x.key, x.task, x.url,
+           x.body, x.attempts, x.listener);
+}
+
+/// Delivers completion callbacks with retries and backoff, a bounded number
+/// at once, each POST on a poster's own thread (actors/callbacks.hpp).
+using callback_sender_actor = caf::typed_actor<
+    // Deliver this callback; outcomes go to its listener, one per attempt.
+    caf::reacts_to<callback_atom, callback_delivery>,
+    // INTERNAL (timer): the backoff of this delivery elapsed; try again.
+    caf::reacts_to<retry_atom, callback_delivery>>;
+
+/// One thread that POSTs callbacks, one at a time (spawned detached by the
+/// sender): answers "" when the receiver said 2xx, else why not.
+using callback_poster_actor
+  = caf::typed_actor<caf::replies_to<callback_delivery>::with<std::string>>;
+
 /// The durable task store: one SQLite file, written and read on its own
 /// thread so that disk waits never hold up an actor scheduler thread.
 using store_actor = caf::typed_actor<
@@ -521,6 +563,9 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<hold_atom, std::string, bool>::with<pool_stats>,
     // INTERNAL (pool): tasks made progress or ended.
     caf::reacts_to<std::vector<job_event>>,
+    // INTERNAL (callback sender): an attempt to deliver the completion
+    // callback of task `seq` ended; its new state goes to the view and store.
+    caf::reacts_to<callback_atom, uint64_t, callback_view>,
     // INTERNAL: a waiter's time is up.
     caf::reacts_to<timeout_atom, uint64_t>,
     // INTERNAL: write the task changes gathered since the last batch.

@@ -1,6 +1,8 @@
 #include "actors/catalog.hpp"
 #include "actors/time.hpp"
 
+#include "actors/callbacks.hpp"
+
 #include "actors/text.hpp"
 
 #include <algorithm>
@@ -874,6 +876,7 @@ std::shared_ptr<catalog> catalog::build(const caf::settings& content,
   problems_list out{problems};
   auto result = std::make_shared<catalog>();
   auto& cat = *result;
+  cat.callback_prefixes_ = defaults.callback_prefixes;
   // Pools: the built-ins with the global defaults, then every section.
   std::vector<pool_settings> pools = builtin_pools(defaults);
   read_pools(content, defaults, pools, out);
@@ -1023,6 +1026,10 @@ void install_catalog(std::shared_ptr<const catalog> c) {
 
 // -- task specs ---------------------------------------------------------------
 
+std::string expand_env_refs(const std::string& text, std::string& problem) {
+  return expand_env(text, problem);
+}
+
 std::string check_input(const kind_info& kind, const json& input) {
   if (kind.builtin != nullptr)
     return kind.builtin->validate(input);
@@ -1092,6 +1099,9 @@ std::string check_task(task_spec& spec, const catalog& cat) {
   // One wait at a time: a task waits for a time or for other tasks.
   if (!spec.after.empty() && (spec.run_at != 0 || spec.countdown_ms >= 0))
     return "after cannot be combined with run_at or countdown_ms";
+  if (auto why = check_callback_url(spec.callback_url, cat.callback_prefixes());
+      !why.empty())
+    return why;
   return field_error("input", check_input(*kind, spec.input.value));
 }
 

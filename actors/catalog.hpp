@@ -79,6 +79,8 @@ struct catalog_defaults {
   retry_settings retry;
   supervisor_settings supervisor;
   std::string config_dir = "."; // workdir of exec kinds unless they say
+  // callbacks.allowed-prefixes: what a task's callback_url may start with.
+  std::vector<std::string> callback_prefixes;
 };
 
 class catalog {
@@ -108,6 +110,11 @@ public:
   const pool_settings* find_pool(std::string_view name) const;
   int pool_index(std::string_view name) const;
 
+  /// callbacks.allowed-prefixes (check_task checks callback_url with them).
+  const std::vector<std::string>& callback_prefixes() const {
+    return callback_prefixes_;
+  }
+
   /// "a, b, c": the names, for error messages.
   std::string kind_names() const;
   std::string pool_names() const;
@@ -123,6 +130,7 @@ private:
   std::vector<pool_settings> pools_;
   std::vector<kind_info> kinds_;
   std::unordered_map<std::string, int> kind_by_name_;
+  std::vector<std::string> callback_prefixes_;
 };
 
 /// The catalog in use in this process: the built-ins until install() is
@@ -154,6 +162,9 @@ std::string check_delay(const task_spec& spec);
 /// What a batch's shared spec may not carry (a batch runs at once, answered
 /// synchronously): run_at, countdown_ms. "" or why not.
 std::string check_batch_task(const task_spec& spec);
+/// Replaces each ${NAME} in `text` with actorq's environment variable NAME;
+/// sets `problem` (and returns "") if one is malformed or unset.
+std::string expand_env_refs(const std::string& text, std::string& problem);
 
 /// Checks one input of a spec already checked by check_task (batch items).
 std::string check_input(const kind_info& kind, const json& input);

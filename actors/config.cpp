@@ -87,6 +87,19 @@ actorq_config::actorq_config() {
       .add(retry_backoff, "backoff", "default delay before the first retry")
       .add(retry_max_backoff, "max-backoff", "cap on any retry delay")
       .add(retry_jitter, "jitter", "random stretch of retry delays (0..1)");
+  caf::config_option_adder{custom_options_, "callbacks"}
+      .add(callbacks_secret, "secret",
+           "HMAC-SHA256 key of X-Actorq-Signature; ${NAME} reads the env")
+      .add(callbacks_max_attempts, "max-attempts",
+           "POSTs of a completion callback before it is failed")
+      .add(callbacks_allowed_prefixes, "allowed-prefixes",
+           "URL prefixes a callback_url may start with; none = no callbacks")
+      .add(callbacks_backoff, "backoff",
+           "delay before a callback's 2nd attempt, doubled per attempt")
+      .add(callbacks_max_backoff, "max-backoff", "cap on callback delays")
+      .add(callbacks_timeout, "timeout", "longest one callback POST may take")
+      .add(callbacks_concurrency, "concurrency",
+           "callback POSTs at once (each on a thread of its own)");
   caf::config_option_adder{custom_options_, "supervisor"}
       .add(sup_min_backoff, "min-backoff", "first restart delay of a worker")
       .add(sup_max_backoff, "max-backoff", "cap on restart delays")
@@ -243,6 +256,7 @@ std::vector<std::string> actorq_config::validate() {
   if (sup_min_backoff > sup_max_backoff)
     problems.push_back("supervisor.min-backoff must not exceed "
                        "supervisor.max-backoff");
+  validate_callbacks(problems);
   apply_section_args(problems);
   catalog_defaults defaults;
   auto ms = [](caf::timespan x) {
@@ -260,6 +274,7 @@ std::vector<std::string> actorq_config::validate() {
   if (auto file = caf::get_if<std::string>(&content, "config-file"))
     defaults.config_dir =
         fs::absolute(fs::path{*file}).parent_path().lexically_normal().string();
+  defaults.callback_prefixes = callbacks_allowed_prefixes;
   catalog_ = catalog::build(content, defaults, problems);
   // Every problem names its key first ('pools.io.size'): say where a key of
   // the config file is.
@@ -287,6 +302,40 @@ void actorq_config::validate_log(std::vector<std::string>& problems) {
   else
     problems.push_back("bad value for 'log.format': expected 'json', 'text' "
                        "or 'auto', got '" + log_format + "'");
+}
+
+void actorq_config::validate_callbacks(std::vector<std::string>& problems) {
+  if (callbacks_max_attempts < 1 || callbacks_max_attempts > 100)
+    problems.push_back("bad value for 'callbacks.max-attempts': must be "
+                       "between 1 and 100");
+  if (callbacks_concurrency < 1 || callbacks_concurrency > 256)
+    problems.push_back("bad value for 'callbacks.concurrency': must be "
+                       "between 1 and 256");
+  for (auto [key, value] :
+       {std::pair{"callbacks.backoff", callbacks_backoff},
+        std::pair{"callbacks.max-backoff", callbacks_max_backoff},
+        std::pair{"callbacks.timeout", callbacks_timeout}})
+    if (value.count() <= 0)
+      problems.push_back("bad value for '" + std::string{key}
+                         + "': must be a positive duration such as 1s");
+  for (auto& p : callbacks_allowed_prefixes)
+    if (p.rfind("http://", 0) != 0 && p.rfind("https://", 0) != 0)
+      problems.push_back("bad value for 'callbacks.allowed-prefixes': '" + p
+                         + "' must start with http:// or https://");
+  // The secret's value never goes into a message (it may be the key itself).
+  std::string problem;
+  auto secret = expand_env_refs(callbacks_secret, problem);
+  if (!problem.empty())
+    problems.push_back("bad value for 'callbacks.secret': "
+                       + (callbacks_secret.find("${") == std::string::npos
+                              ? std::string{"cannot read it"}
+                              : problem));
+  else
+    callbacks_secret = std::move(secret);
+  if (callbacks_secret.empty() && !callbacks_allowed_prefixes.empty())
+    problems.push_back("bad value for 'callbacks.secret': must be set when "
+                       "callbacks.allowed-prefixes allows callbacks (their "
+                       "receivers check the signature)");
 }
 
 int64_t actorq_config::default_max_waiting(int64_t max_threads) {

@@ -150,6 +150,9 @@ private:
   /// Checks log.level and log.format; sets log_min and log_lines.
   void validate_log(std::vector<std::string>& problems);
 
+  /// Checks the [callbacks] keys; resolves ${NAME} in callbacks.secret.
+  void validate_callbacks(std::vector<std::string>& problems);
+
   /// Puts the --pools.* / --kinds.* options into `content` (over the file's).
   void apply_section_args(std::vector<std::string>& problems);
 
@@ -260,6 +263,15 @@ public:
   caf::timespan retry_backoff = std::chrono::milliseconds{1000};
   caf::timespan retry_max_backoff = std::chrono::seconds{60};
   double retry_jitter = 0.1;
+
+  // [callbacks] (completion callbacks; actors/callbacks.hpp)
+  std::string callbacks_secret; // HMAC key; ${NAME} = environment variable
+  int64_t callbacks_max_attempts = 8;
+  std::vector<std::string> callbacks_allowed_prefixes; // none: no callbacks
+  caf::timespan callbacks_backoff = std::chrono::seconds{1};
+  caf::timespan callbacks_max_backoff = std::chrono::minutes{5};
+  caf::timespan callbacks_timeout = std::chrono::seconds{10};
+  int64_t callbacks_concurrency = 4;
 
   // [supervisor]
   caf::timespan sup_min_backoff = std::chrono::milliseconds{50};

@@ -135,7 +135,8 @@ int unclosed_bracket_line(const std::string& text) {
 /// Values of keys named like secrets never reach a message (or a log).
 bool secret_key(const std::string& key) {
   return key.find("token") != std::string::npos
-         || key.find("passphrase") != std::string::npos;
+         || key.find("passphrase") != std::string::npos
+         || key.find("secret") != std::string::npos;
 }
 
 /// The section ("http", "pools.io") line `n` of `text` is in.

@@ -324,6 +324,10 @@ gateway_actor::behavior_type gateway(self_ptr self, registry_actor registry,
           return make_error(error_code::invalid,
                             "after: chains are for single tasks, not "
                             "batches");
+        if (!batch.task.callback_url.empty())
+          return make_error(error_code::invalid,
+                            "callback_url is not accepted on batches (they "
+                            "answer synchronously): submit tasks instead");
         // The options once (as HTTP does), then each item as an input.
         batch.task.input.value = json::object();
         auto problem = check_task(batch.task, current_catalog());

@@ -328,6 +328,8 @@ uint64_t request_hash(const task_spec& spec) {
     add(to_string(spec.after_if));
     add(spec.pass_results ? "pass_results" : "");
   }
+  if (!spec.callback_url.empty()) // as sent; older keys hash as before
+    add("callback_url=" + spec.callback_url);
   return h;
 }
 

@@ -6,6 +6,7 @@
 #include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
+#include "http/codec.hpp"
 
 #include <algorithm>
 #include <unordered_set>
@@ -125,6 +126,23 @@ void unschedule(self_ptr self, uint64_t seq, record& r) {
 void notify_dependents(self_ptr self, uint64_t seq, const record& r);
 void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts);
 
+/// Hands the completion callback of ended task `seq` to the sender, its
+/// final view rendered once: every attempt POSTs the same bytes.
+void send_callback(self_ptr self, uint64_t seq, const record& r) {
+  auto& st = self->state;
+  if (!st.awaits_callback(seq) || !st.cfg.callbacks)
+    return;
+  auto& cb = st.callbacks[seq];
+  callback_delivery d;
+  d.key = seq;
+  d.task = r.id;
+  d.url = cb.url;
+  d.body = http::render_task(st.view(seq, r));
+  d.attempts = cb.attempts;
+  d.listener = caf::actor_cast<callback_listener_actor>(self);
+  self->send(st.cfg.callbacks, callback_atom::value, std::move(d));
+}
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   if (r.status == task_status::scheduled)
@@ -138,6 +156,18 @@ void finish(self_ptr self, record& r, uint64_t seq, task_status status,
   wake_waiters(self, seq);
   if (!self->state.deps.empty())
     notify_dependents(self, seq, r);
+  send_callback(self, seq, r);
+}
+
+/// An attempt to deliver the callback of task `seq` ended: its new state
+/// goes to the view and, with the task's next change, to the store.
+void on_callback(self_ptr self, uint64_t seq, callback_view& cb) {
+  auto& st = self->state;
+  auto r = st.at(seq);
+  if (r == nullptr || st.callbacks.count(seq) == 0)
+    return;
+  st.callbacks[seq] = std::move(cb);
+  mark_changed(self, seq, *r);
 }
 
 /// Hands task `seq` to its pool.
@@ -427,6 +457,8 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
     st.run_ats[seq] = due; // a run_at in the past
   if (!spec.idempotency_key.empty())
     st.by_key[spec.idempotency_key] = {seq, request_hash(spec)};
+  if (!spec.callback_url.empty())
+    st.callbacks[seq] = callback_view{spec.callback_url, "pending", 0, {}};
   if (!st.durable()) {
     st.committed = seq;
     if (later) {
@@ -570,7 +602,7 @@ void evict(self_ptr self) {
     }
     if (r.dirty || seq > st.committed)
       break; // the store does not have its latest state yet
-    if (is_terminal(r.status)) {
+    if (is_terminal(r.status) && !st.awaits_callback(seq)) {
       if (!st.expired(r, now) && !over_cap())
         break;
       st.forget(seq, r);
@@ -591,7 +623,7 @@ void sweep(self_ptr self) {
   evict(self);
   for (auto i = st.pinned.begin(); i != st.pinned.end();) {
     auto& r = i->second;
-    if (is_terminal(r.status) && !r.dirty
+    if (is_terminal(r.status) && !r.dirty && !st.awaits_callback(i->first)
         && (st.durable() || st.expired(r, now))) {
       st.forget(i->first, r);
       i = st.pinned.erase(i);
@@ -727,7 +759,8 @@ caf::error mismatch(const task_id& first) {
   return make_error(error_code::idempotency_mismatch,
                     "this Idempotency-Key was used for task " + first.to_string()
                       + " with a different request (kind, pool, input, "
-                        "max_retries, backoff_ms, timeout_ms): use a new key "
+                        "max_retries, backoff_ms, timeout_ms, priority, "
+                        "callback_url): use a new key "
                         "for a new task");
 }
 
@@ -923,6 +956,8 @@ record& pin(self_ptr self, const task_row& row) {
   }
   if (!row.spec.after.empty())
     st.afters[row.seq] = row.spec.after;
+  if (v.callback)
+    st.callbacks[row.seq] = *v.callback;
   r.kind = st.kind_index(v.kind);
   r.pool = st.pool_index(v.pool);
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
@@ -988,6 +1023,19 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
                           + " recovered tasks failed: their kind or pool is "
                             "no longer in the configuration"},
                 {"tasks", orphans}});
+}
+
+/// Takes over the callbacks a previous run left pending for tasks that had
+/// ended: back into memory (pinned until delivered) and to the sender.
+void resume_callbacks(self_ptr self) {
+  auto rows = std::move(self->state.cfg.pending_callbacks);
+  for (auto& row : rows)
+    send_callback(self, row.seq, pin(self, row));
+  if (!rows.empty())
+    log::event(log::level::info, "callbacks_resumed",
+               {{"msg", "resuming " + std::to_string(rows.size())
+                          + " pending completion callbacks"},
+                {"callbacks", rows.size()}});
 }
 
 /// Cancels unfinished task `seq`: at once if it waits, when its pool
@@ -1083,6 +1131,8 @@ caf::expected<task_view> restart(self_ptr self, task_row& row) {
   st.progress.erase(seq);
   if (start > 0)
     st.cycle_starts[seq] = start;
+  if (auto cb = st.callbacks.find(seq); cb != st.callbacks.end())
+    cb->second = callback_view{cb->second.url, "pending", 0, {}}; // new end
   mark_changed(self, seq, r);
   dispatch(self, seq, std::move(row.spec), start);
   return st.view(seq, r);
@@ -1251,6 +1301,7 @@ void registry_state::forget(uint64_t seq, record& r) {
   run_ats.erase(seq);
   if (!afters.empty())
     afters.erase(seq);
+  callbacks.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -1294,6 +1345,9 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
   if (!afters.empty())
     if (auto a = afters.find(seq); a != afters.end())
       v.after = a->second;
+  if (!callbacks.empty())
+    if (auto cb = callbacks.find(seq); cb != callbacks.end())
+      v.callback = cb->second;
   return v;
 }
 
@@ -1340,6 +1394,7 @@ registry_actor::behavior_type registry(self_ptr self,
   if (st.durable())
     self->link_to(st.cfg.store); // the store ends after our last batch
   recover(self, recovered);
+  resume_callbacks(self);
   if (st.durable() || st.cfg.result_ttl.count() > 0)
     sweep(self);
   // On shutdown, answer every long-poll with the task as it is now (CAF 0.17
@@ -1518,6 +1573,9 @@ registry_actor::behavior_type registry(self_ptr self,
       [=](std::vector<job_event>& events) {
         for (auto& e : events)
           on_event(self, e);
+      },
+      [=](callback_atom, uint64_t seq, callback_view& cb) {
+        on_callback(self, seq, cb);
       },
       [=](flush_atom) { flush(self); },
       [=](sweep_atom) { sweep(self); },

@@ -44,6 +44,10 @@ struct registry_settings {
   // get 503 until it completes (store.write-timeout; 0 = wait for ever).
   std::chrono::milliseconds write_timeout{5000};
   std::shared_ptr<metrics> meters; // null: metrics off
+  // Delivers completion callbacks (invalid: tasks with a callback_url keep
+  // it pending); tasks that ended with theirs pending, from the store.
+  callback_sender_actor callbacks;
+  std::vector<task_row> pending_callbacks;
 };
 
 struct registry_state {
@@ -185,6 +189,16 @@ struct registry_state {
   std::unordered_map<uint64_t, held_task> held; // seq → spec, while waiting
   // The `after` lists of the chained tasks in memory, for their views.
   std::unordered_map<uint64_t, std::vector<task_id>> afters;
+  // Completion callbacks of tasks that asked for one (few do): seq → its
+  // state, in the view and the store. A task that ended stays in memory
+  // until its callback is delivered or failed.
+  std::unordered_map<uint64_t, callback_view> callbacks;
+  bool awaits_callback(uint64_t seq) const {
+    if (callbacks.empty())
+      return false;
+    auto i = callbacks.find(seq);
+    return i != callbacks.end() && i->second.status == "pending";
+  }
 
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.

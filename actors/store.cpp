@@ -662,6 +662,24 @@ std::vector<task_row> task_store::load_live() {
   return out;
 }
 
+std::vector<task_row> task_store::load_pending_callbacks() {
+  stmt_owner st;
+  // tasks_callback_pending indexes exactly these rows (callback_status = 1).
+  check(sqlite3_prepare_v2(db_,
+                           ("SELECT " + row_columns
+                            + " FROM tasks WHERE callback_status = 1"
+                              " AND status IN (3, 4, 5) ORDER BY seq")
+                               .c_str(),
+                           -1, &st.st, nullptr),
+        "cannot read");
+  std::vector<task_row> out;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
+    out.push_back(read_row(st.st));
+  check(rc, "cannot read");
+  return out;
+}
+
 std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {
   // Only an operator's retry asks.
   stmt_owner st;

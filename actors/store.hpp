@@ -63,6 +63,10 @@ public:
   /// Every task that had not ended, oldest first, with what it takes to run it.
   std::vector<task_row> load_live();
 
+  /// Tasks that ended with their completion callback still pending (the
+  /// sender resumes them), oldest first, with their specs.
+  std::vector<task_row> load_pending_callbacks();
+
   /// The highest sequence number ever stored (0 for a new store).
   uint64_t last_seq();
 

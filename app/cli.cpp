@@ -176,6 +176,9 @@ const command commands[] = {
        add_task_options(sub, r.task);
        add_delay_options(sub, r.task);
        add_chain_options(sub, r.task);
+       sub.add_option("--callback-url", r.task.callback_url,
+                      "POST the task's final view there when it ends "
+                      "(callbacks.allowed-prefixes)");
        sub.add_option("--wait", r.wait_seconds,
                       "wait up to SECONDS for the end and print the task then")
          ->check(CLI::Range(int64_t{1}, int64_t{86400}));

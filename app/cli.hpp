@@ -38,6 +38,7 @@ struct task_options {
   std::vector<std::string> after;
   std::string after_policy; // "" = the server's default (succeeded)
   bool pass_results = false;
+  std::string callback_url; // submit only: POST the final view there
 };
 
 /// GET /v1/tasks filters and paging.

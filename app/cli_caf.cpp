@@ -101,6 +101,7 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   if (t.after_policy == "ended")
     spec.after_if = after_policy::ended;
   spec.pass_results = t.pass_results;
+  spec.callback_url = t.callback_url;
   return spec;
 }
 

@@ -229,6 +229,8 @@ private:
       body["after_policy"] = t.after_policy;
     if (t.pass_results)
       body["pass_results"] = true;
+    if (!t.callback_url.empty())
+      body["callback_url"] = t.callback_url;
     return body;
   }
 

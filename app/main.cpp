@@ -3,6 +3,7 @@
 // until SIGINT/SIGTERM, then shuts the actors down in order. With
 // --cluster.join=HOST:PORT it runs as a worker node instead (worker_node.cpp).
 #include "actors/actors.hpp"
+#include "actors/callbacks.hpp"
 #include "actors/gateway.hpp"
 #include "actors/lease_desk.hpp"
 #include "actors/metrics.hpp"
@@ -82,6 +83,21 @@ drain_result drain(caf::actor_system& sys, http::server& server,
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
   return left;
+}
+
+/// The [callbacks] keys as the callback sender takes them.
+callback_settings callback_options(const actorq_config& cfg) {
+  auto ms = [](caf::timespan x) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(x);
+  };
+  callback_settings out;
+  out.secret = cfg.callbacks_secret;
+  out.max_attempts = static_cast<int32_t>(cfg.callbacks_max_attempts);
+  out.backoff = ms(cfg.callbacks_backoff);
+  out.max_backoff = ms(cfg.callbacks_max_backoff);
+  out.timeout = ms(cfg.callbacks_timeout);
+  out.concurrency = static_cast<uint32_t>(cfg.callbacks_concurrency);
+  return out;
 }
 
 /// The start-up line: where actorq listens and what it runs (names and
@@ -193,6 +209,7 @@ int main(int argc, char** argv) {
       if (reg.result_ttl.count() > 0)
         db->expire(now_ms() - reg.result_ttl.count());
       reg.recovered = db->load_live();
+      reg.pending_callbacks = db->load_pending_callbacks();
       reg.last_seq = db->last_seq();
       paused = db->paused_pools();
     } catch (const std::exception& e) {
@@ -237,6 +254,8 @@ int main(int argc, char** argv) {
                                          reg.result_ttl.count(), actors.meters);
     actors.store = reg.store;
   }
+  reg.callbacks = sys.spawn(callback_sender, callback_options(cfg));
+  auto callbacks = reg.callbacks;
   actors.registry = sys.spawn(registry, std::move(reg));
   actors.gateway = sys.spawn(gateway, actors.registry, actors.pools,
                              static_cast<size_t>(cfg.http_max_batch_items));
@@ -248,6 +267,7 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.leases, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.rates, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(callbacks, caf::exit_reason::user_shutdown);
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };

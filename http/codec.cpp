@@ -91,6 +91,17 @@ std::string read_delay(const json& body, task_spec& spec) {
   return "";
 }
 
+/// A task's "callback_url" (batches have none: they answer synchronously).
+std::string read_callback_url(const json& body, task_spec& spec) {
+  auto url = body.find("callback_url");
+  if (url == body.end())
+    return "";
+  if (!url->is_string())
+    return "callback_url must be a string (an http or https URL)";
+  spec.callback_url = url->get<std::string>();
+  return "";
+}
+
 /// The fields shared by /v1/tasks and /v1/batches; `item_field` is "input" or
 /// "items". Fields left out stay unset: check_task fills in the kind's and
 /// pool's defaults.
@@ -98,13 +109,21 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
                                 const char* item_field) {
   if (!body.is_object())
     return invalid("the request body must be a JSON object");
+  // Fields of single tasks only (batches answer synchronously).
+  bool single = std::string_view{item_field} == "input";
+  if (!single && body.contains("callback_url"))
+    return invalid("callback_url is not accepted on batches (they answer "
+                   "synchronously): submit tasks to POST /v1/tasks instead");
   if (auto err = check_fields(body, {"kind", item_field, "pool", "max_retries",
                                      "backoff_ms", "timeout_ms", "priority",
                                      "run_at", "countdown_ms", "after",
-                                     "after_policy", "pass_results"});
+                                     "after_policy", "pass_results",
+                                     "callback_url"});
       !err.empty())
     return invalid(err);
   task_spec spec;
+  if (auto err = read_callback_url(body, spec); !err.empty())
+    return invalid(err);
   auto kind = body.find("kind");
   if (kind == body.end())
     return invalid("kind is required");
@@ -235,6 +254,25 @@ void append_after(std::string& out, const task_view& v) {
   out += ']';
 }
 
+/// `,"callback":{...}` for a task with a callback_url; nothing otherwise.
+void append_callback(std::string& out, const task_view& v) {
+  if (!v.callback)
+    return;
+  auto& cb = *v.callback;
+  out += ",\"callback\":{\"url\":";
+  append_string(out, valid_utf8(cb.url));
+  out += ",\"status\":";
+  append_string(out, cb.status);
+  out += ",\"attempts\":";
+  out += std::to_string(cb.attempts);
+  out += ",\"last_error\":";
+  if (cb.last_error)
+    append_string(out, valid_utf8(*cb.last_error));
+  else
+    out += "null";
+  out += '}';
+}
+
 void append_task(std::string& out, const task_view& v) {
   out += "{\"id\":";
   append_string(out, v.id.to_string());
@@ -280,6 +318,7 @@ void append_task(std::string& out, const task_view& v) {
     out += "null";
   }
   append_after(out, v);
+  append_callback(out, v);
   out += '}';
 }
 

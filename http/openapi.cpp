@@ -210,6 +210,17 @@ constexpr const char* schemas_text = R"json({
       "at": {"$ref": "#/components/schemas/Timestamp"}
     }
   },
+  "Callback": {
+    "type": "object",
+    "description": "Only for a task submitted with callback_url: the delivery of its final view (POSTed there when it ends, signed: X-Actorq-Signature: sha256=HMAC-SHA256(body, callbacks.secret)).",
+    "required": ["url", "status", "attempts", "last_error"],
+    "properties": {
+      "url": {"type": "string"},
+      "status": {"type": "string", "enum": ["pending", "delivered", "failed"], "description": "pending until a 2xx (delivered) or callbacks.max-attempts POSTs (failed)."},
+      "attempts": {"type": "integer", "minimum": 0},
+      "last_error": {"type": ["string", "null"], "description": "Why the last POST failed."}
+    }
+  },
   "Task": {
     "type": "object",
     "required": ["id", "kind", "pool", "status", "attempts", "max_retries", "priority", "created_at", "started_at", "finished_at", "run_at", "result", "error", "cancel_requested", "progress"],
@@ -229,7 +240,8 @@ constexpr const char* schemas_text = R"json({
       "error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
       "cancel_requested": {"type": "boolean"},
       "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]},
-      "after": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "Chains: the tasks it waited for (only for a task submitted with after)."}
+      "after": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "Chains: the tasks it waited for (only for a task submitted with after)."},
+      "callback": {"$ref": "#/components/schemas/Callback"}
     },
     "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "run_at": null, "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
@@ -238,7 +250,8 @@ constexpr const char* schemas_text = R"json({
     "required": ["kind"],
     "additionalProperties": false,
     "properties": {
-      "input": {"description": "The kind's input (any JSON the kind accepts); {} when left out."}
+      "input": {"description": "The kind's input (any JSON the kind accepts); {} when left out."},
+      "callback_url": {"type": "string", "maxLength": 2048, "description": "When the task ends, POST its final view (GET /v1/tasks/{id}) here, signed with callbacks.secret; retried with backoff until a 2xx or callbacks.max-attempts. Must start with one of callbacks.allowed-prefixes (none by default: 422). Not accepted on batches."}
     },
     "examples": [{"kind": "double", "input": {"value": 21}, "max_retries": 2}]
   },

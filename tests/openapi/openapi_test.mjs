@@ -37,7 +37,11 @@ const daemon = spawn(actorq, [
   "--cluster.port=0", "--http.port=0", "--store.path=" + path.join(dir, "s.db"),
   "--seed.delay-scale=0.01", "--shutdown.grace=0",
   // A rate-limited kind, so /v1/kinds shows rate and burst.
-  "--kinds.square.rate=1000/s", "--kinds.square.burst=10"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  "--kinds.square.rate=1000/s", "--kinds.square.burst=10",
+  // Tasks with a callback_url (their views show "callback"); nobody
+  // listens on port 9, so the callbacks stay pending or fail.
+  '--callbacks.allowed-prefixes=["http://127.0.0.1:9/"]',
+  "--callbacks.secret=openapi-test"], { env, stdio: ["ignore", "pipe", "pipe"] });
 let output = "";
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("actorq did not start:\n" + output)), 15000);
@@ -173,6 +177,12 @@ await settle(chained.id);
 await check("GET", "/v1/tasks/{id}", `/v1/tasks/${chained.id}`, undefined, "chained");
 await check("POST", "/v1/tasks", "/v1/tasks",
   { kind: "echo", after: ["00000000-0000-4000-8000-000000000000"] }, "unknown after");
+const called = (await check("POST", "/v1/tasks", "/v1/tasks",
+  { kind: "echo", input: {}, callback_url: "http://127.0.0.1:9/hook" }, "with a callback")).json();
+await settle(called.id);
+await check("GET", "/v1/tasks/{id}", `/v1/tasks/${called.id}`, undefined, "with a callback");
+await check("POST", "/v1/tasks", "/v1/tasks",
+  { kind: "echo", callback_url: "http://example.org/" }, "callback_url not allowed");
 await check("POST", "/v1/tasks", "/v1/tasks", "{", "bad JSON");
 await check("POST", "/v1/tasks", "/v1/tasks", { kind: "nope" }, "unknown kind");
 await check("GET", "/v1/tasks", "/v1/tasks?limit=2");

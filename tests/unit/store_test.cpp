@@ -317,3 +317,36 @@ TEST_CASE("task_store: scheduled, waiting and called-back tasks keep their "
   CHECK(db->expire(INT64_MAX) == 1);
   CHECK(db->load_live().size() == 2);
 }
+
+TEST_CASE("task_store: load_pending_callbacks returns ended tasks whose "
+          "callback is still pending",
+          "[store][callbacks]") {
+  temp_store tmp;
+  auto with_callback = [](task_row row, const char* status) {
+    row.spec.callback_url = "http://127.0.0.1:9/hook";
+    row.state.callback = callback_view{row.spec.callback_url, status, 0,
+                                       caf::none};
+    return row;
+  };
+  auto running = with_callback(new_row(1, "double", {{"value", 1}}), "pending");
+  auto ended = with_callback(new_row(2, "double", {{"value", 2}}), "pending");
+  auto delivered = with_callback(new_row(3, "double", {{"value", 3}}),
+                                 "delivered");
+  auto plain = new_row(4, "double", {{"value", 4}});
+  for (auto* r : {&ended, &delivered, &plain}) {
+    r->state.status = task_status::succeeded;
+    r->state.finished_at = 5;
+  }
+  ended.state.callback->attempts = 2;
+  ended.state.callback->last_error = std::string{"HTTP 500"};
+  auto db = task_store::open(tmp.path, true);
+  db->write({running, ended, delivered, plain});
+  auto pending = db->load_pending_callbacks();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].seq == 2);
+  CHECK(pending[0].state.id == ended.state.id);
+  REQUIRE(pending[0].state.callback);
+  CHECK(pending[0].state.callback->url == "http://127.0.0.1:9/hook");
+  CHECK(pending[0].state.callback->attempts == 2);
+  CHECK(pending[0].state.callback->last_error == std::string{"HTTP 500"});
+}

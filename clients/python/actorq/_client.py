@@ -109,7 +109,8 @@ class Client:
                run_at: Any = None,
                countdown_ms: Optional[int] = None,
                after: Optional[List[str]] = None, after_policy: Optional[str] = None,
-               pass_results: Optional[bool] = None) -> Dict[str, Any]:
+               pass_results: Optional[bool] = None,
+               callback_url: Optional[str] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
@@ -119,12 +120,14 @@ class Client:
         submission can be retried safely. A delayed task: ``run_at`` (an
         aware ``datetime`` or an RFC 3339 string with ``Z`` or an offset) or
         ``countdown_ms`` (ms after creation, at most 366 days); it is
-        ``scheduled`` until then.
-        submission can be retried safely. Chains: with ``after`` (task ids) the
+        ``scheduled`` until then. Chains: with ``after`` (task ids) the
         task is ``waiting`` until they all ended; ``after_policy``
         ``"succeeded"`` (default: cancelled if one did not succeed) or
         ``"ended"``; ``pass_results=True`` adds their ``{id, status, result}``
-        to its input (an object) under ``"_after"``.
+        to its input (an object) under ``"_after"``. With ``callback_url``,
+        actorq POSTs the task's final view there when it ends (signed with
+        ``callbacks.secret``; the URL must start with one of
+        ``callbacks.allowed-prefixes``).
         """
         body = self._options(pool=pool, max_retries=max_retries,
                              backoff_ms=backoff_ms, timeout_ms=timeout_ms,
@@ -137,6 +140,8 @@ class Client:
             body["run_at"] = run_at
         if countdown_ms is not None:
             body["countdown_ms"] = countdown_ms
+        if callback_url is not None:
+            body["callback_url"] = callback_url
         body["kind"] = kind
         if input is not None:
             body["input"] = input

@@ -64,6 +64,66 @@ class Daemon:
         self.dir.cleanup()
 
 
+class CallbackTest(unittest.TestCase):
+    """submit(callback_url=...) with a receiver that checks the signature the
+    way README's snippet does."""
+
+    SECRET = b"py-callback-secret"
+
+    @classmethod
+    def setUpClass(cls):
+        import hashlib
+        import hmac
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        cls.got = []
+        got, secret = cls.got, cls.SECRET
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+                got.append((hmac.compare_digest(expected, self.headers["X-Actorq-Signature"]),
+                            json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        cls.receiver = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
+        cls.hook = "http://127.0.0.1:%d/hook" % cls.receiver.server_address[1]
+        cls.daemon = Daemon('--callbacks.allowed-prefixes=["%s"]' % cls.hook,
+                            "--callbacks.secret=" + cls.SECRET.decode())
+        cls.client = actorq.Client(cls.daemon.url, timeout=10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.daemon.stop()
+        cls.receiver.shutdown()
+
+    def test_callback_url_is_called_signed(self):
+        task = self.client.submit("double", {"value": 21}, callback_url=self.hook)
+        self.assertEqual(task["callback"]["url"], self.hook)
+        deadline = time.monotonic() + 10
+        while self.client.get(task["id"])["callback"]["status"] != "delivered":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        self.assertEqual(len(self.got), 1)
+        signed, view = self.got[0]
+        self.assertTrue(signed)
+        self.assertEqual(view["id"], task["id"])
+        self.assertEqual(view["result"], {"result": 42})
+
+    def test_callback_url_outside_the_prefixes_is_refused(self):
+        with self.assertRaises(actorq.Error) as e:
+            self.client.submit("double", {"value": 1}, callback_url="http://10.0.0.1/x")
+        self.assertEqual(e.exception.status, 422)
+        self.assertIn("callbacks.allowed-prefixes", e.exception.detail)
+
+
 class ClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
