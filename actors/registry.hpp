@@ -153,6 +153,15 @@ struct registry_state {
   // Progress reports of tasks that made some (few do): seq → progress.
   std::unordered_map<uint64_t, task_progress> progress;
 
+  // Tasks created by periodic schedules: seq → index into schedule_names
+  // (the record has no room for it).
+  std::unordered_map<uint64_t, uint16_t> schedule_of;
+  std::vector<std::string> schedule_names;
+  void note_schedule(uint64_t seq, const std::string& name);
+  // Scheduled tasks not yet sent to the store: seq → the slot they fire,
+  // stored with their insert (store_batch.marks).
+  std::unordered_map<uint64_t, int64_t> fired_slots;
+
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.
   std::unordered_map<uint64_t, int32_t> cycle_starts;

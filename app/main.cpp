@@ -14,6 +14,7 @@
 #include "actors/pool.hpp"
 #include "actors/registry.hpp"
 #include "actors/rate_sampler.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 #include "actors/catalog.hpp"
@@ -187,6 +188,7 @@ int main(int argc, char** argv) {
       cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
   std::vector<std::string> paused; // pools an operator paused, still paused
+  std::vector<schedule_mark> fired; // schedules' last fired slots
   if (cfg.store_path != ":memory:") {
     try {
       db = task_store::open(cfg.store_path, cfg.store_sync == "full");
@@ -195,6 +197,7 @@ int main(int argc, char** argv) {
       reg.recovered = db->load_live();
       reg.last_seq = db->last_seq();
       paused = db->paused_pools();
+      fired = db->schedule_marks();
     } catch (const std::exception& e) {
       log::event(log::level::error, "start_failed",
                  {{"msg", std::string{"cannot start: "} + e.what()},
@@ -242,12 +245,16 @@ int main(int argc, char** argv) {
                              static_cast<size_t>(cfg.http_max_batch_items));
   actors.leases = sys.spawn(lease_desk, actors.pools);
   actors.rates = sys.spawn(rate_sampler, actors.pools);
+  actors.scheduler = sys.spawn(
+      scheduler, scheduler_settings{cfg.schedules(), std::move(fired),
+                                    actors.registry, actors.store});
   // Ends the actors before ~actor_system waits for them.
   auto stop_actors = [&] {
     caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.leases, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.rates, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(actors.scheduler, caf::exit_reason::user_shutdown);
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };
@@ -305,6 +312,8 @@ int main(int argc, char** argv) {
                     {"signal", stop_signal}});
         // systemd: deactivating while running work finishes
         notify_stopping("draining");
+        // No new periodic tasks while draining.
+        caf::anon_send_exit(actors.scheduler, caf::exit_reason::user_shutdown);
         left = drain(sys, server, actors, cfg.shutdown_grace);
         // Jobs still running after the grace: SIGTERM, then SIGKILL after
         // their kind's kill-grace.
