@@ -37,7 +37,9 @@ const daemon = spawn(actorq, [
   "--cluster.port=0", "--http.port=0", "--store.path=" + path.join(dir, "s.db"),
   "--seed.delay-scale=0.01", "--shutdown.grace=0",
   // A rate-limited kind, so /v1/kinds shows rate and burst.
-  "--kinds.square.rate=1000/s", "--kinds.square.burst=10"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  "--kinds.square.rate=1000/s", "--kinds.square.burst=10",
+  // A periodic schedule, so /v1/schedules lists one with its last task.
+  "--schedules.tick.kind=echo", "--schedules.tick.every=1s"], { env, stdio: ["ignore", "pipe", "pipe"] });
 let output = "";
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("actorq did not start:\n" + output)), 15000);
@@ -193,7 +195,7 @@ await check("POST", "/v1/batches", "/v1/batches", { kind: "echo", items: [{ a: 1
 await check("POST", "/v1/batches", "/v1/batches", { kind: "echo" }, "no items");
 
 // Catalog, cluster, health, stats.
-for (const url of ["/v1/kinds", "/v1/pools", "/v1/nodes", "/v1/workers", "/healthz", "/readyz",
+for (const url of ["/v1/kinds", "/v1/pools", "/v1/nodes", "/v1/schedules", "/v1/workers", "/healthz", "/readyz",
                    "/v1/stats", "/v1/stats?window=60&step=10"])
   await check("GET", url.split("?")[0], url);
 await check("GET", "/v1/stats", "/v1/stats?window=5&step=10", undefined, "step > window");
