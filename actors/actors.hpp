@@ -21,6 +21,10 @@
 //     store and the HTTP observer count into it; GET /metrics renders it
 //   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
 //     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
+//   scheduler (actors/scheduler.hpp; one timer for all [schedules.NAME])
+//     ──submit (schedule, slot)──▶ registry, which stores the slot with the
+//     task (store_batch.marks); skipped slots ──store_batch──▶ store;
+//     GET /v1/schedules ──list──▶ scheduler
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
