@@ -310,9 +310,13 @@ void schedule_book::restore(const schedule_mark& mark) {
 int64_t schedule_book::latest_due(const entry& e, int64_t now) const {
   if (e.def.every_ms > 0)
     return now / e.def.every_ms * e.def.every_ms;
-  // Walk the cron slots up to now (bounded: a long downtime of a
-  // every-minute schedule is ~500k steps per year; stop far earlier).
+  // Walk the cron slots up to now, from at most a day back when one falls
+  // within the last day (after a long downtime an every-minute schedule
+  // would be a long walk); bounded in any case.
   int64_t slot = *e.next;
+  if (auto recent = e.def.next_slot(now - 86'400'000);
+      recent && *recent <= now && *recent > slot)
+    slot = *recent;
   for (int i = 0; i < 100000; ++i) {
     auto n = e.def.next_slot(slot);
     if (!n || *n > now)

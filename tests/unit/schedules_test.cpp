@@ -107,6 +107,21 @@ TEST_CASE("schedule_book: cron slots in a time zone", "[schedules]") {
   CHECK(book.earliest() == t + 60 * 60'000);
 }
 
+TEST_CASE("schedule_book: a year down, an every-minute cron catches up once, for the last minute",
+          "[schedules]") {
+  std::string error;
+  schedule_def d;
+  d.name = "m";
+  d.cron = cron_expr::parse("* * * * *", error);
+  schedule_book book{{d}};
+  auto now = days_from_civil(2026, 6, 1) * 86400'000LL + 12'345;
+  book.restore({"m", now - 366LL * 86400'000, {}});
+  auto due = book.start(now);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].slot == now - 12'345);
+  CHECK(book.earliest() == now - 12'345 + 60'000);
+}
+
 TEST_CASE("read_schedules: keys, defaults and problems naming the key",
           "[schedules]") {
   std::vector<schedule_def> xs;
