@@ -5,7 +5,7 @@ CONFIG ?= configs/default.ini
 PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev \
             prometheus-cpp-dev libspdlog-dev libsystemd-dev dpkg-dev \
             catch2 libjs-chart.js libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 python3-pip python3-setuptools nginx \
-            chromium chromium-driver python3-selenium
+            chromium chromium-driver python3-selenium tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The Python peer of bench/leases.py (bench/pystack: FastAPI + Celery + Redis).
 BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-celery python3-redis redis-server

@@ -1,4 +1,5 @@
 #include "actors/actors.hpp"
+#include "actors/scheduler.hpp"
 
 #include <random>
 
@@ -24,6 +25,12 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<job_listener_actor>("actorq::job_listener_actor")
       .add_message_type<worker_actor>("actorq::worker_actor")
       .add_message_type<task_row>("actorq::task_row")
+      .add_message_type<schedule_mark>("actorq::schedule_mark")
+      .add_message_type<std::vector<schedule_mark>>(
+          "std::vector<actorq::schedule_mark>")
+      .add_message_type<schedule_view>("actorq::schedule_view")
+      .add_message_type<std::vector<schedule_view>>(
+          "std::vector<actorq::schedule_view>")
       .add_message_type<store_batch>("actorq::store_batch")
       .add_message_type<node_counts>("actorq::node_counts")
       .add_message_type<std::vector<node_counts>>(

@@ -27,6 +27,10 @@
 //     attempt's outcome ──callback_view──▶ registry (view + store)
 //   operator actions (HTTP): retry, cancel many ──▶ registry; pause/resume a
 //     pool ──hold──▶ registry ──hold──▶ store (paused_pools), then ──▶ pool
+//   scheduler (actors/scheduler.hpp; one timer for all [schedules.NAME])
+//     ──submit (schedule, slot)──▶ registry, which stores the slot with the
+//     task (store_batch.marks); skipped slots ──store_batch──▶ store;
+//     GET /v1/schedules ──list──▶ scheduler
 //
 // Handlers tagged INTERNAL are sent by actorq's own actors only.
 #pragma once
@@ -186,16 +190,30 @@ typename Inspector::result_type inspect(Inspector& f, task_row& x) {
            x.cycle_start);
 }
 
+/// A periodic schedule's latest fired slot (the `schedules` table): written
+/// in the same transaction as the task it created, so each slot fires once.
+struct schedule_mark {
+  std::string name;
+  int64_t slot = 0; // ms since the epoch
+  task_id task;     // zero: the slot was skipped (overlap = skip)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_mark& x) {
+  return f(caf::meta::type_name("schedule_mark"), x.name, x.slot, x.task);
+}
+
 /// Task rows written in one transaction (group commit). The store answers
 /// with the same batch once it is committed, or with `error` set.
 struct store_batch {
   std::vector<task_row> rows;
   std::string error; // empty = committed
+  std::vector<schedule_mark> marks; // schedules' fired slots, same transaction
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_batch& x) {
-  return f(caf::meta::type_name("store_batch"), x.rows, x.error);
+  return f(caf::meta::type_name("store_batch"), x.rows, x.error, x.marks);
 }
 
 /// Attempts that ended on one node, as a pool counts them.
@@ -328,6 +346,8 @@ using token_atom = caf::atom_constant<caf::atom("token")>;
 // The registry's timer for the earliest scheduled (delayed) task.
 using due_atom = caf::atom_constant<caf::atom("due")>;
 using callback_atom = caf::atom_constant<caf::atom("callback")>;
+// A periodic schedule's firing ([schedules.NAME], actors/scheduler.hpp).
+using schedule_atom = caf::atom_constant<caf::atom("schedule")>;
 // An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
 // distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
@@ -543,6 +563,10 @@ using registry_actor = caf::typed_actor<
     // Create a task and enqueue it on its pool (or keep it scheduled until
     // its run_at / countdown_ms).
     caf::replies_to<submit_atom, task_spec>::with<task_view>,
+    // INTERNAL (scheduler): create the task schedule `spec.schedule` fired
+    // for `slot` (ms); the slot is stored in the task's insert transaction.
+    caf::replies_to<submit_atom, task_spec, schedule_atom,
+                    int64_t>::with<task_view>,
     // Read one task.
     caf::replies_to<get_atom, task_id>::with<task_view>,
     // Read one task once it is terminal or after at most `ms` milliseconds.

@@ -153,8 +153,9 @@ std::vector<std::string> actorq_config::validate() {
   for (auto& [name, value] : keys) {
     if (name == "config-file" || name == "global.config-file")
       continue; // consumed by CAF itself
-    if (name.rfind("pools.", 0) == 0 || name.rfind("kinds.", 0) == 0)
-      continue; // the catalog reads these (below)
+    if (name.rfind("pools.", 0) == 0 || name.rfind("kinds.", 0) == 0
+        || name.rfind("schedules.", 0) == 0)
+      continue; // the catalog and read_schedules read these (below)
     auto opt = option(name);
     if (opt == nullptr) {
       auto best = closest_option(name);
@@ -276,6 +277,7 @@ std::vector<std::string> actorq_config::validate() {
         fs::absolute(fs::path{*file}).parent_path().lexically_normal().string();
   defaults.callback_prefixes = callbacks_allowed_prefixes;
   catalog_ = catalog::build(content, defaults, problems);
+  schedules_ = read_schedules(content, *catalog_, problems);
   // Every problem names its key first ('pools.io.size'): say where a key of
   // the config file is.
   for (auto& p : problems) {

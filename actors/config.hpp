@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/log.hpp"
+#include "actors/schedules.hpp"
 
 #include <caf/all.hpp>
 
@@ -139,6 +140,11 @@ public:
   /// The pools to start, in display order (from kinds()).
   const std::vector<pool_settings>& pools() const;
 
+  /// The [schedules.NAME] sections, checked by validate().
+  const std::vector<schedule_def>& schedules() const {
+    return schedules_;
+  }
+
   /// http.max-waiting when not set: http.max-threads - 64, or half of it
   /// below 128 threads, so short requests always find a thread.
   static int64_t default_max_waiting(int64_t max_threads);
@@ -194,6 +200,7 @@ private:
   std::vector<std::pair<std::string, std::string>> section_args_; // key, text
   std::vector<std::pair<std::string, bool>> flag_args_; // --FLAG=true|false
   std::shared_ptr<const catalog> catalog_;
+  std::vector<schedule_def> schedules_;
   size_t first_own_option_ = 0; // CAF's options come before actorq's
   bool help_requested_ = false;
   std::vector<std::string> cli_keys_; // keys given on the command line

@@ -271,7 +271,8 @@ std::string actorq_config::take_option(const std::string& name,
                                        std::vector<std::string>& args) {
   // --pools.NAME.KEY=VALUE and --kinds.NAME.KEY=VALUE: any NAME, so CAF
   // cannot declare them; validate() applies them over the file's values.
-  if (starts_with(name, "pools.") || starts_with(name, "kinds.")) {
+  if (starts_with(name, "pools.") || starts_with(name, "kinds.")
+      || starts_with(name, "schedules.")) {
     section_args_.emplace_back(name, value.value_or(""));
     cli_keys_.push_back(name);
     return "";
@@ -446,6 +447,9 @@ std::string actorq_config::help_text() const {
     auto name = k.name + (k.applies_to.empty() ? "" : " (" + k.applies_to + ")");
     out << key_line(name, k.doc);
   }
+  out << "\n[schedules.NAME]  periodic tasks: --schedules.NAME.KEY=VALUE\n";
+  for (auto& k : schedule_key_docs())
+    out << key_line(k.name, k.doc);
   out << "\nOther options:\n"
          "  --config-file=FILE   read this INI file (default: "
          "caf-application.ini if present)\n"

@@ -723,6 +723,11 @@ void flush(self_ptr self) {
   for (auto& [seq, spec] : st.created) {
     auto r = st.at(seq);
     r->dirty = false;
+    if (auto slot = st.fired_slots.find(seq); slot != st.fired_slots.end()) {
+      // The schedule's slot is stored with its task: it fires once.
+      batch.marks.push_back({spec.schedule, slot->second, r->id});
+      st.fired_slots.erase(slot);
+    }
     batch.rows.push_back({seq, true, st.view(seq, *r), std::move(spec)});
     last_created = seq;
   }
@@ -962,6 +967,7 @@ record& pin(self_ptr self, const task_row& row) {
   r.pool = st.pool_index(v.pool);
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
   st.index(row.seq, rec.id);
+  st.note_schedule(row.seq, v.schedule);
   if (rec.key)
     st.by_key[*rec.key] = {row.seq, request_hash(row.spec)};
   return rec;
@@ -1302,6 +1308,7 @@ void registry_state::forget(uint64_t seq, record& r) {
   if (!afters.empty())
     afters.erase(seq);
   callbacks.erase(seq);
+  schedule_of.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -1348,7 +1355,19 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
   if (!callbacks.empty())
     if (auto cb = callbacks.find(seq); cb != callbacks.end())
       v.callback = cb->second;
+  if (!schedule_of.empty())
+    if (auto s = schedule_of.find(seq); s != schedule_of.end())
+      v.schedule = schedule_names[s->second];
   return v;
+}
+
+void registry_state::note_schedule(uint64_t seq, const std::string& name) {
+  if (name.empty())
+    return;
+  auto i = std::find(schedule_names.begin(), schedule_names.end(), name);
+  if (i == schedule_names.end())
+    i = schedule_names.insert(schedule_names.end(), name);
+  schedule_of[seq] = static_cast<uint16_t>(i - schedule_names.begin());
 }
 
 const std::string& registry_state::kind_name(uint16_t kind) const {
@@ -1380,6 +1399,35 @@ uint8_t registry_state::pool_index(const std::string& name) {
   if (i == retired_pools.end())
     i = retired_pools.insert(retired_pools.end(), name);
   return static_cast<uint8_t>(cfg.pools.size() + (i - retired_pools.begin()));
+}
+
+/// Creates the task a schedule fired for `slot` (the scheduler checked its
+/// spec at start-up); the slot is stored in the task's insert transaction.
+caf::result<task_view> submit_scheduled(self_ptr self, task_spec& spec,
+                                        int64_t slot) {
+  auto& st = self->state;
+  auto kind = current_catalog().kind_index(spec.kind);
+  if (kind < 0)
+    return make_error(error_code::invalid,
+                      "kind: unknown kind '" + spec.kind + "'");
+  auto pool = st.pool_index(spec.pool);
+  if (pool >= st.cfg.pools.size())
+    return make_error(error_code::invalid,
+                      "pool: unknown pool '" + spec.pool + "'");
+  if (st.stalled)
+    return make_error(error_code::unavailable,
+                      overdue(st) + "; nothing was created");
+  if (auto full = st.cfg.pools[pool].admit(1); !full.empty())
+    return make_error(error_code::busy, std::move(full));
+  auto name = spec.schedule;
+  auto seq = create(self, std::move(spec), static_cast<uint16_t>(kind), pool);
+  st.note_schedule(seq, name);
+  if (!st.durable())
+    return st.view(seq, *st.at(seq));
+  st.fired_slots[seq] = slot;
+  auto promise = self->make_response_promise<task_view>();
+  acknowledge(self, promise, seq);
+  return promise;
 }
 
 // -- behavior -----------------------------------------------------------------
@@ -1423,6 +1471,10 @@ registry_actor::behavior_type registry(self_ptr self,
     self->quit(msg.reason);
   });
   return {
+      [=](submit_atom, task_spec& spec, schedule_atom,
+          int64_t slot) -> caf::result<task_view> {
+        return submit_scheduled(self, spec, slot);
+      },
       [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
         auto promise = self->make_response_promise<task_view>();
         if (spec.after.empty())

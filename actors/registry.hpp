@@ -199,6 +199,14 @@ struct registry_state {
     auto i = callbacks.find(seq);
     return i != callbacks.end() && i->second.status == "pending";
   }
+  // Tasks created by periodic schedules: seq → index into schedule_names
+  // (the record has no room for it).
+  std::unordered_map<uint64_t, uint16_t> schedule_of;
+  std::vector<std::string> schedule_names;
+  void note_schedule(uint64_t seq, const std::string& name);
+  // Scheduled tasks not yet sent to the store: seq → the slot they fire,
+  // stored with their insert (store_batch.marks).
+  std::unordered_map<uint64_t, int64_t> fired_slots;
 
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.

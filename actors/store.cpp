@@ -564,7 +564,8 @@ void task_store::migrate(int version) {
               {"backup", backup}});
 }
 
-void task_store::write(const std::vector<task_row>& rows) {
+void task_store::write(const std::vector<task_row>& rows,
+                       const std::vector<schedule_mark>& marks) {
   // Committing to a file that no longer has a name would lose the rows at
   // the next start: refuse instead (one stat per batch).
   if (auto gone = check_path(); !gone.empty())
@@ -637,6 +638,7 @@ void task_store::write(const std::vector<task_row>& rows) {
       }
       check(sqlite3_step(st), row.insert ? "cannot insert" : "cannot update");
     }
+    write_marks(marks);
     check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
           "cannot commit");
   } catch (...) {
@@ -686,6 +688,48 @@ std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {
   if (!select_by_id(st.st, row_columns, id, cutoff))
     return std::nullopt;
   return read_row(st.st);
+}
+
+void task_store::write_marks(const std::vector<schedule_mark>& marks) {
+  if (marks.empty())
+    return;
+  // Batches may reach here out of slot order (a skip sent beside the
+  // registry's batch): the later slot wins; a skip keeps the last task.
+  stmt_owner st;
+  check(sqlite3_prepare_v2(
+          db_,
+          "INSERT INTO schedules (name, last_slot, last_task) VALUES (?, ?, ?)"
+          " ON CONFLICT(name) DO UPDATE SET"
+          " last_task = CASE WHEN excluded.last_slot >= last_slot"
+          " THEN coalesce(excluded.last_task, last_task) ELSE last_task END,"
+          " last_slot = max(last_slot, excluded.last_slot)",
+          -1, &st.st, nullptr),
+        "cannot write schedules");
+  for (auto& m : marks) {
+    sqlite3_reset(st.st);
+    bind_text(st.st, 1, m.name);
+    sqlite3_bind_int64(st.st, 2, m.slot);
+    if (m.task.hi == 0 && m.task.lo == 0)
+      sqlite3_bind_null(st.st, 3);
+    else
+      bind_id(st.st, 3, m.task);
+    check(sqlite3_step(st.st), "cannot write schedules");
+  }
+}
+
+std::vector<schedule_mark> task_store::schedule_marks() {
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_,
+                           "SELECT name, last_slot, last_task FROM schedules",
+                           -1, &st.st, nullptr),
+        "cannot read");
+  std::vector<schedule_mark> out;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
+    out.push_back({column_text(st.st, 0), sqlite3_column_int64(st.st, 1),
+                   column_id(st.st, 2)});
+  check(rc, "cannot read");
+  return out;
 }
 
 std::vector<std::string> task_store::paused_pools() {
@@ -885,7 +929,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         st.largest_batch = std::max(st.largest_batch, batch.rows.size());
         try {
           auto began = metrics::clock::now();
-          self->state.db->write(batch.rows);
+          self->state.db->write(batch.rows, batch.marks);
           if (st.meters)
             st.meters->store_committed(batch.rows.size(),
                                        metrics::clock::now() - began);

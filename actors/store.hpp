@@ -51,7 +51,13 @@ public:
   /// Writes the rows in one transaction: inserts (row.insert) and state
   /// updates. Throws store_error; then nothing of the batch is written.
   /// Refuses (throws) once the path no longer names the open file.
-  void write(const std::vector<task_row>& rows);
+  /// `marks`: schedules' fired slots (the later slot wins), in the same
+  /// transaction.
+  void write(const std::vector<task_row>& rows,
+             const std::vector<schedule_mark>& marks = {});
+
+  /// Every schedule's latest fired slot (read at start).
+  std::vector<schedule_mark> schedule_marks();
 
   /// Whether `path()` still names the file this store has open (same device
   /// and inode): empty if so, else why not (naming the path). Once the file
@@ -100,6 +106,8 @@ private:
   /// transaction, after copying it to <path>.bak-v<version>.
   void migrate(int version);
   void check(int rc, const char* what);
+  /// Upserts the schedules' fired slots (inside write's transaction).
+  void write_marks(const std::vector<schedule_mark>& marks);
   sqlite3_stmt* prepare(const char* sql);
   /// Steps a bound view query: its row as a task, or none.
   std::optional<task_view> read_one(sqlite3_stmt* st);

@@ -15,6 +15,7 @@
 #include "actors/pool.hpp"
 #include "actors/registry.hpp"
 #include "actors/rate_sampler.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 #include "actors/catalog.hpp"
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
       cfg.store_write_timeout);
   std::shared_ptr<task_store> db;
   std::vector<std::string> paused; // pools an operator paused, still paused
+  std::vector<schedule_mark> fired; // schedules' last fired slots
   if (cfg.store_path != ":memory:") {
     try {
       db = task_store::open(cfg.store_path, cfg.store_sync == "full");
@@ -212,6 +214,7 @@ int main(int argc, char** argv) {
       reg.pending_callbacks = db->load_pending_callbacks();
       reg.last_seq = db->last_seq();
       paused = db->paused_pools();
+      fired = db->schedule_marks();
     } catch (const std::exception& e) {
       log::event(log::level::error, "start_failed",
                  {{"msg", std::string{"cannot start: "} + e.what()},
@@ -261,6 +264,9 @@ int main(int argc, char** argv) {
                              static_cast<size_t>(cfg.http_max_batch_items));
   actors.leases = sys.spawn(lease_desk, actors.pools);
   actors.rates = sys.spawn(rate_sampler, actors.pools);
+  actors.scheduler = sys.spawn(
+      scheduler, scheduler_settings{cfg.schedules(), std::move(fired),
+                                    actors.registry, actors.store});
   // Ends the actors before ~actor_system waits for them.
   auto stop_actors = [&] {
     caf::anon_send_exit(actors.gateway, caf::exit_reason::user_shutdown);
@@ -268,6 +274,7 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(actors.leases, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(actors.rates, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(callbacks, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(actors.scheduler, caf::exit_reason::user_shutdown);
     for (auto& p : actors.pools)
       caf::anon_send_exit(p.handle, caf::exit_reason::user_shutdown);
   };
@@ -325,6 +332,8 @@ int main(int argc, char** argv) {
                     {"signal", stop_signal}});
         // systemd: deactivating while running work finishes
         notify_stopping("draining");
+        // No new periodic tasks while draining.
+        caf::anon_send_exit(actors.scheduler, caf::exit_reason::user_shutdown);
         left = drain(sys, server, actors, cfg.shutdown_grace);
         // Jobs still running after the grace: SIGTERM, then SIGKILL after
         // their kind's kill-grace.

@@ -319,6 +319,11 @@ void append_task(std::string& out, const task_view& v) {
   }
   append_after(out, v);
   append_callback(out, v);
+  out += ",\"schedule\":"; // the [schedules.NAME] that created it
+  if (v.schedule.empty())
+    out += "null";
+  else
+    append_string(out, v.schedule);
   out += '}';
 }
 
@@ -650,6 +655,40 @@ std::string render_pools(const std::vector<pool_stats>& xs) {
 
 std::string render_pool(const pool_stats& p) {
   return pool_json(p).dump();
+}
+
+std::string render_schedules(const std::vector<schedule_view>& xs) {
+  json out = json::array();
+  for (auto& x : xs) {
+    json spec = json::object();
+    if (!x.every.empty())
+      spec["every"] = x.every;
+    else
+      spec["cron"] = x.cron;
+    spec["timezone"] = x.timezone;
+    auto time = [](int64_t ms) -> json {
+      if (ms == 0)
+        return nullptr;
+      std::string s;
+      append_time(s, ms);
+      return json::parse(s);
+    };
+    json last = nullptr;
+    if (x.last_task) {
+      last = {{"id", x.last_task->to_string()}};
+      last["status"] = x.last_known ? json(to_string(x.last_status)) : json();
+    }
+    out.push_back({{"name", x.name},
+                   {"kind", x.kind},
+                   {"pool", x.pool},
+                   {"spec", std::move(spec)},
+                   {"overlap", x.overlap ? "allow" : "skip"},
+                   {"catch_up", x.catch_up ? "one" : "none"},
+                   {"next_run", time(x.next_run)},
+                   {"last_task", std::move(last)},
+                   {"last_run", time(x.last_run)}});
+  }
+  return out.dump();
 }
 
 std::string render_nodes(const std::vector<node_view>& xs) {

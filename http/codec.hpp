@@ -5,6 +5,7 @@
 #include "actors/actors.hpp"
 #include "actors/catalog.hpp"
 #include "actors/config.hpp"
+#include "actors/scheduler.hpp"
 
 #include <string>
 #include <string_view>
@@ -121,6 +122,8 @@ std::string render_kinds(
     const catalog& kinds,
     const std::vector<std::pair<std::string, uint32_t>>& serving);
 std::string render_nodes(const std::vector<node_view>& xs);
+/// GET /v1/schedules.
+std::string render_schedules(const std::vector<schedule_view>& xs);
 
 /// The seed's list answer: the results alone, in order ([{"result": ...}]).
 std::string render_seed_batch(const batch_result& r);

@@ -142,6 +142,7 @@ const std::pair<const char*, const char*> tags[] = {
     {"kinds", "The task kinds this server runs, with their defaults."},
     {"pools", "Worker pools: size, load, restarts; pausing and resuming."},
     {"nodes", "The cluster: this node and the worker nodes that joined."},
+    {"schedules", "Periodic schedules ([schedules.NAME]): next run, last task."},
     {"leases",
      "The lease protocol (docs/leases.md): workers in any language pull "
      "attempts of lease kinds over HTTP and settle them."},
@@ -241,7 +242,8 @@ constexpr const char* schemas_text = R"json({
       "cancel_requested": {"type": "boolean"},
       "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]},
       "after": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "Chains: the tasks it waited for (only for a task submitted with after)."},
-      "callback": {"$ref": "#/components/schemas/Callback"}
+      "callback": {"$ref": "#/components/schemas/Callback"},
+      "schedule": {"type": ["string", "null"], "description": "The [schedules.NAME] that created it; null for tasks clients submitted."}
     },
     "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "run_at": null, "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
@@ -344,6 +346,40 @@ constexpr const char* schemas_text = R"json({
     }
   },
   "Nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+  "Schedule": {
+    "type": "object",
+    "description": "A periodic schedule ([schedules.NAME] in the configuration).",
+    "required": ["name", "kind", "pool", "spec", "overlap", "catch_up", "next_run", "last_task", "last_run"],
+    "properties": {
+      "name": {"type": "string"},
+      "kind": {"type": "string"},
+      "pool": {"type": "string"},
+      "spec": {
+        "type": "object",
+        "required": ["timezone"],
+        "properties": {
+          "every": {"type": "string", "description": "Fires every this long (slots aligned to the epoch), e.g. 5m."},
+          "cron": {"type": "string", "description": "Five-field cron expression, in timezone."},
+          "timezone": {"type": "string", "description": "IANA name; UTC by default."}
+        }
+      },
+      "overlap": {"type": "string", "enum": ["skip", "allow"]},
+      "catch_up": {"type": "string", "enum": ["one", "none"]},
+      "next_run": {"$ref": "#/components/schemas/Timestamp"},
+      "last_task": {
+        "oneOf": [
+          {"type": "object", "required": ["id", "status"],
+           "properties": {"id": {"type": "string", "format": "uuid"},
+                          "status": {"oneOf": [{"$ref": "#/components/schemas/TaskStatus"}, {"type": "null"}]}}},
+          {"type": "null"}
+        ],
+        "description": "The task of the last slot fired; status null if it expired."
+      },
+      "last_run": {"$ref": "#/components/schemas/Timestamp", "description": "The last slot fired or skipped."}
+    },
+    "examples": [{"name": "tick", "kind": "echo", "pool": "io", "spec": {"every": "5m", "timezone": "UTC"}, "overlap": "skip", "catch_up": "one", "next_run": "2026-11-25T20:50:00.000Z", "last_task": {"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "status": "succeeded"}, "last_run": "2026-11-25T20:45:00.000Z"}]
+  },
+  "Schedules": {"type": "array", "items": {"$ref": "#/components/schemas/Schedule"}},
   "Health": {
     "type": "object",
     "required": ["status"],

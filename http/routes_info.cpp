@@ -31,6 +31,17 @@ void info_routes(router& r, const route_context& c) {
     auto stats = c.all_stats();
     reply_with(res, stats, render_pools);
   });
+  r.on("GET", "/v1/schedules",
+       route_doc{"schedules", "List the periodic schedules"}
+           .about("The [schedules.NAME] sections, in name order, with "
+                  "their next run and last task.")
+           .answer(200, "Schedules", "Every schedule"),
+       [c](const auto&, auto& res) {
+    auto xs = ask<std::vector<schedule_view>>(
+        *c.sys, c.actors->scheduler, std::chrono::seconds{10},
+        list_atom::value, schedule_atom::value);
+    reply_with(res, xs, render_schedules);
+  });
   r.on("GET", "/v1/nodes",
        route_doc{"nodes", "List the cluster's nodes"}
            .answer(200, "Nodes", "This node (\"head\") and the worker "

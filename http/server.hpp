@@ -32,6 +32,7 @@ struct backend {
   std::vector<pool_ref> pools; // in the catalog's order
   lease_desk_actor leases; // lease kinds' HTTP workers (docs/leases.md)
   rate_sampler_actor rates; // jobs ended per second (GET /v1/stats)
+  scheduler_actor scheduler; // periodic schedules (GET /v1/schedules)
   store_actor store; // task inputs for the dashboard; invalid with :memory:
   std::shared_ptr<metrics> meters; // GET /metrics; null: metrics.enabled=false
 };

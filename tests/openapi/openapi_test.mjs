@@ -41,7 +41,9 @@ const daemon = spawn(actorq, [
   // Tasks with a callback_url (their views show "callback"); nobody
   // listens on port 9, so the callbacks stay pending or fail.
   '--callbacks.allowed-prefixes=["http://127.0.0.1:9/"]',
-  "--callbacks.secret=openapi-test"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  "--callbacks.secret=openapi-test",
+  // A periodic schedule, so /v1/schedules lists one with its last task.
+  "--schedules.tick.kind=echo", "--schedules.tick.every=1s"], { env, stdio: ["ignore", "pipe", "pipe"] });
 let output = "";
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("actorq did not start:\n" + output)), 15000);
@@ -210,7 +212,7 @@ await check("POST", "/v1/batches", "/v1/batches", { kind: "echo", items: [{ a: 1
 await check("POST", "/v1/batches", "/v1/batches", { kind: "echo" }, "no items");
 
 // Catalog, cluster, health, stats.
-for (const url of ["/v1/kinds", "/v1/pools", "/v1/nodes", "/v1/workers", "/healthz", "/readyz",
+for (const url of ["/v1/kinds", "/v1/pools", "/v1/nodes", "/v1/schedules", "/v1/workers", "/healthz", "/readyz",
                    "/v1/stats", "/v1/stats?window=60&step=10"])
   await check("GET", url.split("?")[0], url);
 await check("GET", "/v1/stats", "/v1/stats?window=5&step=10", undefined, "step > window");

@@ -137,6 +137,37 @@ TEST_CASE("task_store: a failed batch writes nothing", "[store]") {
   CHECK(db->last_seq() == 1);
 }
 
+TEST_CASE("task_store: schedules' fired slots are written with their tasks",
+          "[store][schedules]") {
+  temp_store tmp;
+  auto task = new_row(1, "echo", json::object());
+  task.spec.schedule = "tick";
+  {
+    auto db = task_store::open(tmp.path, true);
+    CHECK(db->schedule_marks().empty());
+    db->write({task}, {{"tick", 2000, task.state.id}});
+    db->write({}, {{"tick", 4000, {}}});    // skipped: the last task stays
+    db->write({}, {{"tick", 3000, {}}});    // late, older: ignored
+    db->write({}, {{"other", 1000, {}}});
+    // A failed batch writes neither its tasks nor its slots.
+    auto dup = new_row(1, "echo", json::object());
+    CHECK_THROWS_AS(db->write({dup}, {{"tick", 6000, dup.state.id}}),
+                    store_error);
+  }
+  auto db = task_store::open(tmp.path, true); // reopened: durable
+  auto marks = db->schedule_marks();
+  std::sort(marks.begin(), marks.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
+  REQUIRE(marks.size() == 2);
+  CHECK(marks[0].name == "other");
+  CHECK(marks[0].slot == 1000);
+  CHECK(marks[0].task == task_id{});
+  CHECK(marks[1].name == "tick");
+  CHECK(marks[1].slot == 4000);
+  CHECK(marks[1].task == task.state.id);
+  CHECK(db->get(task.state.id, INT64_MIN)->schedule == "tick");
+}
+
 namespace {
 
 using store_impl = caf::stateful_actor<store_state, store_actor::base>;
