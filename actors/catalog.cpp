@@ -1030,6 +1030,20 @@ std::string check_input(const kind_info& kind, const json& input) {
   return input.is_object() ? "" : "must be a JSON object";
 }
 
+/// Chains: the `after` list's shape (that its tasks exist and are older is
+/// the registry's to check).
+static std::string check_after(const task_spec& spec) {
+  if (spec.after.size() > max_after)
+    return "after has " + std::to_string(spec.after.size())
+           + " entries; at most " + std::to_string(max_after) + " are allowed";
+  if (spec.after.empty() && spec.pass_results)
+    return "pass_results needs a non-empty after";
+  if (spec.pass_results && !spec.input.value.is_object())
+    return "input must be a JSON object with pass_results (it gets the "
+           "results under \"_after\")";
+  return "";
+}
+
 std::string check_task(task_spec& spec, const catalog& cat) {
   auto kind = cat.find_kind(spec.kind);
   if (kind == nullptr)
@@ -1073,6 +1087,11 @@ std::string check_task(task_spec& spec, const catalog& cat) {
     return "idempotency_key must be 1 to 255 visible ASCII characters";
   if (auto err = check_delay(spec); !err.empty())
     return err;
+  if (auto err = check_after(spec); !err.empty())
+    return err;
+  // One wait at a time: a task waits for a time or for other tasks.
+  if (!spec.after.empty() && (spec.run_at != 0 || spec.countdown_ms >= 0))
+    return "after cannot be combined with run_at or countdown_ms";
   return field_error("input", check_input(*kind, spec.input.value));
 }
 

@@ -320,6 +320,10 @@ gateway_actor::behavior_type gateway(self_ptr self, registry_actor registry,
                             "items: at most "
                               + std::to_string(st.max_batch_items)
                               + " per batch (http.max-batch-items)");
+        if (!batch.task.after.empty() || batch.task.pass_results)
+          return make_error(error_code::invalid,
+                            "after: chains are for single tasks, not "
+                            "batches");
         // The options once (as HTTP does), then each item as an input.
         batch.task.input.value = json::object();
         auto problem = check_task(batch.task, current_catalog());

@@ -322,6 +322,12 @@ uint64_t request_hash(const task_spec& spec) {
     add("countdown_ms=" + std::to_string(spec.countdown_ms));
   else if (spec.run_at != 0)
     add("run_at=" + std::to_string(spec.run_at));
+  if (!spec.after.empty()) { // chains: what the client sent
+    for (auto& id : spec.after)
+      add(id.to_string());
+    add(to_string(spec.after_if));
+    add(spec.pass_results ? "pass_results" : "");
+  }
   return h;
 }
 

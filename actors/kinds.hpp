@@ -44,6 +44,7 @@ constexpr int64_t max_delay_ms = 3'600'000;           // delays and backoff
 constexpr int64_t max_timeout_ms = 24 * max_delay_ms; // per attempt
 // A delayed task starts at most this far ahead (countdown_ms, run_at).
 constexpr int64_t max_countdown_ms = 366 * 24 * max_delay_ms; // 366 days
+constexpr size_t max_after = 1000; // entries of a task's `after` list
 
 /// Validation helpers shared by the kinds and the HTTP codec. Each returns ""
 /// or a message that starts with the field's name.

@@ -54,7 +54,7 @@ private:
 
   std::mutex mtx_;
   double per_second_;
-  double burst_;
+  double cap_; // the burst plus a timer's lateness (see lateness_carry_s)
   double tokens_;
   std::optional<clock::time_point> last_;
 };

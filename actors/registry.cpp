@@ -121,6 +121,10 @@ void unschedule(self_ptr self, uint64_t seq, record& r) {
   count_scheduled(self, -1);
 }
 
+// Defined with the chains below.
+void notify_dependents(self_ptr self, uint64_t seq, const record& r);
+void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts);
+
 void finish(self_ptr self, record& r, uint64_t seq, task_status status,
             int64_t at) {
   if (r.status == task_status::scheduled)
@@ -132,10 +136,12 @@ void finish(self_ptr self, record& r, uint64_t seq, task_status status,
   log_status(self->state, r);
   mark_changed(self, seq, r);
   wake_waiters(self, seq);
+  if (!self->state.deps.empty())
+    notify_dependents(self, seq, r);
 }
 
 /// Hands task `seq` to its pool.
-void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
+void hand_over(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
   auto& st = self->state;
   job j;
   j.key = seq;
@@ -230,13 +236,13 @@ void park(self_ptr self, uint64_t seq, task_spec spec) {
 void prefetch(self_ptr self, uint64_t seq) {
   auto& st = self->state;
   auto r = st.at(seq);
-  auto held = st.held.find(seq);
+  auto held = st.scheduled_specs.find(seq);
   if (!st.durable() || r == nullptr
       || r->status != task_status::scheduled) {
-    if (held == st.held.end())
+    if (held == st.scheduled_specs.end())
       return;
     auto spec = std::move(held->second);
-    st.held.erase(held);
+    st.scheduled_specs.erase(held);
     return park(self, seq, std::move(spec)); // drops it if cancelled
   }
   self->request(st.cfg.store, caf::infinite, retry_atom::value, r->id)
@@ -270,6 +276,151 @@ void on_due(self_ptr self, int64_t at) {
   arm(self);
 }
 
+// -- chains -------------------------------------------------------------------
+// A task submitted with `after` is `waiting`: its spec is held (st.held) and
+// the dependency index knows what it waits for. finish() tells the index that
+// a task ended (notify_dependents); a dependent whose verdict is decided is
+// queued (hand_over) or cancelled (policy succeeded, one did not succeed).
+
+caf::error after_not_found(const task_id& id) {
+  return make_error(error_code::invalid,
+                    "after: task " + id.to_string()
+                      + " not found (the tasks in after must exist)");
+}
+
+/// The result JSON text of an ended task in memory ("" = null).
+std::string_view result_text(const registry_state& st, const record& r) {
+  return r.result.empty() ? std::string_view{} : st.results.view(r.result);
+}
+
+/// Forgets waiting task `seq` from the chain tables (cancelled while
+/// waiting): it never reached its pool, so its admitted room is freed.
+void unhold(self_ptr self, uint64_t seq, const record& r) {
+  auto& st = self->state;
+  if (st.held.erase(seq) == 0)
+    return;
+  st.deps.take(seq);
+  if (auto& gauge = st.cfg.pools[r.pool].gauge)
+    gauge->remove(1);
+}
+
+/// Acts on the verdict of chained task `seq`: queues it (with `_after` in
+/// its input if pass_results) or cancels it, naming the task that broke its
+/// policy. A task that was already queued before (recovered or retried with
+/// pass_results) only needed its `_after`: it goes to its pool either way.
+void decide(self_ptr self, uint64_t seq, dependency_index::verdict verdict) {
+  using verdict_t = dependency_index::verdict;
+  auto& st = self->state;
+  if (verdict == verdict_t::pending)
+    return;
+  auto r = st.at(seq);
+  auto h = st.held.find(seq);
+  if (r == nullptr || h == st.held.end())
+    return;
+  auto held = std::move(h->second);
+  st.held.erase(h);
+  auto e = st.deps.take(seq);
+  if (is_terminal(r->status))
+    return; // ended meanwhile (cancelled)
+  if (r->status == task_status::waiting) {
+    if (verdict == verdict_t::broken) {
+      if (auto& gauge = st.cfg.pools[r->pool].gauge)
+        gauge->remove(1);
+      st.set_error(*r, after_error(*first_unsuccessful(e)));
+      finish(self, *r, seq, task_status::cancelled, now_ms());
+      return;
+    }
+    r->status = task_status::queued;
+    log_status(st, *r);
+    mark_changed(self, seq, *r);
+  }
+  if (e.keep_results)
+    held.spec.input.value["_after"] = after_results(e);
+  hand_over(self, seq, std::move(held.spec), held.attempts);
+}
+
+void notify_dependents(self_ptr self, uint64_t seq, const record& r) {
+  auto& st = self->state;
+  if (!st.deps.awaited(seq))
+    return;
+  auto decided = st.deps.ended(seq, r.status, result_text(st, r));
+  for (auto& [dependent, verdict] : decided)
+    decide(self, dependent, verdict);
+}
+
+/// Slot `at` of chained task `seq` is the task `a` in memory: settled if it
+/// ended, else awaited.
+void link_to(self_ptr self, uint64_t seq, size_t at, uint64_t a_seq) {
+  auto& st = self->state;
+  auto& a = *st.at(a_seq);
+  if (st.expired(a, now_ms()))
+    decide(self, seq, st.deps.settle(seq, at, a.status, {}, true));
+  else if (is_terminal(a.status))
+    decide(self, seq,
+           st.deps.settle(seq, at, a.status, result_text(st, a)));
+  else
+    st.deps.await(seq, at, a_seq);
+}
+
+/// Slot `at` of chained task `seq` names a task not in memory: it ended and
+/// was evicted (its outcome is in the store), or it expired (result-ttl:
+/// its outcome is lost, the slot counts as ended with an unknown outcome).
+void read_slot(self_ptr self, uint64_t seq, size_t at, const task_id& id) {
+  auto& st = self->state;
+  if (!st.durable()) {
+    decide(self, seq, st.deps.settle(seq, at, task_status::succeeded, {}, true));
+    return;
+  }
+  self->request(st.cfg.store, caf::infinite, get_atom::value, id)
+    .then(
+      [=](task_view& v) {
+        auto& st = self->state;
+        if (st.deps.find(seq) == nullptr)
+          return; // decided meanwhile
+        if (auto a = st.lookup(id)) // back in memory (recovered meanwhile)
+          return link_to(self, seq, at, a);
+        decide(self, seq,
+               st.deps.settle(seq, at, v.status, v.result.text,
+                              !is_terminal(v.status)));
+      },
+      [=](caf::error&) {
+        auto& st = self->state;
+        if (auto a = st.lookup(id))
+          return link_to(self, seq, at, a);
+        decide(self, seq,
+               st.deps.settle(seq, at, task_status::succeeded, {}, true));
+      });
+}
+
+/// Holds chained task `seq` until the tasks of its `after` list ended.
+void wait_for(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
+  auto& st = self->state;
+  auto after = spec.after;
+  st.deps.add(seq, after, spec.after_if, spec.pass_results);
+  st.held[seq] = registry_state::held_task{std::move(spec), attempts};
+  for (size_t i = 0; i < after.size() && st.deps.find(seq) != nullptr; ++i) {
+    if (auto a = st.lookup(after[i]); a != 0 && a != seq)
+      link_to(self, seq, i, a);
+    else
+      read_slot(self, seq, i, after[i]);
+  }
+  if (st.deps.find(seq) != nullptr)
+    decide(self, seq, st.deps.judge(seq));
+}
+
+/// Hands task `seq` to its pool, or holds it first if it waits for others
+/// (or needs their results for `_after`). Tasks without `after` go straight
+/// through.
+void dispatch(self_ptr self, uint64_t seq, task_spec spec, int32_t attempts) {
+  if (!spec.after.empty()) {
+    auto r = self->state.at(seq);
+    if (r->status == task_status::waiting || spec.pass_results)
+      return wait_for(self, seq, std::move(spec), attempts);
+  }
+  hand_over(self, seq, std::move(spec), attempts);
+}
+
+
 /// Creates a task its pool has admitted. With a store the task is inserted
 /// with the next batch and dispatched once committed; without, right away.
 uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
@@ -294,10 +445,14 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   }
   if (!spec.idempotency_key.empty())
     r.key = std::make_unique<std::string>(spec.idempotency_key);
+  if (!spec.after.empty())
+    r.status = task_status::waiting; // dispatch() holds it (chains)
   auto id = r.id;
   auto later = r.status == task_status::scheduled;
   st.records.push_back(std::move(r));
   auto seq = st.last_seq();
+  if (!spec.after.empty())
+    st.afters.emplace(seq, spec.after);
   log_status(st, st.records.back());
   st.index(seq, id);
   if (due != 0 && !later)
@@ -309,7 +464,7 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
     if (later) {
       if (auto& gauge = st.cfg.pools[pool].gauge)
         gauge->remove(1); // admitted, queued only when due
-      st.held.emplace(seq, std::move(spec));
+      st.scheduled_specs.emplace(seq, std::move(spec));
       schedule_task(self, seq, due);
     } else {
       dispatch(self, seq, std::move(spec), 0);
@@ -666,6 +821,109 @@ void lookup_key(self_ptr self, const std::string& key) {
       });
 }
 
+/// Answers a submission (a value or an error) and returns nothing, so that
+/// `return answer(...)` ends the function that decided.
+template <class T>
+void answer(registry_state::promise_type& promise, T&& x) {
+  promise.deliver(std::forward<T>(x));
+}
+
+/// Creates the task of `spec` (checked by check_task in HTTP or the
+/// gateway) and answers `promise` once it is stored.
+void submit(self_ptr self, registry_state::promise_type promise,
+            task_spec spec) {
+  auto& st = self->state;
+  auto kind = current_catalog().kind_index(spec.kind);
+  auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
+                           [&](auto& p) { return p.name == spec.pool; })
+              - st.cfg.pools.begin();
+  if (kind < 0)
+    return answer(promise, make_error(error_code::invalid,
+                                      "kind: unknown kind '" + spec.kind
+                                        + "'"));
+  auto& key = spec.idempotency_key;
+  if (!key.empty()) {
+    // A repeated idempotency key gets the first task, whatever its state,
+    // if it asks for the same thing.
+    if (auto i = st.by_key.find(key); i != st.by_key.end()) {
+      auto r = st.at(i->second.seq);
+      if (r != nullptr && !st.expired(*r, now_ms())) {
+        if (i->second.hash != request_hash(spec))
+          return answer(promise, mismatch(r->id));
+        return acknowledge(self, promise, i->second.seq);
+      }
+      st.by_key.erase(i);
+    }
+  }
+  if (static_cast<size_t>(pool) == st.cfg.pools.size())
+    return answer(promise, make_error(error_code::invalid,
+                                      "pool: unknown pool '" + spec.pool
+                                        + "'"));
+  if (st.stalled)
+    return answer(promise, make_error(error_code::unavailable,
+                                      overdue(st) + "; nothing was created"));
+  if (!key.empty() && st.durable() && st.base > 0) {
+    // Older tasks live in the store only: ask it about the key.
+    auto& waiting = st.key_lookups[key];
+    waiting.push_back({promise, std::move(spec)});
+    if (waiting.size() == 1)
+      lookup_key(self, waiting.front().spec.idempotency_key);
+    return;
+  }
+  if (auto full = st.cfg.pools[pool].admit(1); !full.empty())
+    return answer(promise, make_error(error_code::busy, std::move(full)));
+  auto seq = create(self, std::move(spec), static_cast<uint16_t>(kind),
+                    static_cast<uint8_t>(pool));
+  if (!st.durable())
+    return answer(promise, st.view(seq, *st.at(seq)));
+  acknowledge(self, promise, seq);
+}
+
+/// Chains: submits `spec` once every task of its `after` list is known to
+/// exist (in memory, else in the store); else 422 naming the first unknown.
+void submit_after(self_ptr self, registry_state::promise_type promise,
+                  task_spec spec) {
+  auto& st = self->state;
+  auto now = now_ms();
+  std::vector<task_id> in_store;
+  for (auto& id : spec.after) {
+    if (auto seq = st.lookup(id)) {
+      auto& r = *st.at(seq);
+      if (seq <= st.committed && !st.expired(r, now))
+        continue;
+      return answer(promise, after_not_found(id)); // not stored, or expired
+    }
+    if (!st.durable())
+      return answer(promise, after_not_found(id));
+    if (std::find(in_store.begin(), in_store.end(), id) == in_store.end())
+      in_store.push_back(id);
+  }
+  if (in_store.empty())
+    return submit(self, promise, std::move(spec));
+  // Ended and evicted, or never existed: the store knows.
+  struct check {
+    size_t left;
+    bool failed = false;
+    task_spec spec;
+  };
+  auto c = std::make_shared<check>(check{in_store.size(), false, std::move(spec)});
+  for (auto& id : in_store)
+    self->request(st.cfg.store, caf::infinite, get_atom::value, id)
+      .then(
+        [=](task_view&) mutable {
+          if (--c->left == 0 && !c->failed)
+            submit(self, promise, std::move(c->spec));
+        },
+        [=](caf::error& err) mutable {
+          if (c->failed)
+            return;
+          c->failed = true;
+          promise.deliver(is_error(err, error_code::not_found)
+                            ? after_not_found(id)
+                            : err);
+        });
+}
+
 /// Brings a task the store has back into memory (among the pinned ones):
 /// a recovered task, or an evicted one being retried.
 record& pin(self_ptr self, const task_row& row) {
@@ -695,6 +953,8 @@ record& pin(self_ptr self, const task_row& row) {
   } else if (v.run_at != 0) {
     st.run_ats[row.seq] = v.run_at;
   }
+  if (!row.spec.after.empty())
+    st.afters[row.seq] = row.spec.after;
   r.kind = st.kind_index(v.kind);
   r.pool = st.pool_index(v.pool);
   auto& rec = st.pinned.emplace(row.seq, std::move(r)).first->second;
@@ -766,6 +1026,12 @@ void recover(self_ptr self, std::vector<task_row>& rows) {
 /// confirms if it runs.
 task_view cancel_task(self_ptr self, uint64_t seq, record& r) {
   auto& st = self->state;
+  if (r.status == task_status::waiting
+      || (!st.held.empty() && st.held.count(seq) > 0)) { // not at its pool
+    unhold(self, seq, r);
+    finish(self, r, seq, task_status::cancelled, now_ms());
+    return st.view(seq, r);
+  }
   if (seq <= st.committed) { // dispatched: the pool has it
     auto listener = caf::actor_cast<job_listener_actor>(self);
     self->send(st.cfg.pools[r.pool].handle, cancel_atom::value, listener, seq);
@@ -1015,6 +1281,8 @@ void registry_state::forget(uint64_t seq, record& r) {
   progress.erase(seq);
   cycle_starts.erase(seq);
   run_ats.erase(seq);
+  if (!afters.empty())
+    afters.erase(seq);
 }
 
 void registry_state::compact_results() {
@@ -1055,6 +1323,9 @@ task_view registry_state::view(uint64_t seq, const record& r) const {
     if (auto d = run_ats.find(seq); d != run_ats.end())
       v.run_at = d->second;
   }
+  if (!afters.empty())
+    if (auto a = afters.find(seq); a != afters.end())
+      v.after = a->second;
   return v;
 }
 
@@ -1130,54 +1401,11 @@ registry_actor::behavior_type registry(self_ptr self,
   });
   return {
       [=](submit_atom, task_spec& spec) -> caf::result<task_view> {
-        auto& st = self->state;
-        // The spec was checked (check_task) by HTTP or the gateway.
-        auto kind = current_catalog().kind_index(spec.kind);
-        auto pool = std::find_if(st.cfg.pools.begin(), st.cfg.pools.end(),
-                                 [&](auto& p) { return p.name == spec.pool; })
-                    - st.cfg.pools.begin();
-        if (kind < 0)
-          return make_error(error_code::invalid,
-                            "kind: unknown kind '" + spec.kind + "'");
-        auto& key = spec.idempotency_key;
-        if (!key.empty()) {
-          // A repeated idempotency key gets the first task, whatever its
-          // state, if it asks for the same thing.
-          if (auto i = st.by_key.find(key); i != st.by_key.end()) {
-            auto r = st.at(i->second.seq);
-            if (r != nullptr && !st.expired(*r, now_ms())) {
-              if (i->second.hash != request_hash(spec))
-                return mismatch(r->id);
-              auto promise = self->make_response_promise<task_view>();
-              acknowledge(self, promise, i->second.seq);
-              return promise;
-            }
-            st.by_key.erase(i);
-          }
-        }
-        if (static_cast<size_t>(pool) == st.cfg.pools.size())
-          return make_error(error_code::invalid,
-                            "pool: unknown pool '" + spec.pool + "'");
-        if (st.stalled)
-          return make_error(error_code::unavailable,
-                            overdue(st) + "; nothing was created");
-        if (!key.empty() && st.durable() && st.base > 0) {
-          // Older tasks live in the store only: ask it about the key.
-          auto promise = self->make_response_promise<task_view>();
-          auto& waiting = st.key_lookups[key];
-          waiting.push_back({promise, std::move(spec)});
-          if (waiting.size() == 1)
-            lookup_key(self, waiting.front().spec.idempotency_key);
-          return promise;
-        }
-        if (auto full = st.cfg.pools[pool].admit(1); !full.empty())
-          return make_error(error_code::busy, std::move(full));
-        auto seq = create(self, std::move(spec), static_cast<uint16_t>(kind),
-                          static_cast<uint8_t>(pool));
-        if (!st.durable())
-          return st.view(seq, *st.at(seq));
         auto promise = self->make_response_promise<task_view>();
-        acknowledge(self, promise, seq);
+        if (spec.after.empty())
+          submit(self, promise, std::move(spec));
+        else
+          submit_after(self, promise, std::move(spec));
         return promise;
       },
       [=](get_atom, const task_id& id) -> caf::result<task_view> {
@@ -1276,6 +1504,8 @@ registry_actor::behavior_type registry(self_ptr self,
               for (auto& v : more.tasks) {
                 if (auto s = st.lookup(v.id))
                   v = st.view(s, *st.at(s));
+                if (filter.status && v.status != *filter.status)
+                  continue; // changed since the store's copy: no match now
                 page.tasks.push_back(std::move(v));
               }
               page.next = more.next;

@@ -6,9 +6,15 @@
 // submission is answered only once its task is committed, and the task goes
 // to its pool only then. Terminal tasks beyond `memory_tasks` are dropped
 // from memory and read back from the store on demand.
+//
+// Chains: a task submitted with `after` is `waiting`; the registry holds its
+// spec and a dependency_index of what it waits for, and queues (or cancels)
+// it when those ended (finish() notifies); after a restart the index is
+// rebuilt from the recovered tasks and the store.
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/dependency_index.hpp"
 #include "actors/pool.hpp"
 #include "actors/result_arena.hpp"
 #include "actors/schedule_index.hpp"
@@ -162,15 +168,27 @@ struct registry_state {
   // scheduled, for its view (seq → ms; most tasks have none). A scheduled
   // task keeps it in its record's started_at instead, unused until it
   // starts, so waiting tasks need no map entry (≤ 300 bytes each).
-  // `held`: without a store, the specs of scheduled tasks (with one, the
-  // store keeps the spec and the registry reads it back when it is due).
+  // `scheduled_specs`: without a store, the specs of scheduled tasks (with
+  // one, the store keeps the spec and the registry reads it back just
+  // before it is due).
   // `ready`: scheduled tasks due within prefetch_ms whose spec is at hand,
   // by run_at (a few at a time); the timer also fires for the earliest.
   schedule_index schedule;
   std::multimap<int64_t, std::pair<uint64_t, task_spec>> ready;
   std::optional<int64_t> armed;
   std::unordered_map<uint64_t, int64_t> run_ats;
-  std::unordered_map<uint64_t, task_spec> held;
+  std::unordered_map<uint64_t, task_spec> scheduled_specs;
+  // Chains (tasks submitted with `after`; none: all of these stay empty).
+  // A waiting task's spec is held here until the tasks it waits for ended
+  // (then it goes to its pool, with `_after` in its input if pass_results).
+  dependency_index deps;
+  struct held_task {
+    task_spec spec;
+    int32_t attempts = 0;
+  };
+  std::unordered_map<uint64_t, held_task> held; // seq → spec, while waiting
+  // The `after` lists of the chained tasks in memory, for their views.
+  std::unordered_map<uint64_t, std::vector<task_id>> afters;
 
   // Attempts made before the current cycle of retried tasks (few are):
   // seq → attempts when POST .../retry started the cycle.

@@ -108,6 +108,24 @@ void add_delay_options(CLI::App& sub, task_options& t) {
     ->excludes(at);
 }
 
+/// Chains: the task waits for others (submit only, not batches).
+void add_chain_options(CLI::App& sub, task_options& t) {
+  sub.add_option("--after", t.after,
+                 "ID of a task that must end first (repeatable)")
+    ->check(CLI::Validator(
+        [](std::string& text) {
+          return task_id::parse(text) ? std::string{}
+                                      : "not a task id: " + text;
+        },
+        "ID"));
+  sub.add_option("--after-policy", t.after_policy,
+                 "succeeded (default: cancelled if one does not succeed) or "
+                 "ended (runs once all ended)")
+    ->check(CLI::IsMember({"succeeded", "ended"}));
+  sub.add_flag("--pass-results", t.pass_results,
+               "their results go into the input under \"_after\"");
+}
+
 int run_submit(backend& b, request& r) {
   auto input = json::parse(r.input, nullptr, false);
   if (input.is_discarded())
@@ -157,6 +175,7 @@ const command commands[] = {
        sub.add_option("input", r.input, "the input as JSON (default {})");
        add_task_options(sub, r.task);
        add_delay_options(sub, r.task);
+       add_chain_options(sub, r.task);
        sub.add_option("--wait", r.wait_seconds,
                       "wait up to SECONDS for the end and print the task then")
          ->check(CLI::Range(int64_t{1}, int64_t{86400}));

@@ -34,6 +34,10 @@ struct task_options {
   // A delayed task (submit only): RFC 3339 as given, or ms after creation.
   std::string run_at;      // empty: none
   int64_t countdown_ms = -1; // -1: none
+  // Chains (submit only): ids of tasks that must end first.
+  std::vector<std::string> after;
+  std::string after_policy; // "" = the server's default (succeeded)
+  bool pass_results = false;
 };
 
 /// GET /v1/tasks filters and paging.

@@ -95,6 +95,12 @@ task_spec make_spec(const std::string& kind, const task_options& t) {
   if (!t.run_at.empty()) // checked by the option's validator
     spec.run_at = std::max<int64_t>(parse_rfc3339(t.run_at).value_or(1), 1);
   spec.countdown_ms = t.countdown_ms;
+  for (auto& text : t.after) // checked by --after's validator
+    if (auto id = task_id::parse(text))
+      spec.after.push_back(*id);
+  if (t.after_policy == "ended")
+    spec.after_if = after_policy::ended;
+  spec.pass_results = t.pass_results;
   return spec;
 }
 

@@ -223,6 +223,12 @@ private:
       body["run_at"] = t.run_at;
     if (t.countdown_ms >= 0)
       body["countdown_ms"] = t.countdown_ms;
+    if (!t.after.empty())
+      body["after"] = t.after;
+    if (!t.after_policy.empty())
+      body["after_policy"] = t.after_policy;
+    if (t.pass_results)
+      body["pass_results"] = true;
     return body;
   }
 

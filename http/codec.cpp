@@ -100,7 +100,8 @@ parsed<task_spec> parse_options(const json& body, const codec_settings& cfg,
     return invalid("the request body must be a JSON object");
   if (auto err = check_fields(body, {"kind", item_field, "pool", "max_retries",
                                      "backoff_ms", "timeout_ms", "priority",
-                                     "run_at", "countdown_ms"});
+                                     "run_at", "countdown_ms", "after",
+                                     "after_policy", "pass_results"});
       !err.empty())
     return invalid(err);
   task_spec spec;
@@ -220,6 +221,20 @@ void append_raw(std::string& out, const raw_json& x) {
   out += x.text.empty() ? "null" : x.text;
 }
 
+/// Chains: `,"after":[ids]` for a task made with an after list (no bytes
+/// for the others).
+void append_after(std::string& out, const task_view& v) {
+  if (v.after.empty())
+    return;
+  out += ",\"after\":[";
+  for (size_t i = 0; i < v.after.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_string(out, v.after[i].to_string());
+  }
+  out += ']';
+}
+
 void append_task(std::string& out, const task_view& v) {
   out += "{\"id\":";
   append_string(out, v.id.to_string());
@@ -264,6 +279,7 @@ void append_task(std::string& out, const task_view& v) {
   } else {
     out += "null";
   }
+  append_after(out, v);
   out += '}';
 }
 
@@ -283,9 +299,51 @@ parsed<json> parse_body(std::string_view body) {
   }
 }
 
+/// Chains: "after" (task ids), "after_policy", "pass_results" into `spec`;
+/// "" or what is wrong. The list's length and the input's shape are
+/// check_task's; that the ids exist, the registry's.
+static std::string parse_after(const json& body, task_spec& spec) {
+  auto after = body.find("after");
+  if (after == body.end()) {
+    for (auto field : {"after_policy", "pass_results"})
+      if (body.contains(field))
+        return std::string{field} + " needs after (a list of task ids)";
+    return "";
+  }
+  if (!after->is_array())
+    return "after must be an array of task ids";
+  if (after->size() > max_after)
+    return "after has " + std::to_string(after->size())
+           + " entries; at most " + std::to_string(max_after)
+           + " are allowed";
+  spec.after.reserve(after->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    auto& x = (*after)[i];
+    auto id = x.is_string() ? task_id::parse(x.get<std::string>())
+                            : std::nullopt;
+    if (!id)
+      return "after[" + std::to_string(i) + "] is not a task id";
+    spec.after.push_back(*id);
+  }
+  if (auto p = body.find("after_policy"); p != body.end()) {
+    if (*p == "ended")
+      spec.after_if = after_policy::ended;
+    else if (*p != "succeeded")
+      return "after_policy must be \"succeeded\" or \"ended\"";
+  }
+  if (auto p = body.find("pass_results"); p != body.end()) {
+    if (!p->is_boolean())
+      return "pass_results must be true or false";
+    spec.pass_results = p->get<bool>();
+  }
+  return "";
+}
+
 parsed<task_spec> parse_task(const json& body, const codec_settings& cfg) {
   auto result = parse_options(body, cfg, "input");
   if (auto spec = std::get_if<task_spec>(&result)) {
+    if (auto err = parse_after(body, *spec); !err.empty())
+      return invalid(err);
     auto input = body.find("input");
     spec->input.value = input == body.end() ? json::object() : *input;
     if (auto err = check_task(*spec, *cfg.kinds); !err.empty())
@@ -308,6 +366,11 @@ parsed<batch_spec> parse_batch(const json& body, const codec_settings& cfg) {
   auto result = parse_options(body, cfg, "items");
   if (auto err = std::get_if<http_error>(&result))
     return *err;
+  for (auto field : {"after", "after_policy", "pass_results"})
+    if (body.contains(field))
+      return invalid(std::string{field}
+                     + ": chains are for single tasks (POST /v1/tasks), "
+                       "not batches");
   batch_spec batch;
   batch.task = std::get<task_spec>(std::move(result));
   auto items = body.find("items");

@@ -228,7 +228,8 @@ constexpr const char* schemas_text = R"json({
       "result": {"description": "The kind's result (any JSON) once succeeded, else null."},
       "error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
       "cancel_requested": {"type": "boolean"},
-      "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]}
+      "progress": {"oneOf": [{"$ref": "#/components/schemas/Progress"}, {"type": "null"}]},
+      "after": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "Chains: the tasks it waited for (only for a task submitted with after)."}
     },
     "examples": [{"id": "0d6c4b1e-8f3a-4c55-9a57-2b1f5e7d9c10", "kind": "double", "pool": "io", "status": "succeeded", "attempts": 1, "max_retries": 3, "priority": 5, "created_at": "2026-11-25T20:46:06.712Z", "started_at": "2026-11-25T20:46:06.713Z", "finished_at": "2026-11-25T20:46:07.715Z", "run_at": null, "result": {"result": 42}, "error": null, "cancel_requested": false, "progress": null}]
   },
@@ -613,6 +614,31 @@ void add_delay_fields(ojson& props) {
                       "Not with run_at."}};
 }
 
+/// Chains: the fields of a single task (not of batches).
+ojson chain_options() {
+  return {{"after",
+           {{"type", "array"},
+            {"maxItems", max_after},
+            {"items", {{"type", "string"}, {"format", "uuid"}}},
+            {"description",
+             "Tasks that must end first (they must exist: 422 naming an "
+             "unknown id). Until then this task is waiting."}}},
+          {"after_policy",
+           {{"type", "string"},
+            {"enum", {"succeeded", "ended"}},
+            {"default", "succeeded"},
+            {"description",
+             "succeeded: if one of them fails or is cancelled, this task "
+             "ends cancelled naming it; ended: it runs once all ended, "
+             "whatever their outcome."}}},
+          {"pass_results",
+           {{"type", "boolean"},
+            {"default", false},
+            {"description",
+             "Its input (an object) gets \"_after\": [{id, status, "
+             "result}, ...] in the order of after when it is queued."}}}};
+}
+
 ojson make_schemas() {
   auto s = ojson::parse(schemas_text);
   for (auto name : {"TaskRequest", "BatchRequest"}) {
@@ -622,6 +648,7 @@ ojson make_schemas() {
     props.update(own);
   }
   add_delay_fields(s["TaskRequest"]["properties"]);
+  s["TaskRequest"]["properties"].update(chain_options());
   auto& lease = s["LeaseRequest"]["properties"];
   lease["max"]["maximum"] = max_leases_per_request;
   lease["wait_ms"]["maximum"] = max_lease_wait_ms;

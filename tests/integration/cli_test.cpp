@@ -534,3 +534,28 @@ TEST_CASE("cli: actorq-cli submits delayed tasks over HTTP and CAF",
   CHECK(cli({c, "submit", "echo", "{}", "--countdown-ms", "31622400001"}).rc
         == 2);
 }
+
+TEST_CASE("cli: actorq-cli submits chains with --after over HTTP and CAF",
+          "[cli]") {
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port)}};
+  auto c = "--connect=127.0.0.1:" + std::to_string(port);
+  auto first = cli({url(head), "submit", "echo", "{\"n\":1}", "--wait", "10"});
+  REQUIRE(first.rc == 0);
+  auto a = first.j()["id"].get<std::string>();
+  for (auto& via : {url(head), std::string{c}}) {
+    auto then = cli({via, "submit", "echo", "{\"n\":2}", "--after", a,
+                     "--after", a, "--after-policy", "ended",
+                     "--pass-results", "--wait", "10"});
+    INFO(then);
+    REQUIRE(then.rc == 0);
+    CHECK(then.j()["status"] == "succeeded");
+    CHECK(then.j()["after"] == json::array({a, a}));
+    CHECK(then.j()["result"]["_after"][1]["result"] == json{{"n", 1}});
+  }
+  auto bad = cli({url(head), "submit", "echo", "--after", "nope"});
+  CHECK(bad.rc == 2);
+  auto unknown = cli({c, "submit", "echo", "--after", random_uuid4()});
+  CHECK(unknown.rc == 1);
+  CHECK_THAT(unknown.out, Catch::Contains("after"));
+}

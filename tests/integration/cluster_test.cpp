@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -465,4 +466,37 @@ TEST_CASE("cluster: a paused pool gives its worker nodes no work until it "
   for (auto& id : ids)
     CHECK(wait_terminal(head, id)["status"] == "succeeded");
   CHECK(nodes(head)["w1"]["completed"].get<int>() >= 1);
+}
+
+TEST_CASE("cluster: a kind's rate limit holds for the whole cluster, worker "
+          "nodes included",
+          "[cluster][rate]") {
+  // 20/s, decided by the head: the head's one io worker and w1's four all
+  // take sleep attempts, but no faster together than 20 per second.
+  auto port = free_port();
+  Server head{{"--cluster.port=" + std::to_string(port), "--pools.io.size=1",
+               "--kinds.sleep.rate=20/s"}};
+  Server w1{worker_args(port, "w1", {"--pools.io.size=4"})};
+  REQUIRE(w1.wait_output("joined"));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i)
+    ids.push_back(submit(head, {{"kind", "sleep"}, {"input", {{"ms", 150}}}}));
+  std::vector<long long> starts;
+  for (auto& id : ids) {
+    auto t = wait_terminal(head, id, 20s);
+    CHECK(t["status"] == "succeeded");
+    REQUIRE(t["started_at"].is_string());
+    starts.push_back(iso8601_to_epoch_ms(t["started_at"].get<std::string>()));
+  }
+  std::sort(starts.begin(), starts.end());
+  // Start i at least (i - 1) * 50 ms after the first (20 ms slack for the
+  // millisecond timestamps taken on two processes' clocks).
+  for (size_t i = 1; i < starts.size(); ++i) {
+    INFO("start " << i << " at +" << starts[i] - starts[0] << " ms");
+    CHECK(starts[i] - starts[0] >= static_cast<long long>(i - 1) * 50 - 20);
+  }
+  CHECK(starts.back() - starts.front() >= 1900);
+  // Each attempt sleeps 150 ms and one starts every 50 ms: the head's one
+  // worker cannot take them all, so the worker node ran some.
+  CHECK(nodes(head)["w1"]["completed"].get<int>() > 0);
 }

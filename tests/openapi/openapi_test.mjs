@@ -166,6 +166,13 @@ await check("GET", "/v1/tasks/{id}", `/v1/tasks/${made.id}?wait_ms=10`, undefine
 await check("GET", "/v1/tasks/{id}", "/v1/tasks/nope", undefined, "unknown");
 await check("GET", "/v1/tasks/{id}", `/v1/tasks/${made.id}?wait_ms=x`, undefined, "bad wait_ms");
 await check("GET", "/v1/tasks/{id}/input", `/v1/tasks/${made.id}/input`);
+const chained = (await check("POST", "/v1/tasks", "/v1/tasks",
+  { kind: "echo", input: {}, after: [made.id], after_policy: "ended", pass_results: true },
+  "after")).json();
+await settle(chained.id);
+await check("GET", "/v1/tasks/{id}", `/v1/tasks/${chained.id}`, undefined, "chained");
+await check("POST", "/v1/tasks", "/v1/tasks",
+  { kind: "echo", after: ["00000000-0000-4000-8000-000000000000"] }, "unknown after");
 await check("POST", "/v1/tasks", "/v1/tasks", "{", "bad JSON");
 await check("POST", "/v1/tasks", "/v1/tasks", { kind: "nope" }, "unknown kind");
 await check("GET", "/v1/tasks", "/v1/tasks?limit=2");

@@ -63,6 +63,26 @@ TEST_CASE("rate limiter with burst 1 spaces starts evenly", "[rate_limiter]") {
   CHECK(started == 61);
 }
 
+TEST_CASE("rate limiter carries a late timer's delay to the next start",
+          "[rate_limiter]") {
+  // A pool waits until_next() and wakes up 1 ms late every time: the
+  // lateness is not lost, so 10 s at 50/s still start 500 attempts.
+  rate_limiter b{50.0, 1.0};
+  auto t0 = at(0ms);
+  auto t = t0;
+  int started = 0;
+  while (t - t0 < 10s) {
+    if (b.try_take(t))
+      ++started;
+    t += b.until_next(t) + 1ms;
+  }
+  CHECK(started == 500);
+  // Idle, it still holds one start at once, not two.
+  auto later = t + 60s;
+  CHECK(b.try_take(later));
+  CHECK_FALSE(b.try_take(later));
+}
+
 TEST_CASE("rate values are checked and shown", "[rate_limiter]") {
   std::string problem;
   auto r = parse_rate("100/s", problem);

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="start at this RFC 3339 time (Z or an offset); scheduled until then")
     when.add_argument("--countdown-ms", type=int, metavar="MS",
                       help="start MS after creation; scheduled until then")
+    submit.add_argument("--after", action="append", metavar="ID",
+                        help="a task that must end first (repeatable)")
+    submit.add_argument("--after-policy", choices=["succeeded", "ended"])
+    submit.add_argument("--pass-results", action="store_true", default=None,
+                        help="their results go into the input under \"_after\"")
     submit.add_argument("--wait", type=float, metavar="S",
                         help="then wait up to S seconds for it to end and print that")
 
@@ -89,7 +94,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      priority=args.priority,
                                      idempotency_key=args.idempotency_key,
                                      run_at=args.run_at,
-                                     countdown_ms=args.countdown_ms)
+                                     countdown_ms=args.countdown_ms,
+                                     after=args.after, after_policy=args.after_policy,
+                                     pass_results=args.pass_results)
                 if args.wait is not None:
                     task = client.wait(task["id"], args.wait)
             elif args.command == "wait":

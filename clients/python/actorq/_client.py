@@ -107,7 +107,9 @@ class Client:
                timeout_ms: Optional[int] = None, priority: Optional[int] = None,
                idempotency_key: Optional[str] = None,
                run_at: Any = None,
-               countdown_ms: Optional[int] = None) -> Dict[str, Any]:
+               countdown_ms: Optional[int] = None,
+               after: Optional[List[str]] = None, after_policy: Optional[str] = None,
+               pass_results: Optional[bool] = None) -> Dict[str, Any]:
         """Submit a task (``POST /v1/tasks``) and return it (status ``queued``).
 
         Options left ``None`` take the kind's, the pool's or the server's
@@ -118,6 +120,11 @@ class Client:
         aware ``datetime`` or an RFC 3339 string with ``Z`` or an offset) or
         ``countdown_ms`` (ms after creation, at most 366 days); it is
         ``scheduled`` until then.
+        submission can be retried safely. Chains: with ``after`` (task ids) the
+        task is ``waiting`` until they all ended; ``after_policy``
+        ``"succeeded"`` (default: cancelled if one did not succeed) or
+        ``"ended"``; ``pass_results=True`` adds their ``{id, status, result}``
+        to its input (an object) under ``"_after"``.
         """
         body = self._options(pool=pool, max_retries=max_retries,
                              backoff_ms=backoff_ms, timeout_ms=timeout_ms,
@@ -133,6 +140,12 @@ class Client:
         body["kind"] = kind
         if input is not None:
             body["input"] = input
+        if after is not None:
+            body["after"] = list(after)
+        if after_policy is not None:
+            body["after_policy"] = after_policy
+        if pass_results is not None:
+            body["pass_results"] = pass_results
         headers = {}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key

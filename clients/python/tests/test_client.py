@@ -88,6 +88,16 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(finished.tzinfo, timezone.utc)
         self.assertLess(abs(datetime.now(timezone.utc) - finished), timedelta(minutes=5))
 
+    def test_submit_after(self):
+        first = self.client.submit("echo", {"n": 1})
+        then = self.client.submit("echo", {"n": 2}, after=[first["id"]],
+                                  after_policy="ended", pass_results=True)
+        self.assertEqual(then["after"], [first["id"]])
+        done = self.client.wait(then["id"], timeout=10)
+        self.assertEqual(done["status"], "succeeded")
+        self.assertEqual(done["result"]["_after"],
+                         [{"id": first["id"], "status": "succeeded", "result": {"n": 1}}])
+
     def test_submit_options(self):
         task = self.client.submit("double", {"value": 1, "fail_times": 5}, max_retries=0,
                                   backoff_ms=1, timeout_ms=5000, pool="io", priority=8)
