@@ -51,6 +51,7 @@ bench: build bench-deps
 	python3 bench/hostile.py $(BUILD_DIR)
 	python3 bench/leases.py $(BUILD_DIR)
 	python3 bench/metrics.py $(BUILD_DIR)
+	python3 bench/delayed.py $(BUILD_DIR)
 	python3 bench/scheduling.py $(BUILD_DIR)
 
 clean:

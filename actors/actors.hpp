@@ -21,7 +21,8 @@
 //     store and the HTTP observer count into it; GET /metrics renders it
 //   delayed tasks (run_at, countdown_ms): the registry keeps them
 //     `scheduled` in a schedule_index under one timer (due_atom) for the
-//     earliest, then reads each one's spec back from the store and queues it
+//     earliest, reads its spec back from the store just before its run_at
+//     and queues it on its pool at run_at
 //   registry ──callback_delivery (a task with a callback_url ended)──▶
 //     callback sender ──POST (own threads: posters)──▶ receiver; each
 //     attempt's outcome ──callback_view──▶ registry (view + store)
@@ -596,8 +597,9 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<flush_atom>,
     // INTERNAL (timer): drop expired tasks, keep memory within its bound.
     caf::reacts_to<sweep_atom>,
-    // INTERNAL (timer): the earliest scheduled task, due at this time (ms
-    // since epoch), is due; queue what is due and arm for the next one.
+    // INTERNAL (timer): the wake-up armed for this time (ms since epoch):
+    // queue the scheduled tasks now due, read back the specs of those due
+    // soon, arm for the next one.
     caf::reacts_to<due_atom, int64_t>>;
 
 /// Samples every pool's completed and failed counters once a second into a

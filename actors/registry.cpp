@@ -195,12 +195,27 @@ int64_t due_time(const task_spec& spec, int64_t now) {
   return spec.countdown_ms >= 0 ? now + spec.countdown_ms : spec.run_at;
 }
 
-/// Keeps ONE timer, on the earliest scheduled task: a new one only when the
-/// earliest is earlier than the one armed (the later timer, when it fires,
-/// no longer matches `armed` and is ignored).
+/// How long before its run_at a scheduled task's spec is read back from the
+/// store, so that at run_at only the pool's hop is left (accuracy).
+constexpr int64_t prefetch_ms = 50;
+
+/// The next time the timer must fire: the earliest task to prefetch
+/// (prefetch_ms before its run_at) or to start.
+std::optional<int64_t> next_wakeup(const registry_state& st) {
+  std::optional<int64_t> next;
+  if (auto e = st.schedule.earliest())
+    next = *e - prefetch_ms;
+  if (!st.ready.empty() && (!next || st.ready.begin()->first < *next))
+    next = st.ready.begin()->first;
+  return next;
+}
+
+/// Keeps ONE timer, for the next wake-up: a new one only when it is earlier
+/// than the one armed (the later timer, when it fires, no longer matches
+/// `armed` and is ignored).
 void arm(self_ptr self) {
   auto& st = self->state;
-  auto next = st.schedule.earliest();
+  auto next = next_wakeup(st);
   if (!next || (st.armed && *st.armed <= *next))
     return;
   st.armed = *next;
@@ -215,46 +230,57 @@ void schedule_task(self_ptr self, uint64_t seq, int64_t due) {
   arm(self);
 }
 
-/// Hands a task that was scheduled to its pool, unless it ended meanwhile
-/// (cancelled while its spec was read back).
-void dispatch_due(self_ptr self, uint64_t seq, task_spec spec) {
+/// Scheduled task `seq` is due and `spec` is its spec: queued and handed to
+/// its pool, unless it ended meanwhile (cancelled while scheduled).
+void start_due(self_ptr self, uint64_t seq, task_spec spec) {
   auto& st = self->state;
   auto r = st.at(seq);
-  if (r == nullptr || r->status != task_status::queued)
+  if (r == nullptr || r->status != task_status::scheduled)
     return;
+  unschedule(self, seq, *r);
+  r->status = task_status::queued;
+  log_status(st, *r);
+  mark_changed(self, seq, *r);
   if (auto& gauge = st.cfg.pools[r->pool].gauge)
     gauge->add(1); // in the pool's queue from now on
   dispatch(self, seq, std::move(spec), r->attempts);
 }
 
-/// Scheduled task `seq` is due: queued now, then handed to its pool with
-/// its spec (held in memory without a store; read back from the store with
-/// one, so a scheduled task costs only its record until then).
-void release(self_ptr self, uint64_t seq) {
+/// The spec of scheduled task `seq` is at hand: it starts now if due, else
+/// waits in `ready` for the timer.
+void park(self_ptr self, uint64_t seq, task_spec spec) {
+  auto& st = self->state;
+  auto r = st.at(seq);
+  if (r == nullptr || r->status != task_status::scheduled)
+    return;
+  auto due = r->started_at; // its run_at while scheduled
+  if (due <= now_ms())
+    return start_due(self, seq, std::move(spec));
+  st.ready.emplace(due, std::make_pair(seq, std::move(spec)));
+  arm(self);
+}
+
+/// Scheduled task `seq` is due within prefetch_ms: its spec (held in memory
+/// without a store; read back from the store with one, so a scheduled task
+/// costs only its record until then) goes to `park`.
+void prefetch(self_ptr self, uint64_t seq) {
   auto& st = self->state;
   auto r = st.at(seq);
   auto held = st.scheduled_specs.find(seq);
-  if (r == nullptr || r->status != task_status::scheduled) {
-    if (held != st.scheduled_specs.end()) // cancelled while scheduled
-      st.scheduled_specs.erase(held);
-    return;
-  }
-  unschedule(self, seq, *r);
-  r->status = task_status::queued;
-  log_status(st, *r);
-  mark_changed(self, seq, *r);
-  if (!st.durable()) {
+  if (!st.durable() || r == nullptr
+      || r->status != task_status::scheduled) {
+    if (held == st.scheduled_specs.end())
+      return;
     auto spec = std::move(held->second);
     st.scheduled_specs.erase(held);
-    dispatch_due(self, seq, std::move(spec));
-    return;
+    return park(self, seq, std::move(spec)); // drops it if cancelled
   }
   self->request(st.cfg.store, caf::infinite, retry_atom::value, r->id)
-    .then([=](task_row& row) { dispatch_due(self, seq, std::move(row.spec)); },
+    .then([=](task_row& row) { park(self, seq, std::move(row.spec)); },
           [=](caf::error& err) {
             auto& st = self->state;
             auto r = st.at(seq);
-            if (r == nullptr || r->status != task_status::queued)
+            if (r == nullptr || r->status != task_status::scheduled)
               return;
             st.set_error(*r, "cannot read its spec back from the store: "
                                + self->system().render(err));
@@ -262,15 +288,21 @@ void release(self_ptr self, uint64_t seq) {
           });
 }
 
-/// The timer armed for `due` fired: queue every task now due, in due order,
-/// and arm the timer for the next one.
-void on_due(self_ptr self, int64_t due) {
+/// The timer armed for `at` fired: start the prefetched tasks now due,
+/// prefetch those due within prefetch_ms, arm the timer for the next.
+void on_due(self_ptr self, int64_t at) {
   auto& st = self->state;
-  if (!st.armed || *st.armed != due)
-    return; // an earlier task came since: a newer timer covers it
+  if (!st.armed || *st.armed != at)
+    return; // an earlier wake-up came since: a newer timer covers it
   st.armed.reset();
-  for (auto seq : st.schedule.take_due(now_ms()))
-    release(self, seq);
+  auto now = now_ms();
+  while (!st.ready.empty() && st.ready.begin()->first <= now) {
+    auto [seq, spec] = std::move(st.ready.begin()->second);
+    st.ready.erase(st.ready.begin());
+    start_due(self, seq, std::move(spec));
+  }
+  for (auto seq : st.schedule.take_due(now + prefetch_ms))
+    prefetch(self, seq);
   arm(self);
 }
 

@@ -167,14 +167,18 @@ struct registry_state {
 
   // Delayed tasks (run_at / countdown_ms). The scheduled ones wait in
   // `schedule` by due time under ONE timer, armed for the earliest
-  // (`armed`: the due time it fires for; none = no timer pending).
+  // wake-up (`armed`: the time it fires for; none = no timer pending).
   // `run_ats`: the run_at of each delayed task in memory that is no longer
   // scheduled, for its view (seq → ms; most tasks have none). A scheduled
   // task keeps it in its record's started_at instead, unused until it
   // starts, so waiting tasks need no map entry (≤ 300 bytes each).
   // `scheduled_specs`: without a store, the specs of scheduled tasks (with
-  // one, the store keeps the spec and the registry reads it back when due).
+  // one, the store keeps the spec and the registry reads it back just
+  // before it is due).
+  // `ready`: scheduled tasks due within prefetch_ms whose spec is at hand,
+  // by run_at (a few at a time); the timer also fires for the earliest.
   schedule_index schedule;
+  std::multimap<int64_t, std::pair<uint64_t, task_spec>> ready;
   std::optional<int64_t> armed;
   std::unordered_map<uint64_t, int64_t> run_ats;
   std::unordered_map<uint64_t, task_spec> scheduled_specs;

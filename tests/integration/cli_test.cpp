@@ -520,6 +520,11 @@ TEST_CASE("cli: actorq-cli submits delayed tasks over HTTP and CAF",
     CHECK(past.j()["status"] == "succeeded");
     CHECK(past.j()["run_at"] == "2020-01-01T00:00:00.000Z");
     CHECK(cli({via, "submit", "echo", "{}", "--run-at", "soon"}).rc == 2);
+    // Too far ahead: the server (HTTP) or the gateway (CAF) refuses it.
+    auto far = cli({via, "submit", "echo", "{}", "--run-at",
+                    "2999-01-01T00:00:00Z"});
+    CHECK(far.rc == 1);
+    CHECK_THAT(far.out + far.err, Catch::Contains("366 days"));
     CHECK(cli({via, "submit", "echo", "{}", "--countdown-ms", "5", "--run-at",
                "2020-01-01T00:00:00Z"})
             .rc
