@@ -151,8 +151,11 @@ class PyStack:
                 "--log-level", "info", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
         if workers > 1:
             args.append(f"--workers={workers}")
-        # Every worker says "Application startup complete."
-        p = Proc(name, args, r"(?s)(Application startup complete.*){%d}" % workers, timeout=60,
+        # Up once the socket is bound ("Uvicorn running on": before the workers
+        # start with --workers, after the startup of a single process) and
+        # every worker has said "Application startup complete."
+        ready = r"(?s)(?=.*Uvicorn running on)(?:.*?Application startup complete){%d}" % workers
+        p = Proc(name, args, ready, timeout=60,
                  cwd=PYSTACK, env=self.env)
         return p, f"http://127.0.0.1:{port}"
 
