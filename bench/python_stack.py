@@ -216,6 +216,18 @@ def fig_p50(r):
     return (r.get("latency_us") or {}).get("p50") / 1000 if fig_rate(r) else None
 
 
+def wrk(url):
+    """One wrk run (the suite's cross-check of bench_load's GET figures): its
+    JSON summary (bench/wrk_report.lua), or {"first_error"}."""
+    cmd = ["wrk", "-t2", f"-c{CONNS}", f"-d{DUR:g}s", "-s", os.path.join(leases.BENCH, "wrk_report.lua"), url]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=DUR + 60)
+        line = (out.stdout.strip().splitlines() or [""])[-1]
+        return json.loads(line) if line.startswith("{") else {"first_error": f"wrk: {out.stderr[-300:]}"}
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        return {"first_error": f"wrk: {e}"}
+
+
 def get_args(path):
     return ["get", f"--path={path}", f"--conns={CONNS}", f"--duration={DUR}"]
 
@@ -240,6 +252,7 @@ class Row:
         self.id, self.title, self.unit, self.sides, self.figure = id, title, unit, sides, figure
         self.lower_better, self.warm, self.note = lower_better, warm, note
         self.runs = {s: [] for s in sides}
+        self.wrk = {}  # side -> wrk's summary (GET rows)
         self.not_measured = None
 
     def run_once(self, side):
@@ -340,6 +353,9 @@ def main():
                         r = row.run_once(side)
                         log(f"  run {i + 1} {side}: {r['figure']} {row.unit}"
                             + (f" ({r.get('first_error')})" if r["figure"] is None else ""))
+                if row.unit == "req/s" and row.id.startswith("get"):
+                    for side, (url, args) in row.sides.items():
+                        row.wrk[side] = wrk(url + next(a for a in args if a.startswith("--path="))[7:])
                 py.alive()
             except Exception as e:
                 traceback.print_exc()
@@ -372,7 +388,7 @@ def main():
 
 def row_json(row):
     out = {"id": row.id, "row": row.title, "unit": row.unit, "note": row.note,
-           "lower_better": row.lower_better, "runs": row.runs}
+           "lower_better": row.lower_better, "runs": row.runs, "wrk": row.wrk}
     if row.not_measured:
         out["not_measured"] = row.not_measured
     out["figures"] = {s: row.median(s) for s in row.sides}
@@ -451,6 +467,15 @@ def report(res):
             notes.append("not measured: " + r["not_measured"].replace("|", "/").replace("\n", " "))
         for s, why in r.get("failures", {}).items():
             notes.append(f"{s}: a run failed: {str(why)[:200]}".replace("|", "/").replace("\n", " "))
+        if r.get("wrk"):
+            w = r["wrk"]
+            def one(x):
+                if not x.get("req_per_s"):
+                    return "failed: " + str(x.get("first_error", "no requests"))[:100]
+                bad = x.get("non2xx", 0) + x.get("socket_errors", 0)
+                return fmt(x["req_per_s"], "req/s") + (f" ({bad} errors)" if bad else "")
+            notes.append("wrk -t2 -c50 cross-check: " + " / ".join(one(w.get(s, {})) for s in ("actorq", "python"))
+                         + " req/s")
         if (r.get("foreign_share_max") or 0) > 0.05:
             notes.append(f"other processes took up to {100 * r['foreign_share_max']:.0f}% of the CPU during a run")
         runs = lambda s: ", ".join(fmt(x["figure"], u) for x in r["runs"].get(s, []))
