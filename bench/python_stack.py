@@ -159,6 +159,24 @@ class PyStack:
                  cwd=PYSTACK, env=self.env)
         return p, f"http://127.0.0.1:{port}"
 
+    def pools_started(self):
+        """True once every uvicorn worker has forked its process pool: a worker
+        is a child of uvicorn's parent (started by multiprocessing's
+        spawn_main); its pool processes are its children."""
+        ppid, workers = {}, []
+        for pid in self.app.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid[pid] = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if ppid[pid] == self.app.p.pid and b"spawn_main" in f.read():
+                        workers.append(pid)
+            except (OSError, IndexError, ValueError):
+                continue
+        if WORKERS == 1:  # uvicorn serves in its own process
+            return self.app.p.pid in ppid.values()
+        return len(workers) == WORKERS and all(w in ppid.values() for w in workers)
+
     def app1(self):
         return self._uvicorn("uvicorn_1worker", 1)
 
@@ -333,10 +351,14 @@ def main():
                "a_heavy": seed_task(a0.url, "/submit-heavy-task")}
         wait_completed(py.url, ids["p_heavy"])
         wait_completed(a0.url, ids["a_heavy"])
+        # (Each request on a new connection; the kernel picks the worker.)
         small = [{"value": i} for i in range(100)]
-        for _ in range(4 * WORKERS):
+        for i in range(100):
             post(py.url + "/submit-task", {"value": 1})
             call("POST", py.url + "/process-cpu-bound", small, timeout=60)
+            if i >= 4 * WORKERS and py.pools_started():
+                break
+        meta["python_warmup_requests"] = i + 1
         call("POST", a1.url + "/process-cpu-bound", small, timeout=60)
         mem_idle = {"python": py.memory(), "actorq": memory_kib([a1.p.pid]) + (1,)}
         py1, py1_url = py.app1()
