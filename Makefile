@@ -7,8 +7,10 @@ PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-jso
             catch2 libjs-chart.js libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 python3-pip python3-setuptools nginx \
             chromium chromium-driver python3-selenium tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# The Python peer of bench/leases.py (bench/pystack: FastAPI + Celery + Redis).
-BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-celery python3-redis redis-server
+# The Python peer of bench/leases.py and bench/python_stack.py (bench/pystack:
+# FastAPI under uvicorn on uvloop + httptools, Celery + Redis).
+BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-celery \
+                  python3-redis redis-server
 
 .PHONY: deps build run test bench bench-deps deb clean
 
@@ -46,6 +48,7 @@ bench-deps:
 
 bench: build bench-deps
 	bench/run.sh $(BUILD_DIR)
+	python3 bench/python_stack.py $(BUILD_DIR)
 	python3 bench/cluster.py $(BUILD_DIR)
 	python3 bench/runners.py $(BUILD_DIR)
 	python3 bench/hostile.py $(BUILD_DIR)

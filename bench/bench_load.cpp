@@ -26,6 +26,13 @@
 //   report then says "cut": true)  --label=NAME
 //   --kind=K   --input=JSON (submit/e2e; "{i}" is replaced by the task number)
 //   --wait-ms=W (e2e)
+//   --submit-path=P (submit/e2e; default /v1/tasks) with --body=JSON (the
+//   whole request body, "{i}" replaced; default {"kind":K,"input":INPUT})
+//   --poll-path=P (e2e: "{id}" replaced by the submitted task's id, read from
+//   the answer's --id-field, default "id"; default
+//   /v1/tasks/{id}?wait_ms=W) --poll-ms=M (e2e: pause between polls of a task
+//   that is not terminal yet, default 0). Terminal statuses: succeeded,
+//   failed, cancelled, and the seed routes' completed.
 //
 // Exit status is 0 when the run happened (even if the server answered errors:
 // those are counted in the JSON), 2 on bad usage.
@@ -89,6 +96,11 @@ struct Options {
   long items = 10000;
   int repeat = 3;
   int wait_ms = 60000;
+  std::string submit_path = "/v1/tasks";
+  std::string body;  // "": {"kind":K,"input":INPUT}
+  std::string poll_path;  // "": /v1/tasks/{id}?wait_ms=W
+  std::string id_field = "id";
+  int poll_ms = 0;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -97,7 +109,8 @@ struct Options {
                "usage: bench_load submit|e2e|fanout|cpu|post|get --url=http://HOST:PORT [--conns=C]\n"
                "       [--threads=T] [--duration=S] [--count=N] [--rate=R] [--path=P] [--kind=K]\n"
                "       [--input=JSON] [--item=JSON] [--tasks=N] [--items=N] [--repeat=R]\n"
-               "       [--wait-ms=W] [--timeout=S] [--max-time=S] [--expect=KEY] [--label=NAME]\n",
+               "       [--wait-ms=W] [--timeout=S] [--max-time=S] [--expect=KEY] [--label=NAME]\n"
+               "       [--submit-path=P] [--body=JSON] [--poll-path=P] [--id-field=K] [--poll-ms=M]\n",
                why.c_str());
   std::exit(2);
 }
@@ -140,6 +153,11 @@ Options parse_options(int argc, char** argv) {
       else if (k == "items") o.items = std::stol(v);
       else if (k == "repeat") o.repeat = std::stoi(v);
       else if (k == "wait-ms") o.wait_ms = std::stoi(v);
+      else if (k == "submit-path") o.submit_path = v;
+      else if (k == "body") o.body = v;
+      else if (k == "poll-path") o.poll_path = v;
+      else if (k == "id-field") o.id_field = v;
+      else if (k == "poll-ms") o.poll_ms = std::stoi(v);
       else usage("unknown option --" + k);
     } catch (const std::logic_error&) {
       usage("bad value for --" + k);
@@ -156,6 +174,7 @@ Options parse_options(int argc, char** argv) {
   if (o.mode == "get" && o.path.empty()) usage("get needs --path");
   if (o.mode == "post" && o.path.empty()) usage("post needs --path");
   if (o.mode == "get" && o.duration <= 0) o.duration = 3;
+  if (o.poll_path.empty()) o.poll_path = "/v1/tasks/{id}?wait_ms=" + std::to_string(o.wait_ms);
   if (o.mode == "submit" && o.count <= 0 && o.duration <= 0) o.duration = 3;
   if (o.mode != "submit" && o.mode != "e2e" && o.mode != "fanout" && o.mode != "cpu" &&
       o.mode != "post" && o.mode != "get")
@@ -181,6 +200,14 @@ std::string replace_i(const std::string& tmpl, long i) {
       out += tmpl[p++];
     }
   }
+  return out;
+}
+
+// tmpl with every "{id}" replaced by id.
+std::string replace_id(const std::string& tmpl, const std::string& id) {
+  std::string out = tmpl;
+  for (size_t p = out.find("{id}"); p != std::string::npos; p = out.find("{id}", p + id.size()))
+    out.replace(p, 4, id);
   return out;
 }
 
@@ -367,6 +394,7 @@ struct Stats {
   std::map<int, long> status;     // status code → count (0 = transport error)
   long ok = 0, bad = 0, conn_errors = 0, timeouts = 0;
   long tasks_done = 0, tasks_error = 0;
+  long polls = 0;  // e2e: answers that were not terminal yet
   std::map<std::string, long> task_status;  // terminal status → count
   long items_min = -1, items_max = -1;      // post: counted items per answer
   int64_t last_done_ns = 0;
@@ -383,6 +411,7 @@ struct Stats {
     for (auto& [k, v] : o.task_status) task_status[k] += v;
     ok += o.ok, bad += o.bad, conn_errors += o.conn_errors, timeouts += o.timeouts;
     tasks_done += o.tasks_done, tasks_error += o.tasks_error;
+    polls += o.polls;
     if (o.items_min >= 0) items_min = items_min < 0 ? o.items_min : std::min(items_min, o.items_min);
     items_max = std::max(items_max, o.items_max);
     last_done_ns = std::max(last_done_ns, o.last_done_ns);
@@ -473,7 +502,7 @@ class SubmitFlow : public Flow {
   bool next(Conn& c, Stats&, int64_t) override {
     long i = counter_.fetch_add(1);
     if (o_.count > 0 && i >= o_.count) return false;
-    c.out = request(o_, "POST", "/v1/tasks", body(i));
+    c.out = request(o_, "POST", o_.submit_path, body(i));
     return true;
   }
   void done(Conn&, const Response& r, int64_t lat, int64_t t, Stats& st) override {
@@ -482,12 +511,13 @@ class SubmitFlow : public Flow {
       st.lat.push_back(lat);
       st.last_done_ns = t;
     } else {
-      note_bad(r, st, "POST /v1/tasks");
+      note_bad(r, st, "POST " + o_.submit_path);
     }
   }
 
  protected:
   std::string body(long i) const {
+    if (!o_.body.empty()) return replace_i(o_.body, i);
     return "{\"kind\":\"" + o_.kind + "\",\"input\":" + replace_i(o_.input, i) + "}";
   }
   const Options& o_;
@@ -502,17 +532,17 @@ class E2EFlow : public SubmitFlow {
       long i = counter_.fetch_add(1);
       if (i >= o_.tasks) return false;
       c.task_start_ns = now;
-      c.out = request(o_, "POST", "/v1/tasks", body(i));
+      c.out = request(o_, "POST", o_.submit_path, body(i));
     } else {
-      c.out = request(o_, "GET", "/v1/tasks/" + c.task_id + "?wait_ms=" + std::to_string(o_.wait_ms), "");
+      c.out = request(o_, "GET", replace_id(o_.poll_path, c.task_id), "");
     }
     return true;
   }
   void done(Conn& c, const Response& r, int64_t lat, int64_t t, Stats& st) override {
     if (c.phase == 0) {
-      c.task_id = (r.status >= 200 && r.status < 300) ? json_string_field(r.body, "id") : "";
+      c.task_id = (r.status >= 200 && r.status < 300) ? json_string_field(r.body, o_.id_field) : "";
       if (c.task_id.empty()) {
-        note_bad(r, st, "POST /v1/tasks");
+        note_bad(r, st, "POST " + o_.submit_path);
         ++st.tasks_error;
         return;
       }
@@ -522,24 +552,27 @@ class E2EFlow : public SubmitFlow {
       return;
     }
     if (r.status != 200) {
-      note_bad(r, st, "GET /v1/tasks/{id}?wait_ms");
+      note_bad(r, st, "GET " + o_.poll_path);
       ++st.tasks_error;
       c.phase = 0;
       return;
     }
     ++st.ok;
     std::string s = json_string_field(r.body, "status");
-    if (s == "succeeded" || s == "failed" || s == "cancelled") {
+    if (s == "succeeded" || s == "failed" || s == "cancelled" || s == "completed") {
       ++st.tasks_done;
       ++st.task_status[s];
       st.task_lat.push_back(t - c.task_start_ns);
       st.last_done_ns = t;
       c.phase = 0;
     } else if (s.empty()) {
-      note_bad(r, st, "GET /v1/tasks/{id} (no status)");
+      note_bad(r, st, "GET " + o_.poll_path + " (no status)");
       ++st.tasks_error;
       c.phase = 0;
-    }  // else: not terminal yet, ask again
+    } else {  // not terminal yet: ask again, after --poll-ms
+      ++st.polls;
+      if (o_.poll_ms > 0) c.next_due_ns = t + o_.poll_ms * 1'000'000LL;
+    }
   }
 };
 
@@ -827,7 +860,8 @@ class Worker {
     flow_.done(c, r, t - c.intended_ns, t, st_);
     if (r.close || eof) close_conn(c);
     // Closed loop: go on right away; open loop waits for its schedule.
-    if (!c.done && (!deadline || t < deadline) && (!interval_ || c.next_due_ns <= t)) start_request(c, t);
+    // (A flow may also put off its next request by moving next_due_ns.)
+    if (!c.done && (!deadline || t < deadline) && c.next_due_ns <= t) start_request(c, t);
   }
 
   const Options& o_;
@@ -910,10 +944,12 @@ int main(int argc, char** argv) {
     j.num("req_per_s", elapsed > 0 ? static_cast<double>(st.ok) / elapsed : 0);
     j.raw("latency_us", percentiles_us(st.lat));
   }
-  if (o.mode == "submit") j.str("kind", o.kind);
+  if (o.mode == "submit") j.str("kind", o.kind).str("submit_path", o.submit_path);
   if (o.mode == "e2e") {
-    j.str("kind", o.kind).num("tasks", static_cast<double>(o.tasks));
+    j.str("kind", o.kind).str("submit_path", o.submit_path).str("poll_path", o.poll_path);
+    j.num("tasks", static_cast<double>(o.tasks));
     j.num("tasks_done", static_cast<double>(st.tasks_done)).num("tasks_error", static_cast<double>(st.tasks_error));
+    j.num("polls_not_terminal", static_cast<double>(st.polls));
     JsonLine ts;
     for (auto& [k, v] : st.task_status) ts.num(k, static_cast<double>(v));
     j.raw("task_status", ts.done());
