@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -344,19 +345,30 @@ int main(int argc, char** argv) {
       }};
       // Ready once the registry answers: it re-enqueues the recovered tasks
       // before it handles any message.
+      // Asked again each second until then, so a stop during start-up (the
+      // registry quits with the question unanswered) ends this thread soon.
+      std::atomic<bool> stopped{false};
       std::thread readiness{[&] {
         caf::scoped_actor self{sys};
-        self->request(actors.registry, std::chrono::seconds{60},
-                      list_atom::value, task_filter{{}, {}, 1, 0})
-          .receive([&](task_page&) {
-                     server.set_ready();
-                     // systemd: started, now that /readyz says ready
-                     notify_ready("serving on http://" + cfg.http_host + ":" +
-                                  std::to_string(port));
-                   },
-                   [&](caf::error&) {});
+        bool asking = true;
+        while (asking && !stopped) {
+          self->request(actors.registry, std::chrono::seconds{1},
+                        list_atom::value, task_filter{{}, {}, 1, 0})
+            .receive(
+              [&](task_page&) {
+                asking = false;
+                server.set_ready();
+                // systemd: started, now that /readyz says ready
+                notify_ready("serving on http://" + cfg.http_host + ":"
+                             + std::to_string(port));
+              },
+              [&](caf::error& err) {
+                asking = err == caf::sec::request_timeout;
+              });
+        }
       }};
       server.run();
+      stopped = true;
       // run() may also end on its own (e.g. a socket error): wake the waiter.
       pthread_kill(waiter.native_handle(), SIGTERM);
       waiter.join();

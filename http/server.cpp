@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <thread>
+
 #include "actors/kinds.hpp"
 #include "actors/metrics.hpp"
 #include "actors/store.hpp"
@@ -321,10 +323,15 @@ int server::bind() {
 }
 
 void server::run() {
-  http_.listen_after_bind();
+  if (!stopping_)
+    http_.listen_after_bind();
+  run_done_ = true;
 }
 
 void server::stop() {
+  stopping_ = true;
+  while (!http_.is_running() && !run_done_)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
   http_.stop();
 }
 

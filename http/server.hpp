@@ -93,6 +93,11 @@ private:
   http_server http_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> ready_{false};
+  // stop() may come before run() has started listening (a SIGTERM right
+  // after start-up): httplib's stop() does nothing then, so stop() waits
+  // until the server runs or run() has returned.
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> run_done_{false};
   wait_budget waits_; // http.max-waiting: long-polls waiting at once
   std::vector<request_observer> observers_;
 };

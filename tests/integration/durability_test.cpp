@@ -421,3 +421,19 @@ TEST_CASE("durability: store.path=:memory: keeps tasks in memory only",
   }
   CHECK_FALSE(std::filesystem::exists(":memory:"));
 }
+
+TEST_CASE("durability: a SIGTERM right after start-up stops the daemon at once",
+          "[durability][shutdown]") {
+  // The stop used to race the start: httplib's stop() before listen began
+  // did nothing, or the readiness check waited 60 s for a registry that
+  // had quit. Repeated, since each try hits a slightly different moment.
+  auto path = fresh_store_path();
+  for (int i = 0; i < 8; ++i) {
+    Server srv({"--store.path=" + path});
+    srv.kill(SIGTERM);
+    auto st = srv.wait_exit(8s);
+    INFO("try " << i << ": " << st);
+    CHECK_FALSE(st.timed_out);
+    CHECK(st.code == 0);
+  }
+}
