@@ -19,6 +19,7 @@
 #include "actors/http_runner.hpp"
 
 #include "actors/text.hpp"
+#include "actors/time.hpp"
 
 #include <httplib.h>
 #include <openssl/x509.h>
@@ -109,15 +110,6 @@ std::string utf8_prefix(std::string_view text, size_t max) {
 
 // --- Retry-After -----------------------------------------------------------
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 int month_number(const char* name) {
   static const char* const names[] = {"jan", "feb", "mar", "apr", "may", "jun",

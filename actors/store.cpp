@@ -648,11 +648,11 @@ void task_store::write(const std::vector<task_row>& rows,
 }
 
 
-std::vector<task_row> task_store::load_live() {
+std::vector<task_row> task_store::rows_where(const char* condition) {
   stmt_owner st;
   check(sqlite3_prepare_v2(db_,
-                           ("SELECT " + row_columns
-                            + " FROM tasks WHERE status NOT IN (3, 4, 5) ORDER BY seq")
+                           ("SELECT " + row_columns + " FROM tasks WHERE "
+                            + condition + " ORDER BY seq")
                                .c_str(),
                            -1, &st.st, nullptr),
         "cannot read");
@@ -664,22 +664,13 @@ std::vector<task_row> task_store::load_live() {
   return out;
 }
 
+std::vector<task_row> task_store::load_live() {
+  return rows_where("status NOT IN (3, 4, 5)"); // the tasks_live index
+}
+
 std::vector<task_row> task_store::load_pending_callbacks() {
-  stmt_owner st;
   // tasks_callback_pending indexes exactly these rows (callback_status = 1).
-  check(sqlite3_prepare_v2(db_,
-                           ("SELECT " + row_columns
-                            + " FROM tasks WHERE callback_status = 1"
-                              " AND status IN (3, 4, 5) ORDER BY seq")
-                               .c_str(),
-                           -1, &st.st, nullptr),
-        "cannot read");
-  std::vector<task_row> out;
-  int rc;
-  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
-    out.push_back(read_row(st.st));
-  check(rc, "cannot read");
-  return out;
+  return rows_where("callback_status = 1 AND status IN (3, 4, 5)");
 }
 
 std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {

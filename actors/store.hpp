@@ -106,6 +106,8 @@ private:
   /// transaction, after copying it to <path>.bak-v<version>.
   void migrate(int version);
   void check(int rc, const char* what);
+  /// Every task row (spec included) matching the SQL `condition`, by seq.
+  std::vector<task_row> rows_where(const char* condition);
   /// Upserts the schedules' fired slots (inside write's transaction).
   void write_marks(const std::vector<schedule_mark>& marks);
   sqlite3_stmt* prepare(const char* sql);

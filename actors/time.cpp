@@ -86,16 +86,19 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
       || day > month_days[mon - 1] || (mon == 2 && day == 29 && !leap)
       || hour > 23 || min > 59 || sec > 60)
     return std::nullopt;
-  // Days since the epoch (Howard Hinnant's days_from_civil).
-  int y = year - (mon <= 2);
-  int era = y / 400;
-  int yoe = y - era * 400;
-  int doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = int64_t{era} * 146097 + doe - 719468;
+  int64_t days = days_from_civil(year, mon, day);
   int64_t secs = days * 86400 + hour * 3600 + min * 60 + std::min(sec, 59)
                  - int64_t{offset_min} * 60;
   return secs * 1000 + ms;
+}
+
+int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
 }
 
 } // namespace actorq

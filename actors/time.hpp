@@ -29,4 +29,8 @@ std::string iso8601_python(int64_t ms);
 /// (:60) counts as :59.
 std::optional<int64_t> parse_rfc3339(std::string_view text);
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// days_from_civil): month 1..12, day 1..31.
+int64_t days_from_civil(int64_t y, int m, int d);
+
 } // namespace actorq

@@ -9,6 +9,8 @@
 // time). Without a footer, the last transition's offset holds for ever.
 #pragma once
 
+#include "actors/time.hpp" // days_from_civil
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,7 +27,6 @@ struct civil_date {
   int day = 1;   // 1..31
 };
 
-int64_t days_from_civil(int64_t y, int m, int d);
 civil_date civil_from_days(int64_t days);
 /// 0 = Sunday .. 6 = Saturday.
 int weekday_from_days(int64_t days);
