@@ -23,9 +23,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-from netutil import call, free_port
+from netutil import call, start_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
 DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
@@ -46,22 +45,8 @@ wrk.headers["Content-Type"] = "application/json"
 
 def start(enabled):
     """An actorq daemon on a free port; (process, base URL)."""
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    p = subprocess.Popen([os.path.join(BIN, "actorq"), f"--http.port={port}",
-                          "--store.path=:memory:", f"--metrics.enabled={enabled}"],
-                         stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            if call("GET", url + "/healthz", timeout=1)[1] == 200:
-                return p, url
-        except OSError:
-            time.sleep(0.05)
-    p.kill()
-    log.seek(0)
-    raise RuntimeError("actorq did not start: " + log.read().decode(errors="replace")[-400:])
+    return start_daemon(os.path.join(BIN, "actorq"), "--store.path=:memory:",
+                        f"--metrics.enabled={enabled}")
 
 
 def cpu_s(pid):

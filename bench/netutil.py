@@ -3,6 +3,8 @@ and one timed JSON call over HTTP."""
 
 import json
 import socket
+import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,3 +37,27 @@ def call(method, url, body=None, timeout=600):
     except ValueError:
         reply = text.decode(errors="replace")
     return secs, status, reply
+
+
+def start_daemon(binary, *args, timeout=15):
+    """Starts `binary --http.port=<free port> ARGS...` (an actorq daemon);
+    (process, base URL) once GET /healthz answers 200. Raises RuntimeError
+    with the tail of its output if it does not within `timeout` seconds."""
+    port = free_port()
+    out = tempfile.TemporaryFile()
+    p = subprocess.Popen([binary, f"--http.port={port}", *args],
+                         stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if call("GET", url + "/healthz", timeout=1)[1] == 200:
+                return p, url
+        except OSError:
+            pass
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    out.seek(0)
+    raise RuntimeError(f"{binary} did not start: "
+                       + out.read().decode(errors="replace")[-2000:])

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from netutil import call, free_port
+from netutil import call, start_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
@@ -41,27 +41,6 @@ RATE, WINDOW_S, TOLERANCE = 50, 10, 5
 
 def log(msg):
     print(f"[scheduling] {msg}", file=sys.stderr, flush=True)
-
-
-def start(binary, *args):
-    """A daemon on a free port; (process, base URL)."""
-    port = free_port()
-    out = tempfile.TemporaryFile()
-    p = subprocess.Popen([binary, f"--http.port={port}", *args],
-                         stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            if call("GET", url + "/healthz", timeout=1)[1] == 200:
-                return p, url
-        except OSError:
-            pass
-        if p.poll() is not None:
-            break
-        time.sleep(0.05)
-    out.seek(0)
-    raise RuntimeError(f"{binary} did not start: {out.read().decode()[-2000:]}")
 
 
 def stop(p):
@@ -88,7 +67,7 @@ def ab_rows():
     if baseline.returncode != 0:
         return {"skip": "the baseline build failed: " + baseline.stderr[-500:]}
     sides = {"current": os.path.join(BIN, "actorq"), "before": baseline.stdout.strip()}
-    servers = {name: start(b, "--store.path=:memory:") for name, b in sides.items()}
+    servers = {name: start_daemon(b, "--store.path=:memory:") for name, b in sides.items()}
     runs = {(w, s): [] for w in ("submit", "e2e") for s in sides}
     try:
         for name, (_, url) in servers.items():  # warm-up
@@ -121,7 +100,7 @@ def rate_row():
     cfg = tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False)
     cfg.write(f'[kinds.echo]\nrate = "{RATE}/s"\n')
     cfg.close()
-    p, url = start(os.path.join(BIN, "actorq"), f"--config-file={cfg.name}",
+    p, url = start_daemon(os.path.join(BIN, "actorq"), f"--config-file={cfg.name}",
                    "--store.path=:memory:")
     try:
         n = RATE * (WINDOW_S + 2) * 4 // 3
