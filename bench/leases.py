@@ -55,7 +55,7 @@ import traceback
 import urllib.error
 import urllib.request
 
-from netutil import free_port
+from netutil import free_port, not_quiet_warning
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TASKS = int(os.environ.get("BENCH_LEASE_TASKS", "10000"))
@@ -627,13 +627,9 @@ def report(meta, rows):
         f"{m['foreign_cpu_s']} CPU-s of the machine during the {m['wall_s']} s "
         f"({100 * (m['foreign_share'] or 0):.0f}% of its cores; this benchmark {m['ours_s']} CPU-s).",
     ]
-    try:
-        noisy = float(m["load_before"].split()[0]) > 1.0 or (m["foreign_share"] or 0) > 0.05
-    except ValueError:
-        noisy = False
-    if noisy:
-        lines.append("- **WARNING: the machine was not quiet (load average > 1 at the start, or other processes "
-                     "took > 5% of the CPU): the figures are lower bounds.**")
+    warning = not_quiet_warning(m["load_before"], m["foreign_share"])
+    if warning:
+        lines.append(warning)
     lines += ["", "| workload | tasks/s | ÷ peer | target | met? | runs | note |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if "not_measured" in r:

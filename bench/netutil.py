@@ -61,3 +61,17 @@ def start_daemon(binary, *args, timeout=15):
     out.seek(0)
     raise RuntimeError(f"{binary} did not start: "
                        + out.read().decode(errors="replace")[-2000:])
+
+
+def not_quiet_warning(load_before, foreign_share):
+    """The report line that flags a busy machine (load average above 1 at the
+    start, or other processes taking more than 5 % of the CPU), or None.
+    `load_before` is /proc/loadavg's text ("1.2 0.9 0.7")."""
+    try:
+        noisy = float(load_before.split()[0]) > 1.0 or (foreign_share or 0) > 0.05
+    except ValueError:
+        noisy = False
+    if not noisy:
+        return None
+    return ("- **WARNING: the machine was not quiet (load average > 1 at the start, or other processes "
+            "took > 5% of the CPU): the figures are lower bounds.**")

@@ -56,7 +56,7 @@ import traceback
 
 import leases
 from leases import Interference, Proc, commit, actorq_source, peer_versions, stop_all
-from netutil import call, free_port
+from netutil import call, free_port, not_quiet_warning
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DUR = float(os.environ.get("BENCH_DURATION", "3"))
@@ -470,13 +470,9 @@ def report(res):
         f"{mach['foreign_cpu_s']} CPU-s during the {mach['wall_s']} s ({100 * (mach['foreign_share'] or 0):.0f}% "
         f"of the cores; this benchmark {mach['ours_s']} CPU-s); {m['suite_s']} s in all.",
     ]
-    try:
-        noisy = float(mach["load_before"].split()[0]) > 1.0 or (mach["foreign_share"] or 0) > 0.05
-    except ValueError:
-        noisy = False
-    if noisy:
-        lines.append("- **WARNING: the machine was not quiet (load average > 1 at the start, or other processes "
-                     "took > 5% of the CPU): the figures are lower bounds.**")
+    warning = not_quiet_warning(mach["load_before"], mach["foreign_share"])
+    if warning:
+        lines.append(warning)
     if m.get("error"):
         lines.append(f"- **not measured: {m['error']}**")
     lines += ["", "| workload | actorq | Python stack | actorq ÷ Python | runs (actorq / Python) | note |",
