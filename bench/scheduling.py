@@ -9,8 +9,12 @@
    current, ... RUNS times each (BENCH_RUNS, default 7):
      - POST /v1/tasks (submit mode, 50 connections, BENCH_DURATION s);
      - submit + wait (e2e mode: POST, then GET ?wait_ms until terminal,
-       5 000 tasks over 50 connections).
-   Rows: median of each side and current/before; target >= 95 %.
+       E2E_TASKS tasks over 50 connections, about 1.5 s a run: shorter runs
+       are dominated by their ramp-up and tail).
+   Rows: median of each side and current/before; target >= 95 %. Beside
+   each, the daemon's CPU time per request (from /proc, user + system):
+   throughput on 2 shared cores swings +-10 % between runs with the
+   scheduler, CPU per request much less, so it shows whether a gap is real.
 2. A global rate limit is exact: `[kinds.echo] rate = "50/s"` (burst 1),
    2 000 echo tasks queued at once; the row counts attempts started in the
    10 s after the first one (started_at from GET /v1/tasks); target 500 ± 5.
@@ -37,6 +41,14 @@ OUT = os.path.join(ROOT, "bench", "results")
 CONNS = 50
 AB_TARGET = 0.95
 RATE, WINDOW_S, TOLERANCE = 50, 10, 5
+E2E_TASKS = 20000
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -69,17 +81,25 @@ def ab_rows():
     sides = {"current": os.path.join(BIN, "actorq"), "before": baseline.stdout.strip()}
     servers = {name: start_daemon(b, "--store.path=:memory:") for name, b in sides.items()}
     runs = {(w, s): [] for w in ("submit", "e2e") for s in sides}
+    cpu = {(w, s): [] for w in ("submit", "e2e") for s in sides}
+
+    def measured(workload, side, *args):
+        pid = servers[side][0].pid
+        before = cpu_seconds(pid)
+        r = load(workload, f"--url={servers[side][1]}", f"--conns={CONNS}", *args)
+        done = r.get("tasks_done") or r.get("ok") or 0
+        cpu[(workload, side)].append((cpu_seconds(pid) - before) / done * 1e6 if done else 0)
+        return r
+
     try:
         for name, (_, url) in servers.items():  # warm-up
             load("submit", f"--url={url}", f"--conns={CONNS}", "--duration=1")
         order = ["current", "before", "before", "current"]
         for i in range(RUNS * 2):
             side = order[i % 4]
-            url = servers[side][1]
-            r = load("submit", f"--url={url}", f"--conns={CONNS}", f"--duration={DUR}")
+            r = measured("submit", side, f"--duration={DUR}")
             runs[("submit", side)].append(r.get("req_per_s", 0))
-            r = load("e2e", f"--url={url}", f"--conns={CONNS}", "--tasks=5000",
-                     "--timeout=30", "--max-time=60")
+            r = measured("e2e", side, f"--tasks={E2E_TASKS}", "--timeout=30", "--max-time=60")
             runs[("e2e", side)].append(r.get("tasks_per_s", 0))
             log(f"run {i + 1}/{RUNS * 2} ({side}): submit {runs[('submit', side)][-1]:.0f} req/s, "
                 f"submit+wait {runs[('e2e', side)][-1]:.0f} tasks/s")
@@ -90,8 +110,11 @@ def ab_rows():
     for w in ("submit", "e2e"):
         cur = statistics.median(runs[(w, "current")])
         before = statistics.median(runs[(w, "before")])
+        cpu_cur = statistics.median(cpu[(w, "current")])
+        cpu_before = statistics.median(cpu[(w, "before")])
         rows[w] = {"current": cur, "before": before,
                    "ratio": cur / before if before else None,
+                   "cpu_us_current": cpu_cur, "cpu_us_before": cpu_before,
                    "runs_current": runs[(w, "current")], "runs_before": runs[(w, "before")]}
     return {"baseline_rev": BASELINE_REV, "rows": rows}
 
@@ -153,17 +176,19 @@ def main():
         lines += ["- **WARNING: the machine was not quiet (load average > 1 at the start): "
                   "ratios are still comparable, absolute figures are not.**", ""]
     ab = result["ab"]
-    lines += ["| row | current | before priorities | current / before | target | met |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| row | current | before priorities | current / before | target | met "
+              "| daemon CPU µs per request, current / before |",
+              "|---|---|---|---|---|---|---|"]
     if "skip" in ab:
-        lines.append(f"| priorities A/B | not measured: {ab['skip']} | | | ≥ 95 % | no |")
+        lines.append(f"| priorities A/B | not measured: {ab['skip']} | | | ≥ 95 % | no | |")
     else:
         names = {"submit": "POST /v1/tasks, req/s (:memory:, 50 conns)",
                  "e2e": "submit + wait, tasks/s (:memory:, 50 conns)"}
         for w, row in ab["rows"].items():
             ratio = row["ratio"] or 0
             lines.append(f"| {names[w]} | {row['current']:.0f} | {row['before']:.0f} | "
-                         f"{ratio * 100:.1f} % | ≥ 95 % | {'yes' if ratio >= AB_TARGET else 'no'} |")
+                         f"{ratio * 100:.1f} % | ≥ 95 % | {'yes' if ratio >= AB_TARGET else 'no'} | "
+                         f"{row['cpu_us_current']:.1f} / {row['cpu_us_before']:.1f} |")
     lines += ["", f"Medians of {RUNS} interleaved runs per side (current, before, before, current, ...); "
               f"before = `{BASELINE_REV}`, built by bench/baseline.sh.", ""]
     rate = result["rate"]
