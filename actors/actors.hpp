@@ -7,6 +7,8 @@
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
+//   HTTP threads ┄read one task (registry_reads: a shared lock; the registry
+//     holds it exclusively per message)┄▶ registry's state, no message
 //   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
 //   worker node: supervisor ──worker_up/down──▶ head's pool ──attempt──▶ remote worker
 //   worker program (remote kinds): kind_worker ◀──work_item── proxy (a worker

@@ -24,7 +24,7 @@ static_assert(sizeof(record) <= 88, "registry_state::record grew");
 
 /// What the index needs to tell ids apart: the id of a seq it holds (every
 /// indexed task is in memory).
-auto id_of(registry_state& st) {
+auto id_of(const registry_state& st) {
   return [&st](uint64_t seq) { return st.at(seq)->id; };
 }
 
@@ -1300,8 +1300,24 @@ registry_state::record* registry_state::at(uint64_t seq) {
   return i == pinned.end() ? nullptr : &i->second;
 }
 
-uint64_t registry_state::lookup(const task_id& id) {
+const registry_state::record* registry_state::at(uint64_t seq) const {
+  return const_cast<registry_state*>(this)->at(seq);
+}
+
+uint64_t registry_state::lookup(const task_id& id) const {
   return ids.find(id, id_of(*this));
+}
+
+view_source registry_state::find_view(const task_id& id, int64_t now,
+                                      task_view& out) const {
+  if (auto seq = lookup(id)) {
+    auto r = at(seq);
+    if (expired(*r, now) || seq > committed)
+      return view_source::not_found; // not stored yet: not acknowledged
+    out = view(seq, *r);
+    return view_source::memory;
+  }
+  return durable() ? view_source::store : view_source::not_found;
 }
 
 void registry_state::index(uint64_t seq, const task_id& id) {
@@ -1516,12 +1532,14 @@ registry_actor::behavior_type registry(self_ptr self,
         return promise;
       },
       [=](get_atom, const task_id& id) -> caf::result<task_view> {
-        auto& st = self->state;
-        if (auto seq = st.lookup(id)) {
-          auto r = st.at(seq);
-          if (st.expired(*r, now_ms()) || seq > st.committed)
-            return not_found(); // not stored (yet): not acknowledged either
-          return st.view(seq, *r);
+        task_view v;
+        switch (self->state.find_view(id, now_ms(), v)) {
+          case view_source::memory:
+            return v;
+          case view_source::not_found:
+            return not_found();
+          case view_source::store:
+            break;
         }
         return read_back(self, id);
       },
@@ -1665,6 +1683,47 @@ registry_actor::behavior_type registry(self_ptr self,
       [=](sweep_atom) { sweep(self); },
       [=](due_atom, int64_t due) { on_due(self, due); },
   };
+}
+
+// -- registry_reads and registry_impl ----------------------------------------
+
+view_source registry_reads::read(const task_id& id, task_view& out) const {
+  read_gate::read_lock lock{gate};
+  if (state == nullptr)
+    return view_source::store; // not running: the registry answers (or not)
+  return state->find_view(id, now_ms(), out);
+}
+
+registry_impl::registry_impl(caf::actor_config& cfg,
+                             registry_settings settings)
+    : stateful_actor(cfg),
+      settings_(std::move(settings)),
+      reads_(settings_.reads) {
+}
+
+registry_impl::behavior_type registry_impl::make_behavior() {
+  auto behavior = registry(this, std::move(settings_));
+  if (reads_) {
+    read_gate::write_lock lock{reads_->gate};
+    reads_->state = &state;
+  }
+  return behavior;
+}
+
+caf::invoke_message_result registry_impl::consume(caf::mailbox_element& x) {
+  if (!reads_)
+    return stateful_actor::consume(x);
+  read_gate::write_lock lock{reads_->gate};
+  return stateful_actor::consume(x);
+}
+
+bool registry_impl::cleanup(caf::error&& reason, caf::execution_unit* host) {
+  if (reads_) {
+    // The state is destroyed next (on_exit): readers must not see it.
+    read_gate::write_lock lock{reads_->gate};
+    reads_->state = nullptr;
+  }
+  return stateful_actor::cleanup(std::move(reason), host);
 }
 
 } // namespace actorq

@@ -16,6 +16,7 @@
 #include "actors/actors.hpp"
 #include "actors/dependency_index.hpp"
 #include "actors/pool.hpp"
+#include "actors/registry_reads.hpp"
 #include "actors/result_arena.hpp"
 #include "actors/schedule_index.hpp"
 #include "actors/task_index.hpp"
@@ -48,6 +49,9 @@ struct registry_settings {
   // it pending); tasks that ended with theirs pending, from the store.
   callback_sender_actor callbacks;
   std::vector<task_row> pending_callbacks;
+  // Where HTTP threads read task state (registry_impl publishes it there;
+  // null: nobody reads around the mailbox, as in tests that spawn registry()).
+  std::shared_ptr<registry_reads> reads;
 };
 
 struct registry_state {
@@ -136,8 +140,14 @@ struct registry_state {
 
   /// The record of `seq`, or null if it is not in memory (or was removed).
   record* at(uint64_t seq);
+  const record* at(uint64_t seq) const;
   /// The seq of the task with this id if it is in memory, or 0.
-  uint64_t lookup(const task_id& id);
+  uint64_t lookup(const task_id& id) const;
+  /// The view GET /v1/tasks/{id} answers, as far as memory knows it: one
+  /// rule for the registry's get handler and for readers on other threads
+  /// (registry_reads). A task not yet committed is not found: it is not
+  /// acknowledged either.
+  view_source find_view(const task_id& id, int64_t now, task_view& out) const;
   /// Indexes the task `seq` (already in memory) under its id.
   void index(uint64_t seq, const task_id& id);
   void set_result(record& r, const json& result);
@@ -226,5 +236,22 @@ struct registry_state {
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          registry_settings settings);
+
+/// The registry as a class (how actorq spawns it): registry()'s behavior,
+/// with each message handled under its registry_reads' gate, and the state
+/// published there while it lives.
+class registry_impl
+    : public caf::stateful_actor<registry_state, registry_actor::base> {
+public:
+  registry_impl(caf::actor_config& cfg, registry_settings settings);
+
+  behavior_type make_behavior() override;
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
+  bool cleanup(caf::error&& reason, caf::execution_unit* host) override;
+
+private:
+  registry_settings settings_; // moved into the state by make_behavior
+  std::shared_ptr<registry_reads> reads_;
+};
 
 } // namespace actorq

@@ -260,7 +260,9 @@ int main(int argc, char** argv) {
   }
   reg.callbacks = sys.spawn(callback_sender, callback_options(cfg));
   auto callbacks = reg.callbacks;
-  actors.registry = sys.spawn(registry, std::move(reg));
+  reg.reads = std::make_shared<registry_reads>(); // HTTP threads read here
+  actors.reads = reg.reads;
+  actors.registry = sys.spawn<registry_impl>(std::move(reg));
   actors.gateway = sys.spawn(gateway, actors.registry, actors.pools,
                              static_cast<size_t>(cfg.http_max_batch_items));
   actors.leases = sys.spawn(lease_desk, actors.pools);

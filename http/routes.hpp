@@ -331,12 +331,28 @@ struct route_context {
     reply_with(res, view, render, status);
   }
 
-  /// Reads one task by the id in the path and renders it with `render`.
+  /// Reads task `id` on this thread (registry_reads): its view in `out`,
+  /// not_found, or `store` when only the registry can answer.
+  view_source read_here(const task_id& id, task_view& out) const {
+    return actors->reads ? actors->reads->read(id, out) : view_source::store;
+  }
+
+  /// Reads one task by the id in the path and renders it with `render`:
+  /// from memory on this thread, else (evicted to the store) by the registry.
   void read_task(const httplib::Request& req, httplib::Response& res,
                  std::string (*render)(const task_view&)) const {
     auto id = path_id(req);
     if (!id)
       return reply(res, task_not_found);
+    task_view v;
+    switch (read_here(*id, v)) {
+      case view_source::memory:
+        return reply(res, 200, render(v));
+      case view_source::not_found:
+        return reply(res, task_not_found);
+      case view_source::store:
+        break;
+    }
     auto view =
         ask<task_view>(*sys, actors->registry, immediate, get_atom::value, *id);
     reply_with(res, view, render);

@@ -64,6 +64,14 @@ void task_routes(router& r, const route_context& c) {
          // so that short requests always find a thread.
          if (wait_ms == 0)
            return c.read_task(req, res, render_task);
+         // Ended already (the common case for a client that polls): its
+         // view at once, without the registry.
+         task_view now;
+         auto source = c.read_here(*id, now);
+         if (source == view_source::not_found)
+           return reply(res, task_not_found);
+         if (source == view_source::memory && is_terminal(now.status))
+           return reply(res, 200, render_task(now));
          wait_budget::guard place{*c.waits};
          if (!place)
            return c.read_task(req, res, render_task);

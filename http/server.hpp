@@ -6,6 +6,7 @@
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
 #include "actors/pool.hpp"
+#include "actors/registry_reads.hpp"
 #include "http/codec.hpp"
 #include "http/wait_budget.hpp"
 
@@ -28,6 +29,8 @@ namespace actorq::http {
 /// The actors the bridge talks to.
 struct backend {
   registry_actor registry;
+  // Task reads without the registry's mailbox (null: always ask it).
+  std::shared_ptr<const registry_reads> reads;
   gateway_actor gateway; // knows the cluster's nodes
   std::vector<pool_ref> pools; // in the catalog's order
   lease_desk_actor leases; // lease kinds' HTTP workers (docs/leases.md)

@@ -61,6 +61,8 @@ struct fixture {
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
   std::vector<caf::actor> long_lived;
+  // Where spawn_registry's registry publishes its state (as for HTTP threads).
+  std::shared_ptr<registry_reads> reads = std::make_shared<registry_reads>();
 
   fixture()
     : sys(cfg),
@@ -115,7 +117,8 @@ struct fixture {
       refs.push_back({name, handle, nullptr});
     registry_settings settings;
     settings.pools = std::move(refs);
-    auto r = sys.spawn(registry, std::move(settings));
+    settings.reads = reads; // spawned as actorq spawns it: registry_impl
+    auto r = sys.spawn<registry_impl>(std::move(settings));
     long_lived.push_back(caf::actor_cast<caf::actor>(r));
     sched.run();
     return r;

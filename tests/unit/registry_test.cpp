@@ -186,6 +186,57 @@ TEST_CASE_METHOD(registry_fixture, "get, wait and cancel of an unknown id "
   CHECK(is_actorq_error(c.error(), error_code::not_found));
 }
 
+TEST_CASE_METHOD(registry_fixture, "reads on another thread answer what get "
+                                   "answers, until the registry ends",
+                 "[registry]") {
+  auto v = submit_task(spec("sleep", {{"ms", 100}}));
+  run();
+  // Read on this (the test's) thread, as HTTP threads do.
+  task_view here;
+  REQUIRE(reads->read(v.id, here) == view_source::memory);
+  auto there = get(v.id);
+  CHECK(here.id == there.id);
+  CHECK(here.status == there.status);
+  CHECK(here.kind == "sleep");
+  CHECK(here.attempts == there.attempts);
+  CHECK(here.created_at == there.created_at);
+  // Without a store, an unknown id is a 404 here too.
+  task_view none;
+  CHECK(reads->read(task_id::random(), none) == view_source::not_found);
+  // The task ends: the next read sees it.
+  sched.clock().advance_time(std::chrono::milliseconds{100});
+  run();
+  REQUIRE(reads->read(v.id, here) == view_source::memory);
+  CHECK(here.status == get(v.id).status);
+  // Once the registry is gone, nothing is read from its freed state: readers
+  // are sent to the registry (which is gone too, so they get its error).
+  self->send_exit(reg, caf::exit_reason::user_shutdown);
+  run();
+  CHECK(reads->state == nullptr);
+  CHECK(reads->read(v.id, here) == view_source::store);
+}
+
+TEST_CASE_METHOD(registry_fixture, "the registry handles no message while a "
+                                   "reader holds its gate",
+                 "[registry]") {
+  auto v = submit_task(spec("echo", json::object()));
+  std::atomic<bool> holding{false};
+  std::thread reader([&] {
+    read_gate::read_lock lock{reads->gate};
+    holding = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  });
+  while (!holding)
+    std::this_thread::yield();
+  self->send(reg, get_atom::value, v.id);
+  auto start = std::chrono::steady_clock::now();
+  run(); // blocks in the registry's consume() until the reader lets go
+  auto waited = std::chrono::steady_clock::now() - start;
+  reader.join();
+  CHECK(waited >= std::chrono::milliseconds{200});
+  self->receive([&](task_view& got) { CHECK(got.id == v.id); });
+}
+
 TEST_CASE_METHOD(registry_fixture, "cancelling a queued task: cancelled, and "
                                    "the pool never runs it",
                  "[registry][cancel]") {
