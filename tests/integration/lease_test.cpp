@@ -76,7 +76,7 @@ TEST_CASE("leases: a worker leases a task, sees it running, completes it, and th
   CHECK(l["task"]["input"] == json{{"n", 7}});
   CHECK(l["task"]["attempt"] == 1);
   CHECK(is_uuid4(l["task"]["attempt_id"].get<std::string>()));
-  CHECK(get_task(srv, id)["status"] == "running");
+  wait_status(srv, id, "running"); // the view follows the grant a moment later
 
   auto r = settle(srv, l["lease"], "complete", {{"result", {{"n", 14}}}});
   REQUIRE_STATUS(r, 200);
@@ -408,7 +408,7 @@ TEST_CASE("leases: after a restart a leased task is leased again and its old lea
     Server srv{{"--config-file=" + ini, "--store.path=" + store}};
     id = submit(srv, {{"kind", "job"}, {"input", {{"x", 1}}}});
     old_lease = lease(srv, {{"kinds", {"job"}}})[0]["lease"].get<std::string>();
-    CHECK(get_task(srv, id)["status"] == "running");
+    wait_status(srv, id, "running"); // the view follows the grant a moment later
     // The start is written to the store in the next group commit (ms).
     std::this_thread::sleep_for(300ms);
     srv.kill(SIGKILL);
@@ -571,5 +571,5 @@ TEST_CASE("leases: a paused pool grants no leases, and a worker waiting "
   auto got = answer.j()["leases"];
   REQUIRE(got.size() == 1);
   CHECK(got[0]["task"]["id"] == id);
-  CHECK(get_task(srv, id)["status"] == "running");
+  wait_status(srv, id, "running"); // the view follows the grant a moment later
 }
