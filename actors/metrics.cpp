@@ -146,6 +146,20 @@ metrics::metrics(std::vector<std::string> kinds, std::vector<std::string> pools)
                           "scheduled)")
                     .Register(reg)
                     .Add({});
+  auto& callback_attempts =
+      BuildCounter()
+          .Name("actorq_callback_attempts_total")
+          .Help("Completion callback POSTs, by outcome (ok: a 2xx answer)")
+          .Register(reg);
+  callback_attempts_ = {&callback_attempts.Add({{"outcome", "ok"}}),
+                        &callback_attempts.Add({{"outcome", "failed"}})};
+  auto& callbacks = BuildCounter()
+                        .Name("actorq_callbacks_total")
+                        .Help("Completion callbacks settled, by final status "
+                              "(failed: callbacks.max-attempts spent)")
+                        .Register(reg);
+  callbacks_ = {&callbacks.Add({{"status", "delivered"}}),
+                &callbacks.Add({{"status", "failed"}})};
   commit_seconds_ = &BuildHistogram()
                          .Name("actorq_store_commit_seconds")
                          .Help("Time to write and commit one batch to SQLite")
@@ -195,6 +209,12 @@ void metrics::task_ended(size_t kind, task_status status) {
 
 void metrics::tasks_scheduled(int64_t delta) {
   scheduled_->Increment(static_cast<double>(delta));
+}
+
+void metrics::callback_attempted(bool ok, bool final) {
+  callback_attempts_[ok ? 0 : 1]->Increment();
+  if (final)
+    callbacks_[ok ? 0 : 1]->Increment();
 }
 
 void metrics::attempt_ended(size_t kind, bool ok, clock::duration took) {

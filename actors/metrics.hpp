@@ -78,6 +78,11 @@ public:
   /// tasks not due yet; registry actor only).
   void tasks_scheduled(int64_t delta);
 
+  /// An attempt to deliver a completion callback ended: 2xx (`ok`) or not;
+  /// `final`: the callback is settled by it (delivered, or failed for good
+  /// after callbacks.max-attempts). Registry actor only.
+  void callback_attempted(bool ok, bool final);
+
   /// An attempt ended; `took`: from its start to its end.
   void attempt_ended(size_t kind, bool ok, clock::duration took);
 
@@ -153,6 +158,9 @@ private:
   prometheus::Gauge* nodes_up_;
   prometheus::Gauge* nodes_down_;
   prometheus::Gauge* scheduled_; // delayed tasks not due yet
+  // Completion callbacks: attempts (ok, failed), settled (delivered, failed).
+  std::array<prometheus::Counter*, 2> callback_attempts_;
+  std::array<prometheus::Counter*, 2> callbacks_;
   prometheus::Gauge* rss_;
   prometheus::Counter* cpu_;
   prometheus::Gauge* fds_;

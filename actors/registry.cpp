@@ -166,6 +166,9 @@ void on_callback(self_ptr self, uint64_t seq, callback_view& cb) {
   auto r = st.at(seq);
   if (r == nullptr || st.callbacks.count(seq) == 0)
     return;
+  if (st.cfg.meters) // each callback_view reports one attempt's outcome
+    st.cfg.meters->callback_attempted(cb.status == "delivered",
+                                      cb.status != "pending");
   st.callbacks[seq] = std::move(cb);
   mark_changed(self, seq, *r);
 }

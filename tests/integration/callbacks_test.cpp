@@ -172,6 +172,16 @@ json wait_callback(const Server& srv, const std::string& id,
 
 } // namespace
 
+/// The value of one series in GET /metrics (e.g.
+/// `actorq_callbacks_total{status="failed"}`), or -1 if it is not there.
+static double metric(const Server& srv, const std::string& series) {
+  auto body = srv.get("/metrics").body;
+  auto at = body.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(body.substr(at + series.size() + 2));
+}
+
 TEST_CASE("callbacks: an ended task's final view is POSTed signed to its "
           "callback_url",
           "[callbacks]") {
@@ -240,6 +250,10 @@ TEST_CASE("callbacks: a receiver answering 500 twice gets the third attempt",
   auto id = submit_with_callback(srv, hook.url());
   auto task = wait_callback(srv, id, "delivered");
   CHECK(task["callback"]["attempts"] == 3);
+  CHECK(metric(srv, "actorq_callback_attempts_total{outcome=\"failed\"}") == 2);
+  CHECK(metric(srv, "actorq_callback_attempts_total{outcome=\"ok\"}") == 1);
+  CHECK(metric(srv, "actorq_callbacks_total{status=\"delivered\"}") == 1);
+  CHECK(metric(srv, "actorq_callbacks_total{status=\"failed\"}") == 0);
   auto got = hook.got();
   REQUIRE(got.size() == 3);
   for (size_t i = 0; i < got.size(); ++i) {
@@ -261,6 +275,9 @@ TEST_CASE("callbacks: a receiver that is down fails the callback after "
   auto task = wait_callback(srv, id, "failed");
   CHECK(task["status"] == "succeeded"); // the task itself is not affected
   CHECK(task["callback"]["attempts"] == 3);
+  CHECK(metric(srv, "actorq_callback_attempts_total{outcome=\"failed\"}") == 3);
+  CHECK(metric(srv, "actorq_callbacks_total{status=\"failed\"}") == 1);
+  CHECK(metric(srv, "actorq_callbacks_total{status=\"delivered\"}") == 0);
   REQUIRE(task["callback"]["last_error"].is_string());
   CHECK_THAT(task["callback"]["last_error"].get<std::string>(),
              Catch::Contains("cannot POST to http://127.0.0.1:"));
