@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--after-policy", choices=["succeeded", "ended"])
     submit.add_argument("--pass-results", action="store_true", default=None,
                         help="their results go into the input under \"_after\"")
+    submit.add_argument("--callback-url", metavar="URL",
+                        help="POST the task's final view there, signed (callbacks.allowed-prefixes)")
     submit.add_argument("--wait", type=float, metavar="S",
                         help="then wait up to S seconds for it to end and print that")
 
@@ -96,7 +98,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      run_at=args.run_at,
                                      countdown_ms=args.countdown_ms,
                                      after=args.after, after_policy=args.after_policy,
-                                     pass_results=args.pass_results)
+                                     pass_results=args.pass_results,
+                                     callback_url=args.callback_url)
                 if args.wait is not None:
                     task = client.wait(task["id"], args.wait)
             elif args.command == "wait":

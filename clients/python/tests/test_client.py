@@ -117,6 +117,26 @@ class CallbackTest(unittest.TestCase):
         self.assertEqual(view["id"], task["id"])
         self.assertEqual(view["result"], {"result": 42})
 
+    def test_cli_callback_url(self):
+        env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT, ACTORQ_URL=self.daemon.url)
+        env.pop("ACTORQ_AUTH_TOKEN", None)
+        before = len(self.got)
+        r = run_cli(["submit", "double", '{"value": 4}', "--callback-url", self.hook,
+                     "--wait", "10"], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        task = json.loads(r.stdout)
+        self.assertEqual(task["callback"]["url"], self.hook)
+        deadline = time.monotonic() + 10
+        while self.client.get(task["id"])["callback"]["status"] != "delivered":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        views = [view for _, view in self.got[before:]]
+        self.assertIn(task["id"], [v["id"] for v in views])
+        refused = run_cli(["submit", "double", '{"value": 4}', "--callback-url",
+                           "http://10.0.0.1/x"], env)
+        self.assertEqual(refused.returncode, 1)
+        self.assertEqual(json.loads(refused.stderr)["code"], "invalid")
+
     def test_callback_url_outside_the_prefixes_is_refused(self):
         with self.assertRaises(actorq.Error) as e:
             self.client.submit("double", {"value": 1}, callback_url="http://10.0.0.1/x")
