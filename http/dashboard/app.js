@@ -270,6 +270,40 @@
       "no lease worker in the last minute");
   }
 
+  // In how long `iso` comes ("in 4 min"), for next runs.
+  function until(iso) {
+    if (!iso) return "";
+    const s = (Date.parse(iso) - Date.now()) / 1000;
+    if (s < 1) return "now";
+    if (s < 60) return "in " + Math.round(s) + " s";
+    if (s < 3600) return "in " + Math.round(s / 60) + " min";
+    return new Date(iso).toLocaleString();
+  }
+
+  // The [schedules.NAME] sections: their rule, next run and last task (a
+  // click opens it in the detail).
+  async function refreshSchedules() {
+    const schedules = await api("/v1/schedules");
+    fill($("schedules"), schedules.map((s) => {
+      const rule = s.spec.every ? "every " + s.spec.every : s.spec.cron;
+      const last = s.last_task;
+      const row = el("tr", { data: { schedule: s.name } },
+        el("td", {}, s.name),
+        el("td", { title: "timezone " + s.spec.timezone + ", overlap " + s.overlap },
+          el("code", {}, rule), s.spec.timezone === "UTC" ? "" : " " + s.spec.timezone),
+        el("td", {}, s.kind),
+        el("td", { class: "muted", title: s.next_run || "" }, until(s.next_run)),
+        el("td", { class: "muted" }, ago(s.last_run)),
+        el("td", { class: "status" }, last ? shortId(last.id) : "",
+          last && last.status ? " " : "", last && last.status ? badge(last.status) : ""));
+      if (last) {
+        row.classList.add("link");
+        row.addEventListener("click", () => select(last.id));
+      }
+      return row;
+    }), "no schedules configured ([schedules.NAME] in the config file)");
+  }
+
   async function loadKinds() {
     if (state.kindsLoaded) return;
     const kinds = await api("/v1/kinds");
@@ -375,7 +409,7 @@
     try {
       await loadKinds();
       await Promise.all([refreshHealth(), refreshPools(), refreshRates(),
-        refreshRunning(), refreshTasks(), refreshNodes(), refreshWorkers(),
+        refreshRunning(), refreshTasks(), refreshNodes(), refreshWorkers(), refreshSchedules(),
         refreshDetail()]);
       $("updated").textContent = "updated " + clock(new Date());
     } catch (e) {

@@ -41,14 +41,23 @@ class Daemon:
     """actorq with configs/examples.ini on a free port (gateway off), its store
     in a temporary folder."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, config_extra=""):
         self.dir = tempfile.TemporaryDirectory(prefix="actorq-dash-")
+        config = EXAMPLES_INI
+        if config_extra:
+            # examples.ini plus some sections, in a tree like the source's
+            # (its paths are relative to the file: ../examples/jobs).
+            os.mkdir(os.path.join(self.dir.name, "configs"))
+            os.symlink(os.path.join(SOURCE, "examples"), os.path.join(self.dir.name, "examples"))
+            config = os.path.join(self.dir.name, "configs", "examples.ini")
+            with open(EXAMPLES_INI) as src, open(config, "w") as dst:
+                dst.write(src.read() + "\n" + config_extra)
         self.log_path = os.path.join(self.dir.name, "out.log")
         self.log = open(self.log_path, "wb")
         env = dict(os.environ)
         env.pop("ACTORQ_AUTH_TOKEN", None)
         self.proc = subprocess.Popen(
-            [ARGS.actorq, "--config-file=" + EXAMPLES_INI, "--cluster.port=0",
+            [ARGS.actorq, "--config-file=" + config, "--cluster.port=0",
              "--http.port=0", "--store.path=%s/s.db" % self.dir.name,
              "--seed.delay-scale=0.05",
              "--shutdown.grace=0"] + list(extra),  # running jobs: stop at once
@@ -362,6 +371,49 @@ class DashboardTest(unittest.TestCase):
         wait_for("the pool shown running", lambda: b.execute_script(
             "const r = document.querySelector(arguments[0]);"
             "return r && r.dataset.paused === 'false'", pool))
+        self.assertEqual(console_errors(b), [])
+
+
+class SchedulesTest(unittest.TestCase):
+    """The schedules panel: a schedule firing every second and one that
+    never fired yet."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(config_extra=(
+            '[schedules.tick]\nkind = "cat"\ninput = "{\\"tick\\": 1}"\nevery = "1s"\n\n'
+            '[schedules.monthly]\nkind = "cat"\ninput = "{}"\ncron = "0 3 1 * *"\n'
+            'timezone = "Europe/Berlin"\n'))
+        cls.browser = BROWSER
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.get("about:blank")
+        cls.browser.get_log("browser")
+        cls.daemon.stop()
+
+    def test_schedules_with_their_last_task(self):
+        b = self.browser
+        b.get(self.daemon.url + "/")
+        def cells(name):
+            return b.execute_script(
+                "const r = document.querySelector('#schedules tr[data-schedule=\"' + arguments[0] + '\"]');"
+                "return r && [...r.cells].map(c => c.textContent)", name)
+        monthly = wait_for("the monthly schedule", lambda: cells("monthly"))
+        self.assertIn("0 3 1 * *", monthly[1])
+        self.assertIn("Europe/Berlin", monthly[1])
+        self.assertEqual(monthly[2], "cat")
+        self.assertEqual(monthly[5], "")  # never fired
+        tick = wait_for("the tick's last task, ended", lambda: (lambda c: c and "succeeded" in c[5] and c)(
+            cells("tick")))
+        self.assertIn("every 1s", tick[1])
+        self.assertTrue(tick[4].endswith("s ago"), tick)
+        # Its last task is the one /v1/schedules names; a click opens it.
+        listed = {s["name"]: s for s in json.loads(self.daemon.call("GET", "/v1/schedules")[1])}
+        self.assertIsNone(listed["monthly"]["last_task"])
+        click(b, '#schedules tr[data-schedule="tick"]')
+        wait_for("the tick's task in the detail", lambda: b.find_element(By.ID, "detail-id").text
+                 and self.daemon.task(b.find_element(By.ID, "detail-id").text).get("schedule") == "tick")
         self.assertEqual(console_errors(b), [])
 
 
