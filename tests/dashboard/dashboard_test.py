@@ -179,10 +179,15 @@ def tearDownModule():
     BROWSER.quit()
 
 
-class DashboardTest(unittest.TestCase):
+class BrowserCase(unittest.TestCase):
+    """Test cases on one daemon (started with DAEMON_ARGS and CONFIG_EXTRA)
+    and the shared browser."""
+    DAEMON_ARGS = ()
+    CONFIG_EXTRA = ""
+
     @classmethod
     def setUpClass(cls):
-        cls.daemon = Daemon()
+        cls.daemon = Daemon(*cls.DAEMON_ARGS, config_extra=cls.CONFIG_EXTRA)
         cls.browser = BROWSER
 
     @classmethod
@@ -192,6 +197,9 @@ class DashboardTest(unittest.TestCase):
         cls.browser.get("about:blank")
         cls.browser.get_log("browser")
         cls.daemon.stop()
+
+
+class DashboardTest(BrowserCase):
 
     def test_1_page_and_assets_come_from_the_binary(self):
         status, body, headers = self.daemon.call("GET", "/")
@@ -374,23 +382,13 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(console_errors(b), [])
 
 
-class SchedulesTest(unittest.TestCase):
+class SchedulesTest(BrowserCase):
     """The schedules panel: a schedule firing every second and one that
     never fired yet."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = Daemon(config_extra=(
-            '[schedules.tick]\nkind = "cat"\ninput = "{\\"tick\\": 1}"\nevery = "1s"\n\n'
-            '[schedules.monthly]\nkind = "cat"\ninput = "{}"\ncron = "0 3 1 * *"\n'
-            'timezone = "Europe/Berlin"\n'))
-        cls.browser = BROWSER
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.get("about:blank")
-        cls.browser.get_log("browser")
-        cls.daemon.stop()
+    CONFIG_EXTRA = ('[schedules.tick]\nkind = "cat"\ninput = "{\\"tick\\": 1}"\nevery = "1s"\n\n'
+                    '[schedules.monthly]\nkind = "cat"\ninput = "{}"\ncron = "0 3 1 * *"\n'
+                    'timezone = "Europe/Berlin"\n')
 
     def test_schedules_with_their_last_task(self):
         b = self.browser
@@ -417,19 +415,8 @@ class SchedulesTest(unittest.TestCase):
         self.assertEqual(console_errors(b), [])
 
 
-class TokenTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = Daemon("--http.auth-token=" + TOKEN)
-        cls.browser = BROWSER
-
-    @classmethod
-    def tearDownClass(cls):
-        # Leave the page before its daemon goes: its polls would fail and
-        # log errors into the next test's browser log.
-        cls.browser.get("about:blank")
-        cls.browser.get_log("browser")
-        cls.daemon.stop()
+class TokenTest(BrowserCase):
+    DAEMON_ARGS = ("--http.auth-token=" + TOKEN,)
 
     def test_page_is_public_data_is_not(self):
         for path in ("/", "/dashboard/app.js", "/dashboard/style.css", "/dashboard/chart.min.js",
