@@ -21,7 +21,16 @@ namespace {
 constexpr int application_id = 0x61637471;
 /// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
 /// a migration below.
-constexpr int schema_version = 5;
+constexpr int schema_version = 6;
+
+/// The SQL condition of a terminal task (succeeded, failed, cancelled), the
+/// one spelling used by the partial indexes and the queries that use them
+/// (SQLite uses a partial index only for a query that repeats its WHERE).
+/// Not `status IN (3, 4, 5)`: SQLite evaluates an IN list by filling a
+/// temporary b-tree, and every insert and update evaluates each partial
+/// index's WHERE for the old and the new row (4 temporary b-trees per
+/// UPDATE, about a third of the store's CPU per task in schema 5).
+#define ACTORQ_TERMINAL "status BETWEEN 3 AND 5"
 
 /// How a store of version `from` becomes one of version `from + 1`. New
 /// task statuses are appended to the enum, so stored values keep their
@@ -58,6 +67,10 @@ constexpr migration migrations[] = {
         "CREATE INDEX tasks_live ON tasks(seq) WHERE status NOT IN (3, 4, 5);"
         "CREATE INDEX tasks_callback_pending ON tasks(seq)"
         " WHERE callback_status = 1;"},
+    // 6: the same partial indexes with ACTORQ_TERMINAL (no IN lists).
+    {5, "DROP INDEX tasks_by_end; DROP INDEX tasks_live;"
+        "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
+        "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"},
 };
 
 constexpr const char* schema = R"(
@@ -103,10 +116,10 @@ CREATE TABLE schedules (name TEXT PRIMARY KEY, last_slot INTEGER NOT NULL,
                         last_task BLOB);
 CREATE INDEX tasks_by_key ON tasks(idempotency_key)
   WHERE idempotency_key IS NOT NULL;
-CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE status IN (3, 4, 5);
-CREATE INDEX tasks_live ON tasks(seq) WHERE status NOT IN (3, 4, 5);
 CREATE INDEX tasks_callback_pending ON tasks(seq) WHERE callback_status = 1;
-)";
+)"
+"CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
+"CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");";
 
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
@@ -118,7 +131,7 @@ constexpr int view_column_count = 22;
 
 /// A task that ended before the cutoff is gone (expired).
 constexpr const char* not_expired
-  = "NOT (status IN (3, 4, 5) AND finished_at < ?)";
+  = "NOT (" ACTORQ_TERMINAL " AND finished_at < ?)";
 
 void bind_id(sqlite3_stmt* st, int col, const task_id& id) {
   unsigned char bytes[16];
@@ -515,8 +528,8 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
        + " ORDER BY seq DESC LIMIT 1")
           .c_str());
   self->expire_ = self->prepare(
-      "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE status IN (3, 4, 5) "
-      "AND finished_at < ? LIMIT 10000)");
+      "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE "
+      ACTORQ_TERMINAL " AND finished_at < ? LIMIT 10000)"); // tasks_by_end
   // The file we hold open (and locked): check_path compares the path with it.
   struct stat opened;
   if (::stat(path.c_str(), &opened) != 0)
@@ -665,12 +678,12 @@ std::vector<task_row> task_store::rows_where(const char* condition) {
 }
 
 std::vector<task_row> task_store::load_live() {
-  return rows_where("status NOT IN (3, 4, 5)"); // the tasks_live index
+  return rows_where("NOT (" ACTORQ_TERMINAL ")"); // the tasks_live index
 }
 
 std::vector<task_row> task_store::load_pending_callbacks() {
   // tasks_callback_pending indexes exactly these rows (callback_status = 1).
-  return rows_where("callback_status = 1 AND status IN (3, 4, 5)");
+  return rows_where("callback_status = 1 AND " ACTORQ_TERMINAL);
 }
 
 std::optional<task_row> task_store::row(const task_id& id, int64_t cutoff) {
