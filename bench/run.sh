@@ -460,6 +460,7 @@ meta interference "$(python3 bench/tools.py foreign --since="$BUSY_START" \
   --wall="$(($(date +%s) - SUITE_START))" --times="$(cat "$TMP/times")")"
 python3 bench/report.py "$RAW" "$OUT" "$TMP" || exit 1
 for plot in latency_vs_load cpu_pool_scaling; do
+  [[ -n ${BENCH_ONLY:-} ]] && break # a partial run has no curves to plot
   gnuplot -e "out='$OUT/$plot.png'; data='$TMP'" "bench/$plot.gp" 2>"$TMP/gnuplot.err" ||
     { echo "gnuplot $plot failed:" >&2; cat "$TMP/gnuplot.err" >&2; }
 done
