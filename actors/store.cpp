@@ -784,11 +784,11 @@ int task_store::wal_fd() {
 std::string task_store::sync_wal() {
   auto fd = wal_fd();
   if (fd < 0)
-    return "store " + path_ + ": cannot open its WAL to flush it: "
+    return std::string{"cannot open its WAL to flush it: "}
            + std::strerror(errno);
   while (::fdatasync(fd) != 0)
     if (errno != EINTR)
-      return "store " + path_ + ": fdatasync of the WAL failed: "
+      return std::string{"fdatasync of the WAL failed: "}
              + std::strerror(errno);
   return {};
 }
@@ -1019,7 +1019,7 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
   if (to_sync && !st.syncer) { // flush inline
     if (auto error = st.db->sync_wal(); !error.empty()) {
       st.db->refuse_writes(error);
-      batch.error = error;
+      batch.error = "store " + st.db->path() + ": " + error;
     }
     to_sync = false;
   }

@@ -73,7 +73,8 @@ public:
   /// The WAL file, for fdatasync on another thread (see wal_syncer.hpp);
   /// -1 if it cannot be opened. Opened once, after the first write.
   int wal_fd();
-  /// fdatasync of the WAL on the calling thread: "" or why it failed.
+  /// fdatasync of the WAL on the calling thread: "" or why it failed
+  /// (without the store's name).
   std::string sync_wal();
   /// Refuses every write from now on, until the store is closed (an
   /// fdatasync failed: what the disk holds is unknown); `why` is what
