@@ -7,6 +7,7 @@
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
+//     ◀──synced── its wal_syncer (fdatasync of the WAL on a thread of its own)
 //   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
 //   worker node: supervisor ──worker_up/down──▶ head's pool ──attempt──▶ remote worker
 //   worker program (remote kinds): kind_worker ◀──work_item── proxy (a worker
