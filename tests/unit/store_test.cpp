@@ -6,6 +6,7 @@
 #include "actors/time.hpp"
 
 #include <filesystem>
+#include <unistd.h>
 
 using namespace actorq;
 using namespace actorq::test;
@@ -417,5 +418,35 @@ TEST_CASE("store: with its WAL syncer, batches are answered in order once "
   }
   CHECK(file->get(batches[2].rows.front().state.id, INT64_MIN));
   CHECK_FALSE(file->get(batches[3].rows.front().state.id, INT64_MIN));
+  self->send_exit(db, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("store: a batch whose WAL cannot be flushed fails, and the store "
+          "refuses writes from then on",
+          "[store]") {
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  temp_store tmp;
+  std::shared_ptr<task_store> file{task_store::open(tmp.path, true)};
+  // SQLite keeps writing its open (now nameless) WAL; the flush cannot
+  // open it by name: what the disk holds is unknown from here on.
+  REQUIRE(::unlink((tmp.path + "-wal").c_str()) == 0);
+  auto db = sys.spawn<caf::detached>(store, file, int64_t{0},
+                                     std::shared_ptr<metrics>{});
+  caf::scoped_actor self{sys};
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    store_batch batch;
+    batch.rows.push_back(new_row(seq, "echo", json::object()));
+    self->request(db, std::chrono::seconds{10}, batch)
+      .receive(
+        [&](store_batch& answer) {
+          CHECK(answer.error.find("store " + tmp.path) == 0);
+          CHECK(answer.error.find(seq == 1 ? "WAL" : "refusing")
+                != std::string::npos);
+        },
+        [&](caf::error& e) { FAIL(sys.render(e)); });
+  }
+  CHECK(store_problem().find("refusing to write") != std::string::npos);
   self->send_exit(db, caf::exit_reason::user_shutdown);
 }
