@@ -7,6 +7,7 @@
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
+//     ◀──synced── its wal_syncer (fdatasync of the WAL on a thread of its own)
 //   HTTP threads ┄read one task (registry_reads: a shared lock; the registry
 //     holds it exclusively per message)┄▶ registry's state, no message
 //   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
@@ -354,6 +355,8 @@ using schedule_atom = caf::atom_constant<caf::atom("schedule")>;
 // An operator's pause of a pool (POST /v1/pools/{name}/pause, durable),
 // distinct from pause_atom (draining): (hold_atom, true) pauses, false resumes.
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
+// The store's WAL is flushed up to a ticket (actors/wal_syncer.hpp).
+using synced_atom = caf::atom_constant<caf::atom("synced")>;
 
 // -- interfaces ---------------------------------------------------------------
 
@@ -559,7 +562,11 @@ using store_actor = caf::typed_actor<
     // error: not_found.
     caf::replies_to<retry_atom, task_id>::with<task_row>,
     // Remember that the pool of this name is paused (true) or not (false).
-    caf::replies_to<hold_atom, std::string, bool>::with<bool>>;
+    caf::replies_to<hold_atom, std::string, bool>::with<bool>,
+    // INTERNAL (its wal_syncer's thread): the WAL is on disk up to this
+    // ticket (error empty), or its fdatasync failed: answer the batches
+    // written up to it.
+    caf::reacts_to<synced_atom, uint64_t, std::string>>;
 
 /// Owns every task's state; the only place tasks are created or read.
 using registry_actor = caf::typed_actor<

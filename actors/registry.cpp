@@ -63,11 +63,11 @@ void wake_waiters(self_ptr self, uint64_t seq) {
 
 void flush(self_ptr self);
 
-/// Makes sure a batch goes to the store soon: now if none is being written
-/// (else when the current one is committed).
+/// Makes sure a batch goes to the store soon: now if the store has room
+/// for one more (else when the oldest one is committed).
 void schedule_flush(self_ptr self) {
   auto& st = self->state;
-  if (st.writing || st.flush_scheduled)
+  if (st.writing.size() >= st.max_batches_at_store || st.flush_scheduled)
     return;
   // Whatever reaches the mailbox before this message joins the batch.
   st.flush_scheduled = true;
@@ -512,10 +512,17 @@ uint64_t create(self_ptr self, task_spec spec, uint16_t kind, uint8_t pool) {
   return seq;
 }
 
-/// How long the batch at the store has been there, for messages.
+/// How long the oldest batch at the store has been there (0 if none).
+std::chrono::milliseconds oldest_write(const registry_state& st) {
+  if (st.writing.empty())
+    return std::chrono::milliseconds{0};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - st.writing.front());
+}
+
+/// How long the oldest batch at the store has been there, for messages.
 std::string overdue(const registry_state& st) {
-  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - st.batch_sent);
+  auto waited = oldest_write(st);
   return "the store has not completed a write for "
          + std::to_string(waited.count()) + " ms (store.write-timeout is "
          + std::to_string(st.cfg.write_timeout.count()) + " ms)";
@@ -581,10 +588,9 @@ void arm_write_check(self_ptr self, std::chrono::milliseconds in) {
 void check_write(self_ptr self) {
   auto& st = self->state;
   st.stall_check_pending = false;
-  if (!st.writing || st.stalled)
+  if (st.writing.empty() || st.stalled)
     return;
-  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - st.batch_sent);
+  auto waited = oldest_write(st);
   if (waited < st.cfg.write_timeout) { // a later batch: its own deadline
     arm_write_check(self, st.cfg.write_timeout - waited);
     return;
@@ -681,7 +687,11 @@ void sweep(self_ptr self) {
 /// submissions it made durable, send the next batch.
 void on_written(self_ptr self, store_batch& batch) {
   auto& st = self->state;
-  st.writing = false;
+  if (!st.writing.empty()) // empty after shutdown's last flush
+    st.writing.pop_front();
+  if (!st.writing.empty()) // the next batch's deadline
+    arm_write_check(self, std::max(std::chrono::milliseconds{0},
+                                   st.cfg.write_timeout - oldest_write(st)));
   if (st.stalled) {
     st.stalled = false;
     note_store_stall({});
@@ -745,12 +755,14 @@ void on_written(self_ptr self, store_batch& batch) {
   evict(self);
 }
 
-/// Sends the changes gathered since the last batch to the store; one batch
-/// at a time, so batches grow with the store's latency (group commit).
+/// Sends the changes gathered since the last batch to the store; at most
+/// max_batches_at_store at a time, so batches grow with the store's latency
+/// (group commit).
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.writing || (st.created.empty() && st.changed.empty()))
+  if (st.writing.size() >= st.max_batches_at_store
+      || (st.created.empty() && st.changed.empty()))
     return;
   store_batch batch;
   batch.rows.reserve(st.created.size() + st.changed.size());
@@ -776,9 +788,8 @@ void flush(self_ptr self) {
   }
   st.created.clear();
   st.changed.clear();
-  st.writing = true;
-  st.batch_sent = std::chrono::steady_clock::now();
-  arm_write_check(self, st.cfg.write_timeout);
+  st.writing.push_back(std::chrono::steady_clock::now());
+  arm_write_check(self, st.cfg.write_timeout - oldest_write(st));
   self->request(st.cfg.store, caf::infinite, std::move(batch))
     .then([=](store_batch& done) { on_written(self, done); },
           [=](caf::error& err) {
@@ -1506,7 +1517,7 @@ registry_actor::behavior_type registry(self_ptr self,
         w.promise.deliver(st.view(seq, *st.at(seq)));
     st.waiters.clear();
     if (st.durable()) {
-      st.writing = false; // the batch at the store still gets written
+      st.writing.clear(); // the batches at the store still get written
       flush(self);
     }
     auto stopping = make_error(error_code::shutting_down,

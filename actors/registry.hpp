@@ -120,14 +120,20 @@ struct registry_state {
   // Group commit (only with a store).
   std::vector<std::pair<uint64_t, task_spec>> created; // to insert
   std::vector<uint64_t> changed;                       // to update
-  bool writing = false;        // a batch is at the store
+  // Batches at the store, by when each was sent, oldest first. Up to two:
+  // while one commits, the next waits in the store's mailbox, so the store
+  // starts it as soon as the first is durable instead of idling while its
+  // answer crosses to the registry and waits behind the registry's mailbox
+  // (that gap was as long as a commit under load). The store's mailbox
+  // keeps them in order, and each answer still settles its own batch.
+  static constexpr size_t max_batches_at_store = 2;
+  std::deque<std::chrono::steady_clock::time_point> writing;
   bool flush_scheduled = false;
   uint64_t committed = 0; // every task with seq <= committed is stored
   std::vector<std::pair<uint64_t, promise_type>> acks; // answered at commit
-  // Write timeout: when the batch at the store was sent; whether a check is
-  // pending; whether the batch is overdue (submissions get 503 until the
-  // store answers).
-  std::chrono::steady_clock::time_point batch_sent;
+  // Write timeout (measured from writing.front()): whether a check is
+  // pending; whether the oldest batch is overdue (submissions get 503
+  // until the store answers).
   bool stall_check_pending = false;
   bool stalled = false;
 

@@ -5,10 +5,12 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/wal_syncer.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,8 +38,10 @@ public:
   /// migrating it when an older actorq wrote it. Throws store_error if the
   /// file cannot be opened, is not an actorq store, is corrupt, was written
   /// by a newer actorq, or is in use by another process; such a file is
-  /// left as it was. `full_sync`: fsync every commit (survives power loss, not only a
-  /// crash of the process).
+  /// left as it was. `full_sync`: every write is made durable (survives
+  /// power loss, not only a crash of the process) before it counts as
+  /// written: write() leaves that to sync_wal() (see wal_syncer.hpp), the
+  /// rare writes of set_paused() do it themselves.
   static std::unique_ptr<task_store> open(const std::string& path,
                                           bool full_sync);
   ~task_store();
@@ -55,6 +59,27 @@ public:
   /// transaction.
   void write(const std::vector<task_row>& rows,
              const std::vector<schedule_mark>& marks = {});
+
+  /// Whether write()'s rows still need fdatasync of the WAL to be durable
+  /// (opened with full_sync).
+  bool needs_sync() const {
+    return full_sync_;
+  }
+  /// Whether the store actor flushes the WAL on a wal_syncer's thread while
+  /// it writes the next batch (true), or right after each write on its own
+  /// thread (for tests on CAF's deterministic scheduler, which does not see
+  /// messages from other threads).
+  bool sync_thread = true;
+  /// The WAL file, for fdatasync on another thread (see wal_syncer.hpp);
+  /// -1 if it cannot be opened. Opened once, after the first write.
+  int wal_fd();
+  /// fdatasync of the WAL on the calling thread: "" or why it failed
+  /// (without the store's name).
+  std::string sync_wal();
+  /// Refuses every write from now on, until the store is closed (an
+  /// fdatasync failed: what the disk holds is unknown); `why` is what
+  /// check_path() and GET /healthz say from then on.
+  void refuse_writes(const std::string& why);
 
   /// Every schedule's latest fired slot (read at start).
   std::vector<schedule_mark> schedule_marks();
@@ -121,6 +146,8 @@ private:
 
   sqlite3* db_;
   std::string path_;
+  bool full_sync_ = false;
+  int wal_fd_ = -1;
   dev_t dev_ = 0; // of the file opened at `path_`
   ino_t ino_ = 0;
   std::atomic<bool> gone_{false}; // the path no longer names our file
@@ -162,6 +189,20 @@ struct store_state {
   static inline const char* name = "actorq.store";
   std::shared_ptr<task_store> db;
   std::unique_ptr<path_watcher> watcher;
+  // With db->needs_sync(): a written batch is answered once the syncer has
+  // flushed the WAL past its ticket; batches are answered in order (a failed
+  // one waits for those before it). Declared after `db`: destroyed first,
+  // its last fdatasync still has the WAL open.
+  struct unsynced_batch {
+    uint64_t ticket; // answered once synced >= ticket
+    caf::typed_response_promise<store_batch> promise;
+    store_batch batch;
+    std::chrono::steady_clock::time_point began; // written from (metrics)
+  };
+  std::deque<unsynced_batch> unsynced;
+  uint64_t written = 0; // tickets of batches written (needing a sync)
+  uint64_t synced = 0;  // every ticket <= synced is on disk
+  std::unique_ptr<wal_syncer> syncer; // null: write() syncs inline
   int64_t result_ttl_ms = 0; // 0 = keep forever
   uint64_t batches = 0;        // committed or failed
   uint64_t failed_batches = 0;

@@ -13,7 +13,9 @@
 #
 # Knobs (environment): BENCH_RUNS (3), BENCH_DURATION (3 s per timed run),
 # BENCH_MEM_TASKS (1000000), BENCH_MEM_BUDGET (60 s of submitting at most),
-# BENCH_CONFIG (configs/default.ini), BENCH_SERVER_ARGS (extra actorq flags).
+# BENCH_CONFIG (configs/default.ini), BENCH_SERVER_ARGS (extra actorq flags),
+# BENCH_ONLY (e.g. "submit submit_memory e2e": only these workloads, plus the
+# floor that every ratio needs; empty: all).
 set -uo pipefail  # no -e: a failing workload is recorded, not fatal
 
 BUILD=${1:-build}
@@ -22,12 +24,16 @@ cd "$ROOT"
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "run.sh: no build dir '${1:-build}'" >&2; exit 2; }
 BIN=$BUILD/bin
 OUT=bench/results
+[[ -n ${BENCH_ONLY:-} ]] && OUT=bench/results/only # a partial table beside the whole one
 RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-3}
 MEM_TASKS=${BENCH_MEM_TASKS:-1000000}
 MEM_BUDGET=${BENCH_MEM_BUDGET:-60}
 CONFIG=${BENCH_CONFIG:-configs/default.ini}
 read -r -a EXTRA <<<"${BENCH_SERVER_ARGS:-}"
+ONLY=" ${BENCH_ONLY:-} "
+# wanted WORKLOAD: whether BENCH_ONLY asks for it (everything when unset).
+wanted() { [[ $ONLY == "  " || $ONLY == *" $1 "* ]]; }
 CORES=$(nproc)
 CONNS=50
 
@@ -66,6 +72,24 @@ run_load() {
   [[ $line == \{* ]] || line="{\"first_error\":$(json_str "bench_load failed: $(tail -n1 "$LOGS/bench_load.err")")}"
   record "$w" "$line"
   printf '%s\n' "$line"
+}
+
+# run_load_cpu WORKLOAD PID ARGS...: run_load, plus the server's CPU over the
+# run (utime + stime of PID) recorded as WORKLOAD_cpu: on shared cores the
+# CPU per request swings much less than the rate.
+run_load_cpu() {
+  local w=$1 pid=$2 before after line
+  shift 2
+  before=$(cpu_us "$pid")
+  line=$(run_load "$w" "$@")
+  after=$(cpu_us "$pid")
+  if [[ -n $before && -n $after ]]; then
+    record "${w}_cpu" "{\"cpu_us\":$((after - before)),\"requests\":$(field ok <<<"$line" | grep -E '^[0-9]+$' || echo 0)}"
+  fi
+  printf '%s\n' "$line"
+}
+cpu_us() {  # utime + stime of process $1 in µs, empty if it is gone
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat" 2>/dev/null
 }
 
 # run_wrk WORKLOAD URL: one wrk run (a cross-check of bench_load), recorded.
@@ -175,6 +199,7 @@ main_check() {  # records the main server's death, if it died
   MAIN_PID=
 }
 main_ready() {
+  if ! wanted "$1"; then skip "$1" "not in BENCH_ONLY"; return 1; fi
   main_check
   if [[ -z $MAIN_PID ]]; then
     MAIN_STARTS=$((MAIN_STARTS + 1))
@@ -234,8 +259,10 @@ rates = [r["data"].get("req_per_s", 0) for r in map(json.loads, open(sys.argv[1]
 print(int(statistics.median(rates)) if rates else 0)
 EOF
 )
-  log "floor: $FLOOR_RPS req/s (median); latency against offered load"
-  latency_curve floor_curve "$floor" /v1/tasks/x "$FLOOR_RPS"
+  if wanted get_v1; then
+    log "floor: $FLOOR_RPS req/s (median); latency against offered load"
+    latency_curve floor_curve "$floor" /v1/tasks/x "$FLOOR_RPS"
+  fi
   stop_server "$floor_pid"
 else
   skip floor_get "$SRV_ERR"
@@ -243,8 +270,10 @@ fi
 ((FLOOR_RPS > 0)) || FLOOR_RPS=40000  # the curve still needs a scale
 
 # ---- 2. start-up: exec -> listening line, a fresh server each time -----
-log "start-up"
-record startup "$(python3 bench/tools.py startup --runs 5 -- "${ACTORQ[@]}")"
+if wanted startup; then
+  log "start-up"
+  record startup "$(python3 bench/tools.py startup --runs 5 -- "${ACTORQ[@]}")"
+fi
 
 # ---- 3. the main server --------------------------------------------------
 if main_ready idle_rss; then
@@ -289,16 +318,18 @@ fi
 if main_ready submit; then
   log "POST /v1/tasks"
   for _ in $(seq "$RUNS"); do
-    run_load submit submit --url="$MAIN_URL" --conns=$CONNS --duration="$DUR" >/dev/null
+    run_load_cpu submit "$MAIN_PID" submit --url="$MAIN_URL" --conns=$CONNS --duration="$DUR" >/dev/null
   done
 fi
 
 # The same load on a server without a store (store.path=:memory:): what
 # durability costs, measured in the same run.
-if start_server actorq_inmemory "${ACTORQ[@]}" --store.path=:memory:; then
+if ! wanted submit_memory; then
+  skip submit_memory "not in BENCH_ONLY"
+elif start_server actorq_inmemory "${ACTORQ[@]}" --store.path=:memory:; then
   log "POST /v1/tasks, store.path=:memory:"
   for _ in $(seq "$RUNS"); do
-    run_load submit_memory submit --url="$SRV_URL" --conns=$CONNS --duration="$DUR" >/dev/null
+    run_load_cpu submit_memory "$SRV_PID" submit --url="$SRV_URL" --conns=$CONNS --duration="$DUR" >/dev/null
   done
   stop_server "$SRV_PID"
 else
@@ -361,7 +392,9 @@ main_check
 stop_server "$MAIN_PID"
 
 # ---- 4. the in-process actor API (bench_actor, when it exists) ---------
-if [[ -x $BIN/bench_actor ]]; then
+if ! wanted actor_e2e; then
+  skip actor_e2e "not in BENCH_ONLY"
+elif [[ -x $BIN/bench_actor ]]; then
   log "actor API in process"
   for _ in $(seq "$RUNS"); do
     line=$(timeout 120 "$BIN/bench_actor" 2>>"$LOGS/bench_actor.err" | grep -m1 '"actor_e2e"')
@@ -380,6 +413,7 @@ fi
 # per retained task. With the durable store (the default) ended tasks beyond
 # store.memory-tasks leave RAM: the figure is the RSS after as many tasks.
 for variant in memory memory_durable; do
+  wanted "$variant" || { skip "$variant" "not in BENCH_ONLY"; continue; }
   args=("${ACTORQ[@]}")
   [[ $variant == memory ]] && args+=(--store.path=:memory:)
   if start_server "actorq_$variant" "${args[@]}"; then
@@ -394,14 +428,17 @@ done
 
 # ---- 6. supervision: a crashed worker serves again ----------------------
 min_backoff_ms=$(python3 bench/tools.py ini "$CONFIG" supervisor.min-backoff --ms --default=50ms)
-log "supervision (min-backoff $min_backoff_ms ms)"
-record supervise "$(python3 bench/tools.py supervise --runs "$RUNS" --min-backoff-ms="$min_backoff_ms" \
-  -- "${ACTORQ[@]}" --pools.io.size=1)"
+if wanted supervise; then
+  log "supervision (min-backoff $min_backoff_ms ms)"
+  record supervise "$(python3 bench/tools.py supervise --runs "$RUNS" --min-backoff-ms="$min_backoff_ms" \
+    -- "${ACTORQ[@]}" --pools.io.size=1)"
+fi
 
 # ---- 7. cpu pool scaling: tasks/s against --pools.cpu.size --------------
 scale_below=$(awk -v b="$below" 'BEGIN { printf "%d", b / 2 }')
 meta scaling_below "$scale_below"
 for size in 1 2 4; do
+  wanted cpu_scaling || break
   if start_server "actorq_cpu$size" "${ACTORQ[@]}" --pools.cpu.size=$size; then
     log "cpu pool size $size"
     for _ in $(seq "$RUNS"); do
@@ -423,6 +460,7 @@ meta interference "$(python3 bench/tools.py foreign --since="$BUSY_START" \
   --wall="$(($(date +%s) - SUITE_START))" --times="$(cat "$TMP/times")")"
 python3 bench/report.py "$RAW" "$OUT" "$TMP" || exit 1
 for plot in latency_vs_load cpu_pool_scaling; do
+  [[ -n ${BENCH_ONLY:-} ]] && break # a partial run has no curves to plot
   gnuplot -e "out='$OUT/$plot.png'; data='$TMP'" "bench/$plot.gp" 2>"$TMP/gnuplot.err" ||
     { echo "gnuplot $plot failed:" >&2; cat "$TMP/gnuplot.err" >&2; }
 done
