@@ -1,28 +1,30 @@
 #include "actors/time.hpp"
 
 #include <algorithm>
-#include <ctime>
 
 namespace actorq {
 
 std::string iso8601(int64_t ms) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+  // Computed here rather than with gmtime_r: glibc's takes the process-wide
+  // tzset lock, three times per task view rendered on every HTTP thread.
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000; // floor
+  int64_t days = days_of(secs);
+  auto of_day = secs - days * 86400;
+  auto date = civil_from_days(days);
   // "YYYY-MM-DDTHH:MM:SS.mmmZ", written digit by digit (no snprintf on the
   // GET path).
   std::string out = "0000-00-00T00:00:00.000Z";
-  auto put = [&](size_t pos, int value, int digits) {
+  auto put = [&](size_t pos, int64_t value, int digits) {
     for (int i = digits - 1; i >= 0; --i, value /= 10)
       out[pos + i] = static_cast<char>('0' + value % 10);
   };
-  put(0, tm.tm_year + 1900, 4);
-  put(5, tm.tm_mon + 1, 2);
-  put(8, tm.tm_mday, 2);
-  put(11, tm.tm_hour, 2);
-  put(14, tm.tm_min, 2);
-  put(17, tm.tm_sec, 2);
-  put(20, static_cast<int>(ms % 1000), 3);
+  put(0, date.year, 4);
+  put(5, date.month, 2);
+  put(8, date.day, 2);
+  put(11, of_day / 3600, 2);
+  put(14, of_day / 60 % 60, 2);
+  put(17, of_day % 60, 2);
+  put(20, ms - secs * 1000, 3);
   return out;
 }
 
@@ -99,6 +101,26 @@ int64_t days_from_civil(int64_t y, int m, int d) {
   int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + doe - 719468;
+}
+
+civil_date civil_from_days(int64_t days) {
+  days += 719468;
+  int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  int64_t doe = days - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (month <= 2), month, day};
+}
+
+int weekday_from_days(int64_t days) {
+  return static_cast<int>(days >= -4 ? (days + 4) % 7 : (days + 5) % 7 + 6);
+}
+
+int64_t days_of(int64_t seconds) {
+  return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
 }
 
 } // namespace actorq

@@ -33,4 +33,20 @@ std::optional<int64_t> parse_rfc3339(std::string_view text);
 /// days_from_civil): month 1..12, day 1..31.
 int64_t days_from_civil(int64_t y, int m, int d);
 
+// -- the civil calendar (proleptic Gregorian, days since 1970-01-01; Howard
+// Hinnant's algorithms) --------------------------------------------------------
+
+struct civil_date {
+  int64_t year = 1970;
+  int month = 1; // 1..12
+  int day = 1;   // 1..31
+};
+
+/// The date of a day, the inverse of days_from_civil.
+civil_date civil_from_days(int64_t days);
+/// 0 = Sunday .. 6 = Saturday.
+int weekday_from_days(int64_t days);
+/// Floor division of seconds into days (negative times too).
+int64_t days_of(int64_t seconds);
+
 } // namespace actorq

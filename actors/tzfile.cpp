@@ -9,29 +9,6 @@
 
 namespace actorq {
 
-// -- civil calendar (Howard Hinnant's algorithms) ------------------------------
-
-
-civil_date civil_from_days(int64_t z) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  return {yoe + era * 400 + (m <= 2), m, d};
-}
-
-int weekday_from_days(int64_t z) {
-  return static_cast<int>(z >= -4 ? (z + 4) % 7 : (z + 5) % 7 + 6);
-}
-
-int64_t days_of(int64_t seconds) {
-  return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-}
-
 namespace {
 
 bool leap_year(int64_t y) {

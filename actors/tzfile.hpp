@@ -19,19 +19,8 @@
 
 namespace actorq {
 
-// -- civil calendar (proleptic Gregorian, days since 1970-01-01) ---------------
-
-struct civil_date {
-  int64_t year = 1970;
-  int month = 1; // 1..12
-  int day = 1;   // 1..31
-};
-
-civil_date civil_from_days(int64_t days);
-/// 0 = Sunday .. 6 = Saturday.
-int weekday_from_days(int64_t days);
-/// Floor division of seconds into days (negative times too).
-int64_t days_of(int64_t seconds);
+// The civil calendar (civil_from_days, weekday_from_days, days_of) is in
+// actors/time.hpp.
 
 class time_zone {
 public:

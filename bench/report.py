@@ -351,7 +351,7 @@ def met_text(r):
 
 def curve_md(curves):
     """A small table of the latency curve points next to the main one."""
-    out = ["", "Latency of GET against offered load (open loop, median of 3 runs of 1 s per point; "
+    out = ["", "Latency of GET against offered load (open loop, median of 5 runs of 1 s per point, the floor's and actorq's runs alternating; "
            "plotted in latency_vs_load.png):", "",
            "| offered req/s | floor: achieved | floor p50 ms | floor p99 ms | actorq GET /v1/tasks/{id}: achieved | actorq p50 ms | actorq p99 ms |",
            "|---|---|---|---|---|---|---|"]
@@ -419,7 +419,7 @@ def write_md(res, rows, curves, path):
         "per server as a cross-check; its p99 is not used because wrk opens its 50 connections in a burst "
         "and cpp-httplib 0.11.4 listens with a backlog of 5, so some connects wait for a SYN retransmit.",
         "- `latency_vs_load.png`: open-loop GETs at fixed offered loads (fractions of the floor's max "
-        "rate), median of 3 runs of 1 s per point, latency measured from the intended send time (no "
+        "rate), median of 5 runs of 1 s per point (the floor's and actorq's alternating), latency measured from the intended send time (no "
         "coordinated omission); past saturation the latency grows with the queue.",
         "- `cpu_pool_scaling.png`: 16 primes tasks (half the `below` of the efficiency run) submitted at once, a fresh server for each "
         "`--pools.cpu.size`.",
