@@ -575,7 +575,9 @@ std::string render_error(const http_error& e) {
 
 std::string render_task(const task_view& v) {
   std::string out;
-  out.reserve(320 + v.result.text.size());
+  // A task without result, error or progress renders to ~360 bytes: one
+  // allocation, no growth.
+  out.reserve(448 + v.result.text.size() + (v.error ? v.error->size() : 0));
   append_task(out, v);
   return out;
 }
