@@ -55,7 +55,7 @@ import traceback
 import urllib.error
 import urllib.request
 
-from netutil import free_port, not_quiet_warning
+from netutil import busy_cpu_s, free_port, not_quiet_warning
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TASKS = int(os.environ.get("BENCH_LEASE_TASKS", "10000"))
@@ -85,15 +85,6 @@ def log(msg):
 
 
 # --------------------------------------------------------------- machine --
-
-def busy_cpu_s():
-    """CPU seconds the whole machine spent busy since boot (softirq too:
-    loopback traffic is charged there)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
 
 def own_cpu_s():
     """CPU seconds of this script and of the processes it started (alive or

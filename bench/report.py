@@ -387,9 +387,14 @@ def write_md(res, rows, curves, path):
         out.append(f"- other processes used {inter['foreign_cpu_s']} CPU-s of the machine while the suite ran "
                    f"({100 * inter['foreign_share']:.0f}% of its {m.get('cores')} cores; the suite itself "
                    f"used {inter['suite_cpu_s']} CPU-s).")
-    if busy or (inter.get("foreign_share") or 0) > 0.05:
-        out.append("- **WARNING: the machine was not quiet (load average > 1 at the start, or other processes "
-                   "took > 5% of the CPU during the suite): the figures below are lower than they should be.**")
+    # Other processes' CPU during the suite decides when it was measured (the
+    # load average at the start also counts a build that just ended).
+    if inter.get("foreign_share") is not None:
+        busy = inter["foreign_share"] > 0.05
+    if busy:
+        out.append("- **WARNING: the machine was not quiet (other processes took > 5% of the CPU during the "
+                   "suite, or, where that was not measured, the load average was > 1 at the start): the "
+                   "figures below are lower than they should be.**")
     for d in res.runs.get("server_death", []):
         out.append(f"- **actorq died during `{d.get('during')}`** (exit status {d.get('exit_status')}; "
                    f"last output: `{' '.join(str(d.get('log_tail', '')).split())[:200]}`); "

@@ -32,7 +32,7 @@ import threading
 import time
 import traceback
 
-from netutil import call, free_port
+from netutil import busy_cpu_s, call, free_port, own_cpu_s
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DUR = float(os.environ.get("BENCH_DURATION", "3"))
@@ -64,21 +64,6 @@ T0 = time.time()
 
 
 # --------------------------------------------------------------- machine --
-
-def busy_cpu_s():
-    """CPU seconds the whole machine spent busy since boot (softirq too:
-    loopback traffic is charged there)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_s():
-    """CPU seconds of this script and its waited-for children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
 
 class Interference:
     """How much CPU processes other than ours took during a stretch."""
