@@ -5,6 +5,12 @@
 namespace actorq {
 
 std::string iso8601(int64_t ms) {
+  std::string out;
+  append_iso8601(out, ms);
+  return out;
+}
+
+void append_iso8601(std::string& out, int64_t ms) {
   // Computed here rather than with gmtime_r: glibc's takes the process-wide
   // tzset lock, three times per task view rendered on every HTTP thread.
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000; // floor
@@ -13,10 +19,11 @@ std::string iso8601(int64_t ms) {
   auto date = civil_from_days(days);
   // "YYYY-MM-DDTHH:MM:SS.mmmZ", written digit by digit (no snprintf on the
   // GET path).
-  std::string out = "0000-00-00T00:00:00.000Z";
+  auto at = out.size();
+  out += "0000-00-00T00:00:00.000Z";
   auto put = [&](size_t pos, int64_t value, int digits) {
     for (int i = digits - 1; i >= 0; --i, value /= 10)
-      out[pos + i] = static_cast<char>('0' + value % 10);
+      out[at + pos + i] = static_cast<char>('0' + value % 10);
   };
   put(0, date.year, 4);
   put(5, date.month, 2);
@@ -25,7 +32,6 @@ std::string iso8601(int64_t ms) {
   put(14, of_day / 60 % 60, 2);
   put(17, of_day % 60, 2);
   put(20, ms - secs * 1000, 3);
-  return out;
 }
 
 std::string iso8601_python(int64_t ms) {

@@ -17,6 +17,9 @@ inline int64_t now_ms() {
 
 /// ISO-8601 UTC with milliseconds, e.g. 2026-11-25T13:00:39.123Z.
 std::string iso8601(int64_t ms);
+/// The same 24 characters appended to `out` (rendering appends them to the
+/// answer without a string of their own).
+void append_iso8601(std::string& out, int64_t ms);
 
 /// As Python's datetime.isoformat() of an aware UTC time, which
 /// datetime.fromisoformat() parses on every Python 3.7+ (a "Z" only from

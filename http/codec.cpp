@@ -45,10 +45,13 @@ void append_string(std::string& out, std::string_view s) {
 }
 
 void append_time(std::string& out, int64_t ms) {
-  if (ms == 0)
+  if (ms == 0) {
     out += "null";
-  else
-    append_string(out, iso8601(ms));
+    return;
+  }
+  out += '"'; // digits and punctuation: nothing to escape
+  append_iso8601(out, ms);
+  out += '"';
 }
 
 
@@ -275,7 +278,9 @@ void append_callback(std::string& out, const task_view& v) {
 
 void append_task(std::string& out, const task_view& v) {
   out += "{\"id\":";
-  append_string(out, v.id.to_string());
+  out += '"';
+  v.id.append_to(out);
+  out += '"';
   out += ",\"kind\":";
   append_string(out, v.kind);
   out += ",\"pool\":";
