@@ -367,14 +367,17 @@ std::string task_store::check_path() {
   } else {
     return {};
   }
-  auto message = "store " + path_ + ": " + why
-                 + "; refusing to write anything until actorq is restarted "
-                   "(it then opens or creates "
-                 + path_ + ")";
+  return mark_gone("store " + path_ + ": " + why
+                   + "; refusing to write anything until actorq is restarted "
+                     "(it then opens or creates "
+                   + path_ + ")");
+}
+
+std::string task_store::mark_gone(std::string message) {
   {
     std::lock_guard<std::mutex> guard{gone_mutex_};
     if (gone_.load(std::memory_order_relaxed))
-      return gone_why_;
+      return gone_why_; // the first reason stays
     gone_why_ = message;
     gone_.store(true, std::memory_order_release);
   }
@@ -794,21 +797,8 @@ std::string task_store::sync_wal() {
 }
 
 void task_store::refuse_writes(const std::string& why) {
-  auto message = "store " + path_ + ": " + why
-                 + "; refusing to write anything until actorq is restarted";
-  {
-    std::lock_guard<std::mutex> guard{gone_mutex_};
-    if (gone_.load(std::memory_order_relaxed))
-      return;
-    gone_why_ = message;
-    gone_.store(true, std::memory_order_release);
-  }
-  log::event(log::level::error, "store_error",
-             {{"msg", message}, {"store", path_}});
-  auto& board = health();
-  std::lock_guard<std::mutex> guard{board.mutex};
-  board.gone_store = this;
-  board.gone = message;
+  mark_gone("store " + path_ + ": " + why
+            + "; refusing to write anything until actorq is restarted");
 }
 
 uint64_t task_store::last_seq() {

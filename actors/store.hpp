@@ -153,6 +153,9 @@ private:
   std::atomic<bool> gone_{false}; // the path no longer names our file
   std::mutex gone_mutex_;
   std::string gone_why_;
+  /// Records `message` as why the store takes no more writes (the first
+  /// reason stays), logs it and shows it in GET /healthz; the reason kept.
+  std::string mark_gone(std::string message);
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* update_ = nullptr;
   sqlite3_stmt* by_id_ = nullptr;

@@ -385,19 +385,29 @@ TEST_CASE("task_store: load_pending_callbacks returns ended tasks whose "
   CHECK(pending[0].state.callback->last_error == std::string{"HTTP 500"});
 }
 
+/// A store with sync=full on real threads: the store's own and its WAL
+/// syncer's (the deterministic scheduler of the other tests does not see the
+/// syncer's messages).
+struct threaded_store {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{(register_types(cfg), cfg)};
+  temp_store tmp;
+  std::shared_ptr<task_store> file{task_store::open(tmp.path, true)};
+
+  store_actor spawn() {
+    return sys.spawn<caf::detached>(store, file, int64_t{0},
+                                    std::shared_ptr<metrics>{});
+  }
+};
+
 TEST_CASE("store: with its WAL syncer, batches are answered in order once "
           "flushed, a failed one after those before it",
           "[store]") {
-  // Real threads: the store's own and its syncer's (the deterministic
-  // scheduler of the other tests does not see the syncer's messages).
-  caf::actor_system_config cfg;
-  register_types(cfg);
-  caf::actor_system sys{cfg};
-  temp_store tmp;
-  std::shared_ptr<task_store> file{task_store::open(tmp.path, true)};
+  threaded_store t;
+  auto& sys = t.sys;
+  auto& file = t.file;
   REQUIRE(file->needs_sync());
-  auto db = sys.spawn<caf::detached>(store, file, int64_t{0},
-                                     std::shared_ptr<metrics>{});
+  auto db = t.spawn();
   caf::scoped_actor self{sys};
   std::vector<store_batch> batches(6);
   for (uint64_t i = 0; i < batches.size(); ++i)
@@ -424,16 +434,13 @@ TEST_CASE("store: with its WAL syncer, batches are answered in order once "
 TEST_CASE("store: a batch whose WAL cannot be flushed fails, and the store "
           "refuses writes from then on",
           "[store]") {
-  caf::actor_system_config cfg;
-  register_types(cfg);
-  caf::actor_system sys{cfg};
-  temp_store tmp;
-  std::shared_ptr<task_store> file{task_store::open(tmp.path, true)};
+  threaded_store t;
+  auto& sys = t.sys;
+  auto& tmp = t.tmp;
   // SQLite keeps writing its open (now nameless) WAL; the flush cannot
   // open it by name: what the disk holds is unknown from here on.
   REQUIRE(::unlink((tmp.path + "-wal").c_str()) == 0);
-  auto db = sys.spawn<caf::detached>(store, file, int64_t{0},
-                                     std::shared_ptr<metrics>{});
+  auto db = t.spawn();
   caf::scoped_actor self{sys};
   for (uint64_t seq = 1; seq <= 2; ++seq) {
     store_batch batch;
