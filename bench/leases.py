@@ -238,7 +238,41 @@ def med(runs):
 
 # ----------------------------------------------------------------- peer --
 
-class CeleryStack:
+class Stack:
+    """Processes started together and stopped in reverse order: a stack that
+    fails to start stops what it started. Subclasses start theirs in
+    _start(), appending each Proc to self.procs."""
+
+    def __init__(self):
+        self.procs = []
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_redis(self):
+        """redis-server on a free port, without persistence; its port."""
+        port = free_port()
+        rdir = os.path.join(TMP, "redis")
+        os.makedirs(rdir)
+        self.procs.append(Proc("redis", ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no", "--dir", rdir,
+                                         "--daemonize", "no"],
+                               r"Ready to accept connections", cwd=rdir))
+        return port
+
+    def alive(self):
+        dead = [p.name for p in self.procs if not p.alive()]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited: " +
+                               "; ".join(p.tail(300) for p in self.procs if not p.alive()))
+
+    def stop(self):
+        return {p.name: p.stop() for p in reversed(self.procs)}
+
+
+class CeleryStack(Stack):
     """redis-server + a Celery worker + the FastAPI app under uvicorn.
 
     Redis and the worker live for the whole benchmark; the app is started
@@ -249,24 +283,8 @@ class CeleryStack:
     messages would stay with the app and slow the next .get() down (it drains
     them first)."""
 
-    def __init__(self):
-        self.procs = []
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-
     def _start(self):
-        redis_bin = "/usr/bin/redis-server"
-        rport = free_port()
-        rdir = os.path.join(TMP, "redis")
-        os.makedirs(rdir)
-        self.redis_port = rport
-        self.procs.append(Proc("redis", [redis_bin, "--port", str(rport), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no", "--dir", rdir,
-                                         "--daemonize", "no"],
-                               r"Ready to accept connections", cwd=rdir))
+        rport = self.redis_port = self.start_redis()
         env = dict(os.environ, PYSTACK_REDIS=f"redis://127.0.0.1:{rport}", PYTHONPATH=PYSTACK,
                    PYSTACK_PREFETCH=str(CELERY_PREFETCH))
         self.worker = Proc("celery", [PEER_PYTHON, "-m", "celery", "-A", "tasks", "worker",
@@ -291,12 +309,6 @@ class CeleryStack:
                         r"Uvicorn running on", cwd=PYSTACK, env=self.env)
         self.procs.append(self.app)
         self.url = f"http://127.0.0.1:{aport}"
-
-    def alive(self):
-        dead = [p.name for p in self.procs if not p.alive()]
-        if dead:
-            raise RuntimeError(f"{', '.join(dead)} exited: " +
-                               "; ".join(p.tail(300) for p in self.procs if not p.alive()))
 
     def run(self, n, chunk=0, fetch="native"):
         """A run: a fresh app, a warm-up batch, the timed batch."""
@@ -334,12 +346,6 @@ class CeleryStack:
                        capture_output=True, timeout=30)
         return {"seconds": round(t2 - t0, 4), "submit_s": round(t1 - t0, 4),
                 "tasks_per_s": round(n / (t2 - t0), 1)}
-
-    def stop(self):
-        codes = {}
-        for p in reversed(self.procs):  # app, worker, then redis
-            codes[p.name] = p.stop()
-        return codes
 
 
 def peer_versions():

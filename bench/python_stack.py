@@ -118,25 +118,12 @@ def memory_kib(pids):
     return rss, pss
 
 
-class PyStack:
+class PyStack(leases.Stack):
     """redis-server, a Celery worker (heavy task at once) and the app under
     uvicorn with WORKERS workers; app1() adds a one-worker uvicorn."""
 
-    def __init__(self):
-        self.procs = []
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-
     def _start(self):
-        rport = free_port()
-        rdir = os.path.join(leases.TMP, "redis")
-        os.makedirs(rdir)
-        self.procs.append(Proc("redis", ["/usr/bin/redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no", "--dir", rdir, "--daemonize", "no"],
-                               r"Ready to accept connections", cwd=rdir))
+        rport = self.start_redis()
         self.env = dict(os.environ, PYSTACK_REDIS=f"redis://127.0.0.1:{rport}", PYTHONPATH=PYSTACK)
         self.procs.append(Proc("celery", [PY, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork",
                                           f"--concurrency={CORES}", "--loglevel=WARNING", "--without-gossip",
@@ -180,17 +167,8 @@ class PyStack:
     def app1(self):
         return self._uvicorn("uvicorn_1worker", 1)
 
-    def alive(self):
-        dead = [p.name for p in self.procs if not p.alive()]
-        if dead:
-            raise RuntimeError(f"{', '.join(dead)} exited: " +
-                               "; ".join(p.tail(300) for p in self.procs if not p.alive()))
-
     def memory(self):
         return memory_kib(group_pids(self.procs)) + (len(group_pids(self.procs)),)
-
-    def stop(self):
-        return {p.name: p.stop() for p in reversed(self.procs)}
 
 
 def actorq(name, *extra):
