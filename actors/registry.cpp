@@ -1322,16 +1322,23 @@ uint64_t registry_state::lookup(const task_id& id) const {
   return ids.find(id, id_of(*this));
 }
 
-view_source registry_state::find_view(const task_id& id, int64_t now,
-                                      task_view& out) const {
-  if (auto seq = lookup(id)) {
-    auto r = at(seq);
-    if (expired(*r, now) || seq > committed)
+view_source registry_state::locate(const task_id& id, int64_t now,
+                                   uint64_t& seq) const {
+  if ((seq = lookup(id)) != 0) {
+    if (expired(*at(seq), now) || seq > committed)
       return view_source::not_found; // not stored yet: not acknowledged
-    out = view(seq, *r);
     return view_source::memory;
   }
   return durable() ? view_source::store : view_source::not_found;
+}
+
+view_source registry_state::find_view(const task_id& id, int64_t now,
+                                      task_view& out) const {
+  uint64_t seq;
+  auto source = locate(id, now, seq);
+  if (source == view_source::memory)
+    out = view(seq, *at(seq));
+  return source;
 }
 
 void registry_state::index(uint64_t seq, const task_id& id) {
@@ -1559,12 +1566,16 @@ registry_actor::behavior_type registry(self_ptr self,
       },
       [=](wait_atom, const task_id& id, int64_t ms) -> caf::result<task_view> {
         auto& st = self->state;
-        auto seq = st.lookup(id);
-        if (seq == 0)
-          return read_back(self, id); // ended long ago, or never existed
+        uint64_t seq;
+        switch (st.locate(id, now_ms(), seq)) {
+          case view_source::memory:
+            break;
+          case view_source::not_found:
+            return not_found();
+          case view_source::store:
+            return read_back(self, id); // ended long ago
+        }
         auto& r = *st.at(seq);
-        if (st.expired(r, now_ms()) || seq > st.committed)
-          return not_found();
         if (is_terminal(r.status) || ms <= 0)
           return st.view(seq, r);
         auto promise = self->make_response_promise<task_view>();

@@ -154,6 +154,8 @@ struct registry_state {
   /// (registry_reads). A task not yet committed is not found: it is not
   /// acknowledged either.
   view_source find_view(const task_id& id, int64_t now, task_view& out) const;
+  /// The same rule without the view: the task's seq in `seq` when memory.
+  view_source locate(const task_id& id, int64_t now, uint64_t& seq) const;
   /// Indexes the task `seq` (already in memory) under its id.
   void index(uint64_t seq, const task_id& id);
   void set_result(record& r, const json& result);
