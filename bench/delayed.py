@@ -26,7 +26,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from netutil import free_port
+from netutil import cpu_s, free_port
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 BIN = os.path.abspath(os.path.join(BUILD, "bin"))
@@ -36,7 +36,6 @@ MANY = int(os.environ.get("BENCH_DELAYED_TASKS", "100000"))
 SPREAD_S = float(os.environ.get("BENCH_DELAYED_SPREAD_S", "10"))
 ACCURACY_TASKS = 1000
 CLIENTS = 8
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def start(tmp):
@@ -140,11 +139,6 @@ def rss_kb(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def cpu_s(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def many(port, pid):

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from netutil import call, start_daemon
+from netutil import call, cpu_s, start_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
 DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
@@ -47,12 +47,6 @@ def start(enabled):
     """An actorq daemon on a free port; (process, base URL)."""
     return start_daemon(os.path.join(BIN, "actorq"), "--store.path=:memory:",
                         f"--metrics.enabled={enabled}")
-
-
-def cpu_s(pid):
-    """User + system CPU seconds of process `pid` so far."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(pid, url, script):

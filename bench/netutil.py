@@ -74,6 +74,13 @@ def busy_cpu_s():
 
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def own_cpu_s():
     """CPU seconds of this script and of its children it waited for (a
     child still running is not counted: wait for it first)."""

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from netutil import busy_cpu_s, call, not_quiet_warning, own_cpu_s, start_daemon
+from netutil import busy_cpu_s, call, cpu_s, not_quiet_warning, own_cpu_s, start_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
@@ -42,13 +42,6 @@ CONNS = 50
 AB_TARGET = 0.95
 RATE, WINDOW_S, TOLERANCE = 50, 10, 5
 E2E_TASKS = 20000
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of process `pid` so far, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -85,10 +78,10 @@ def ab_rows():
 
     def measured(workload, side, *args):
         pid = servers[side][0].pid
-        before = cpu_seconds(pid)
+        before = cpu_s(pid)
         r = load(workload, f"--url={servers[side][1]}", f"--conns={CONNS}", *args)
         done = r.get("tasks_done") or r.get("ok") or 0
-        cpu[(workload, side)].append((cpu_seconds(pid) - before) / done * 1e6 if done else 0)
+        cpu[(workload, side)].append((cpu_s(pid) - before) / done * 1e6 if done else 0)
         return r
 
     try:
