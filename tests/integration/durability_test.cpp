@@ -163,6 +163,9 @@ TEST_CASE("durability: after a restart ended tasks answer exactly as before",
                                {"input", {{"fail_times", 1}}},
                                {"max_retries", 2}}));
     auto sleeper = submit(srv, {{"kind", "sleep"}, {"input", {{"ms", 60000}}}});
+    // Running first: a DELETE that beats the pool's start cancels it while
+    // queued (200) instead of asking the running attempt to stop (202).
+    wait_status(srv, sleeper, "running");
     REQUIRE_STATUS(srv.del("/v1/tasks/" + sleeper), 202);
     ids.push_back(sleeper);
     auto seed = srv.post("/submit-task", json{{"value", 4}});
