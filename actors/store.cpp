@@ -23,7 +23,7 @@ namespace {
 constexpr int application_id = 0x61637471;
 /// Bumped whenever the schema changes (PRAGMA user_version); each bump adds
 /// a migration below.
-constexpr int schema_version = 6;
+constexpr int schema_version = 7;
 
 /// The SQL condition of a terminal task (succeeded, failed, cancelled), the
 /// one spelling used by the partial indexes and the queries that use them
@@ -33,6 +33,14 @@ constexpr int schema_version = 6;
 /// index's WHERE for the old and the new row (4 temporary b-trees per
 /// UPDATE, about a third of the store's CPU per task in schema 5).
 #define ACTORQ_TERMINAL "status BETWEEN 3 AND 5"
+
+/// The columns of the tasks table in schema 6 (copied by migration 7).
+#define ACTORQ_V6_COLUMNS                                                    \
+  "seq, id, kind, pool, input, max_retries, backoff_ms, timeout_ms, "        \
+  "idempotency_key, status, cancel_requested, attempts, created_at, "        \
+  "started_at, finished_at, result, error, progress, cycle_start, priority, " \
+  "run_at, countdown_ms, after, after_policy, pass_results, callback_url, "   \
+  "callback_status, callback_attempts, callback_error, schedule"
 
 /// How a store of version `from` becomes one of version `from + 1`. New
 /// task statuses are appended to the enum, so stored values keep their
@@ -73,12 +81,46 @@ constexpr migration migrations[] = {
     {5, "DROP INDEX tasks_by_end; DROP INDEX tasks_live;"
         "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
         "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"},
+    // 7: no UNIQUE index on the random ids (each insert dirtied a random
+    // page of it); id_key, indexed in bulk (task_store::index_ids). SQLite
+    // cannot drop a UNIQUE constraint: the table is copied. The table and
+    // indexes as schema 7 has them (a later schema changes them in its own
+    // migration).
+    {6, "CREATE TABLE tasks_v7 (seq INTEGER PRIMARY KEY, id BLOB NOT NULL,"
+        " kind TEXT NOT NULL, pool TEXT NOT NULL, input TEXT NOT NULL,"
+        " max_retries INTEGER NOT NULL, backoff_ms INTEGER NOT NULL,"
+        " timeout_ms INTEGER NOT NULL, idempotency_key TEXT,"
+        " status INTEGER NOT NULL, cancel_requested INTEGER NOT NULL,"
+        " attempts INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+        " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,"
+        " result TEXT, error TEXT, progress TEXT,"
+        " cycle_start INTEGER NOT NULL DEFAULT 0,"
+        " priority INTEGER NOT NULL DEFAULT 5,"
+        " run_at INTEGER NOT NULL DEFAULT 0,"
+        " countdown_ms INTEGER NOT NULL DEFAULT -1, after TEXT,"
+        " after_policy INTEGER NOT NULL DEFAULT 0,"
+        " pass_results INTEGER NOT NULL DEFAULT 0, callback_url TEXT,"
+        " callback_status INTEGER NOT NULL DEFAULT 0,"
+        " callback_attempts INTEGER NOT NULL DEFAULT 0, callback_error TEXT,"
+        " schedule TEXT, id_key BLOB);"
+        "INSERT INTO tasks_v7 (" ACTORQ_V6_COLUMNS ", id_key)"
+        " SELECT " ACTORQ_V6_COLUMNS ", id FROM tasks;"
+        "DROP TABLE tasks;"
+        "ALTER TABLE tasks_v7 RENAME TO tasks;"
+        "CREATE INDEX tasks_by_key ON tasks(idempotency_key)"
+        " WHERE idempotency_key IS NOT NULL;"
+        "CREATE INDEX tasks_callback_pending ON tasks(seq)"
+        " WHERE callback_status = 1;"
+        "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
+        "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"
+        "CREATE INDEX tasks_by_id ON tasks(id_key) WHERE id_key IS NOT NULL;"
+        "CREATE INDEX tasks_unindexed ON tasks(seq) WHERE id_key IS NULL;"},
 };
 
 constexpr const char* schema = R"(
 CREATE TABLE tasks (
   seq              INTEGER PRIMARY KEY, -- creation order, never reused
-  id               BLOB NOT NULL UNIQUE, -- 16 bytes of the uuid
+  id               BLOB NOT NULL,        -- 16 bytes of the uuid
   kind             TEXT NOT NULL,
   pool             TEXT NOT NULL,
   input            TEXT NOT NULL,        -- JSON
@@ -110,7 +152,10 @@ CREATE TABLE tasks (
                                                 -- 2 delivered 3 failed
   callback_attempts INTEGER NOT NULL DEFAULT 0,
   callback_error   TEXT,
-  schedule         TEXT                  -- [schedules.NAME] that fired it
+  schedule         TEXT,                 -- [schedules.NAME] that fired it
+  id_key           BLOB                  -- = id once in tasks_by_id; NULL for
+                                         -- the newest tasks (task_store::
+                                         -- index_ids says why)
 );
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY); -- by an operator
 -- The last slot each periodic schedule fired (exactly once per slot).
@@ -121,7 +166,9 @@ CREATE INDEX tasks_by_key ON tasks(idempotency_key)
 CREATE INDEX tasks_callback_pending ON tasks(seq) WHERE callback_status = 1;
 )"
 "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
-"CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");";
+"CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"
+"CREATE INDEX tasks_by_id ON tasks(id_key) WHERE id_key IS NOT NULL;"
+"CREATE INDEX tasks_unindexed ON tasks(seq) WHERE id_key IS NULL;";
 
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
@@ -337,7 +384,8 @@ task_store::task_store(sqlite3* db, std::string path)
 }
 
 task_store::~task_store() {
-  for (auto st : {insert_, update_, by_id_, by_key_, expire_})
+  for (auto st : {insert_, update_, by_seq_, seq_by_id_, index_ids_, by_key_,
+                  expire_})
     sqlite3_finalize(st);
   sqlite3_close(db_); // checkpoints and syncs (NORMAL does at a checkpoint)
   if (wal_fd_ >= 0)
@@ -529,9 +577,24 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
       "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ?, "
       "callback_status = ?, callback_attempts = ?, callback_error = ?, "
       "cycle_start = ? WHERE seq = ?");
-  self->by_id_ = self->prepare((std::string{"SELECT "} + view_columns
-                                + " FROM tasks WHERE id = ? AND " + not_expired)
-                                   .c_str());
+  self->by_seq_ = self->prepare((std::string{"SELECT "} + view_columns
+                                 + " FROM tasks WHERE seq = ? AND " + not_expired)
+                                    .c_str());
+  self->seq_by_id_ = self->prepare("SELECT seq FROM tasks WHERE id_key = ?");
+  self->index_ids_ = self->prepare(
+      "UPDATE tasks SET id_key = id WHERE id_key IS NULL"); // tasks_unindexed
+  {
+    stmt_owner st;
+    self->check(sqlite3_prepare_v2(raw,
+                                   "SELECT seq, id FROM tasks WHERE id_key IS NULL",
+                                   -1, &st.st, nullptr),
+                "cannot read");
+    int rc;
+    while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
+      self->unindexed_.emplace(column_id(st.st, 1),
+                               static_cast<uint64_t>(sqlite3_column_int64(st.st, 0)));
+    self->check(rc, "cannot read");
+  }
   self->by_key_ = self->prepare(
       ("SELECT " + row_columns
        + " FROM tasks WHERE idempotency_key = ? AND " + not_expired
@@ -668,6 +731,11 @@ void task_store::write(const std::vector<task_row>& rows,
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+  for (auto& row : rows)
+    if (row.insert)
+      unindexed_.emplace(row.state.id, row.seq);
+  if (unindexed_.size() >= unindexed_limit)
+    index_ids();
 }
 
 
@@ -811,10 +879,42 @@ uint64_t task_store::last_seq() {
 }
 
 std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
-  stmt_guard guard{by_id_};
-  bind_id(by_id_, 1, id);
-  sqlite3_bind_int64(by_id_, 2, cutoff);
-  return read_one(by_id_);
+  auto seq = seq_of(id);
+  if (!seq)
+    return std::nullopt;
+  stmt_guard guard{by_seq_};
+  sqlite3_bind_int64(by_seq_, 1, static_cast<int64_t>(*seq));
+  sqlite3_bind_int64(by_seq_, 2, cutoff);
+  return read_one(by_seq_);
+}
+
+std::optional<uint64_t> task_store::seq_of(const task_id& id) {
+  if (auto i = unindexed_.find(id); i != unindexed_.end())
+    return i->second;
+  stmt_guard guard{seq_by_id_};
+  bind_id(seq_by_id_, 1, id);
+  auto rc = sqlite3_step(seq_by_id_);
+  check(rc, "cannot read");
+  if (rc != SQLITE_ROW)
+    return std::nullopt;
+  return static_cast<uint64_t>(sqlite3_column_int64(seq_by_id_, 0));
+}
+
+void task_store::index_ids() {
+  // In a transaction of its own, after the batch's: a failure here loses
+  // nothing (the tasks stay unindexed, found through unindexed_).
+  try {
+    check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr),
+          "cannot index task ids");
+    stmt_guard guard{index_ids_};
+    check(sqlite3_step(index_ids_), "cannot index task ids");
+    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
+          "cannot index task ids");
+    unindexed_.clear();
+  } catch (const store_error& e) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    log::event(log::level::warn, "store_error", {{"msg", e.what()}});
+  }
 }
 
 std::optional<std::string> task_store::input(const task_id& id,
@@ -828,14 +928,17 @@ std::optional<std::string> task_store::input(const task_id& id,
 
 bool task_store::select_by_id(sqlite3_stmt*& st, const std::string& columns,
                               const task_id& id, int64_t cutoff) {
+  auto seq = seq_of(id);
+  if (!seq)
+    return false;
   // Prepared per call: rare reads (above) need no statement kept open.
   check(sqlite3_prepare_v2(db_,
-                           ("SELECT " + columns + " FROM tasks WHERE id = ? AND "
+                           ("SELECT " + columns + " FROM tasks WHERE seq = ? AND "
                             + not_expired)
                                .c_str(),
                            -1, &st, nullptr),
         "cannot read");
-  bind_id(st, 1, id);
+  sqlite3_bind_int64(st, 1, static_cast<int64_t>(*seq));
   sqlite3_bind_int64(st, 2, cutoff);
   auto rc = sqlite3_step(st);
   check(rc, "cannot read");

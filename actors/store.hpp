@@ -18,6 +18,7 @@
 #include <string>
 #include <sys/types.h>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 struct sqlite3;
@@ -125,6 +126,15 @@ public:
   /// Deletes the tasks that ended before `cutoff`; returns how many.
   size_t expire(int64_t cutoff);
 
+  /// How many of the newest tasks wait for index_ids at most: the larger,
+  /// the more of tasks_by_id's pages one bulk shares (and the longer the
+  /// write that does it).
+  static constexpr size_t unindexed_limit = 4096;
+  /// How many tasks are not in tasks_by_id yet (tests).
+  size_t unindexed() const {
+    return unindexed_.size();
+  }
+
 private:
   task_store(sqlite3* db, std::string path);
   /// Brings a store of an older schema `version` up to date in one
@@ -138,10 +148,15 @@ private:
   sqlite3_stmt* prepare(const char* sql);
   /// Steps a bound view query: its row as a task, or none.
   std::optional<task_view> read_one(sqlite3_stmt* st);
-  /// Prepares `st` as "SELECT columns FROM tasks WHERE id = ?" (not
-  /// expired before `cutoff`) and steps it: true on a row.
+  /// Prepares `st` as "SELECT columns FROM tasks WHERE seq = ?" for task
+  /// `id` (not expired before `cutoff`) and steps it: true on a row.
   bool select_by_id(sqlite3_stmt*& st, const std::string& columns,
                     const task_id& id, int64_t cutoff);
+  /// The seq of task `id`: from unindexed_, else from tasks_by_id.
+  std::optional<uint64_t> seq_of(const task_id& id);
+  /// Moves the unindexed tasks into tasks_by_id, in a transaction of its
+  /// own (sets their id_key), and forgets them in unindexed_.
+  void index_ids();
   [[noreturn]] void fail(const std::string& what);
 
   sqlite3* db_;
@@ -156,9 +171,16 @@ private:
   /// Records `message` as why the store takes no more writes (the first
   /// reason stays), logs it and shows it in GET /healthz; the reason kept.
   std::string mark_gone(std::string message);
+  /// The newest tasks, not yet in tasks_by_id (id_key NULL): id → seq.
+  /// A random-key index dirties one random page per insert, in every
+  /// commit; the same inserts in bulk share pages (index_ids). The tasks
+  /// with id_key NULL are found again at open (tasks_unindexed).
+  std::unordered_map<task_id, uint64_t, task_id_hash> unindexed_;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* update_ = nullptr;
-  sqlite3_stmt* by_id_ = nullptr;
+  sqlite3_stmt* by_seq_ = nullptr;
+  sqlite3_stmt* seq_by_id_ = nullptr;
+  sqlite3_stmt* index_ids_ = nullptr;
   sqlite3_stmt* by_key_ = nullptr;
   sqlite3_stmt* expire_ = nullptr;
 };

@@ -70,7 +70,7 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     Server srv({"--store.path=" + path, "--store.result-ttl=0",
                 "--seed.delay-scale=0.05"});
     CHECK(srv.wait_output("migrated store " + path
-                          + " from schema version 1 to 6"));
+                          + " from schema version 1 to 7"));
     // The copy is the old store, byte for byte in content.
     auto backup = path + ".bak-v1";
     REQUIRE(std::filesystem::exists(backup));
@@ -113,13 +113,22 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
     srv.kill(SIGTERM);
     CHECK(srv.wait_exit(15s).code == 0);
   }
-  CHECK(query_int(path, "PRAGMA user_version") == 6);
+  CHECK(query_int(path, "PRAGMA user_version") == 7);
   // Schema 6: no partial index evaluates an IN list (a temporary b-tree
   // per insert and update), and the live and expiry indexes still exist.
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
                         " AND sql LIKE '%IN (%'") == 0);
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                         " ('tasks_live', 'tasks_by_end')") == 2);
+  // Schema 7: no UNIQUE index on the random ids; the migrated tasks are in
+  // tasks_by_id, the one submitted after it not yet (a bulk of them is).
+  CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE"
+                        " 'sqlite_autoindex_tasks%'") == 0);
+  CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                        " ('tasks_by_id', 'tasks_unindexed', 'tasks_by_key',"
+                        " 'tasks_callback_pending')") == 4);
+  CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE id_key = id") == 5);
+  CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE id_key IS NULL") == 1);
   // Schema 3: operator actions (a retried task's cycle, paused pools).
   CHECK(query_int(path, "SELECT count(*) FROM paused_pools") == 0);
   CHECK(query_int(path, "SELECT max(cycle_start) FROM tasks") == 0);

@@ -126,6 +126,56 @@ TEST_CASE("task_store: rows written, read back, listed, expired, reopened",
   CHECK(db->last_seq() == 3);
 }
 
+TEST_CASE("task_store: task ids are indexed in bulk, and the newest ones "
+          "are found before that and after a reopen",
+          "[store]") {
+  temp_store tmp;
+  auto limit = task_store::unindexed_limit;
+  std::vector<task_row> first, second;
+  for (uint64_t seq = 1; seq < limit; ++seq)
+    first.push_back(new_row(seq, "echo", {{"n", seq}}));
+  for (uint64_t seq = limit; seq < limit + 10; ++seq)
+    second.push_back(new_row(seq, "echo", {{"n", seq}}));
+  auto found = [](task_store& db, const task_row& row) {
+    auto v = db.get(row.state.id, INT64_MIN);
+    return v && v->id == row.state.id && v->kind == "echo";
+  };
+  {
+    auto db = task_store::open(tmp.path, false);
+    db->write(first);
+    CHECK(db->unindexed() == limit - 1); // one short of a bulk
+    CHECK(found(*db, first.front()));
+    CHECK(found(*db, first.back()));
+    CHECK_FALSE(db->get(task_id::random(), INT64_MIN));
+    db->write({second.front()}); // the limit: all go into tasks_by_id
+    CHECK(db->unindexed() == 0);
+    CHECK(found(*db, first[limit / 2]));
+    CHECK(found(*db, second.front()));
+    db->write({second.begin() + 1, second.end()});
+    CHECK(db->unindexed() == 9);
+    // An update of an indexed and of an unindexed task reads back by id.
+    for (auto* row : {&first[7], &second[3]}) {
+      auto done = *row;
+      done.insert = false;
+      done.state.status = task_status::succeeded;
+      done.state.finished_at = 9000;
+      db->write({done});
+      auto v = db->get(row->state.id, INT64_MIN);
+      REQUIRE(v);
+      CHECK(v->status == task_status::succeeded);
+    }
+  }
+  // A new handle finds the unindexed tasks again (id_key NULL).
+  auto db = task_store::open(tmp.path, false);
+  CHECK(db->unindexed() == 9);
+  for (auto& row : second)
+    CHECK(found(*db, row));
+  CHECK(found(*db, first[3]));
+  CHECK(db->row(second.back().state.id, INT64_MIN));
+  CHECK(db->input(first[5].state.id, INT64_MIN) == R"({"n":6})");
+  CHECK_FALSE(db->input(task_id::random(), INT64_MIN));
+}
+
 TEST_CASE("task_store: a failed batch writes nothing", "[store]") {
   temp_store tmp;
   auto db = task_store::open(tmp.path, true);
