@@ -1,5 +1,6 @@
 #include "actors/store.hpp"
 
+#include "actors/id_index.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/time.hpp"
@@ -34,7 +35,8 @@ constexpr int schema_version = 7;
 /// UPDATE, about a third of the store's CPU per task in schema 5).
 #define ACTORQ_TERMINAL "status BETWEEN 3 AND 5"
 
-/// The columns of the tasks table in schema 6 (copied by migration 7).
+/// The columns of the tasks table in schema 6, in its order (copied by
+/// migration 7).
 #define ACTORQ_V6_COLUMNS                                                    \
   "seq, id, kind, pool, input, max_retries, backoff_ms, timeout_ms, "        \
   "idempotency_key, status, cancel_requested, attempts, created_at, "        \
@@ -82,10 +84,10 @@ constexpr migration migrations[] = {
         "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
         "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"},
     // 7: no UNIQUE index on the random ids (each insert dirtied a random
-    // page of it); id_key, indexed in bulk (task_store::index_ids). SQLite
-    // cannot drop a UNIQUE constraint: the table is copied. The table and
-    // indexes as schema 7 has them (a later schema changes them in its own
-    // migration).
+    // page of it in every commit): they are in an id_index file of their
+    // own. SQLite cannot drop a UNIQUE constraint, so the table is copied;
+    // the table and indexes as schema 7 has them (a later schema changes
+    // them in its own migration).
     {6, "CREATE TABLE tasks_v7 (seq INTEGER PRIMARY KEY, id BLOB NOT NULL,"
         " kind TEXT NOT NULL, pool TEXT NOT NULL, input TEXT NOT NULL,"
         " max_retries INTEGER NOT NULL, backoff_ms INTEGER NOT NULL,"
@@ -102,9 +104,8 @@ constexpr migration migrations[] = {
         " pass_results INTEGER NOT NULL DEFAULT 0, callback_url TEXT,"
         " callback_status INTEGER NOT NULL DEFAULT 0,"
         " callback_attempts INTEGER NOT NULL DEFAULT 0, callback_error TEXT,"
-        " schedule TEXT, id_key BLOB);"
-        "INSERT INTO tasks_v7 (" ACTORQ_V6_COLUMNS ", id_key)"
-        " SELECT " ACTORQ_V6_COLUMNS ", id FROM tasks;"
+        " schedule TEXT);"
+        "INSERT INTO tasks_v7 SELECT " ACTORQ_V6_COLUMNS " FROM tasks;"
         "DROP TABLE tasks;"
         "ALTER TABLE tasks_v7 RENAME TO tasks;"
         "CREATE INDEX tasks_by_key ON tasks(idempotency_key)"
@@ -112,15 +113,14 @@ constexpr migration migrations[] = {
         "CREATE INDEX tasks_callback_pending ON tasks(seq)"
         " WHERE callback_status = 1;"
         "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
-        "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"
-        "CREATE INDEX tasks_by_id ON tasks(id_key) WHERE id_key IS NOT NULL;"
-        "CREATE INDEX tasks_unindexed ON tasks(seq) WHERE id_key IS NULL;"},
+        "CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"},
 };
 
 constexpr const char* schema = R"(
 CREATE TABLE tasks (
   seq              INTEGER PRIMARY KEY, -- creation order, never reused
-  id               BLOB NOT NULL,        -- 16 bytes of the uuid
+  id               BLOB NOT NULL,        -- 16 bytes of the uuid; looked
+                                         -- up in the id_index file
   kind             TEXT NOT NULL,
   pool             TEXT NOT NULL,
   input            TEXT NOT NULL,        -- JSON
@@ -152,10 +152,7 @@ CREATE TABLE tasks (
                                                 -- 2 delivered 3 failed
   callback_attempts INTEGER NOT NULL DEFAULT 0,
   callback_error   TEXT,
-  schedule         TEXT,                 -- [schedules.NAME] that fired it
-  id_key           BLOB                  -- = id once in tasks_by_id; NULL for
-                                         -- the newest tasks (task_store::
-                                         -- index_ids says why)
+  schedule         TEXT                  -- [schedules.NAME] that fired it
 );
 CREATE TABLE paused_pools (name TEXT PRIMARY KEY); -- by an operator
 -- The last slot each periodic schedule fired (exactly once per slot).
@@ -166,9 +163,7 @@ CREATE INDEX tasks_by_key ON tasks(idempotency_key)
 CREATE INDEX tasks_callback_pending ON tasks(seq) WHERE callback_status = 1;
 )"
 "CREATE INDEX tasks_by_end ON tasks(finished_at) WHERE " ACTORQ_TERMINAL ";"
-"CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");"
-"CREATE INDEX tasks_by_id ON tasks(id_key) WHERE id_key IS NOT NULL;"
-"CREATE INDEX tasks_unindexed ON tasks(seq) WHERE id_key IS NULL;";
+"CREATE INDEX tasks_live ON tasks(seq) WHERE NOT (" ACTORQ_TERMINAL ");";
 
 /// Columns of a task_view, in the order read_view expects.
 constexpr const char* view_columns =
@@ -384,8 +379,8 @@ task_store::task_store(sqlite3* db, std::string path)
 }
 
 task_store::~task_store() {
-  for (auto st : {insert_, update_, by_seq_, seq_by_id_, index_ids_, by_key_,
-                  expire_})
+  ids_.reset(); // writes its pending ids
+  for (auto st : {insert_, update_, by_seq_, by_key_, expire_})
     sqlite3_finalize(st);
   sqlite3_close(db_); // checkpoints and syncs (NORMAL does at a checkpoint)
   if (wal_fd_ >= 0)
@@ -580,21 +575,8 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   self->by_seq_ = self->prepare((std::string{"SELECT "} + view_columns
                                  + " FROM tasks WHERE seq = ? AND " + not_expired)
                                     .c_str());
-  self->seq_by_id_ = self->prepare("SELECT seq FROM tasks WHERE id_key = ?");
-  self->index_ids_ = self->prepare(
-      "UPDATE tasks SET id_key = id WHERE id_key IS NULL"); // tasks_unindexed
-  {
-    stmt_owner st;
-    self->check(sqlite3_prepare_v2(raw,
-                                   "SELECT seq, id FROM tasks WHERE id_key IS NULL",
-                                   -1, &st.st, nullptr),
-                "cannot read");
-    int rc;
-    while ((rc = sqlite3_step(st.st)) == SQLITE_ROW)
-      self->unindexed_.emplace(column_id(st.st, 1),
-                               static_cast<uint64_t>(sqlite3_column_int64(st.st, 0)));
-    self->check(rc, "cannot read");
-  }
+  self->ids_ = std::make_unique<id_index>(path + "-ids");
+  self->index_newer(self->ids_->indexed_through());
   self->by_key_ = self->prepare(
       ("SELECT " + row_columns
        + " FROM tasks WHERE idempotency_key = ? AND " + not_expired
@@ -602,7 +584,7 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
           .c_str());
   self->expire_ = self->prepare(
       "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE "
-      ACTORQ_TERMINAL " AND finished_at < ? LIMIT 10000)"); // tasks_by_end
+      ACTORQ_TERMINAL " AND finished_at < ? LIMIT 10000) RETURNING id"); // tasks_by_end
   // The file we hold open (and locked): check_path compares the path with it.
   struct stat opened;
   if (::stat(path.c_str(), &opened) != 0)
@@ -731,11 +713,11 @@ void task_store::write(const std::vector<task_row>& rows,
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+  std::vector<std::pair<task_id, uint64_t>> added;
   for (auto& row : rows)
     if (row.insert)
-      unindexed_.emplace(row.state.id, row.seq);
-  if (unindexed_.size() >= unindexed_limit)
-    index_ids();
+      added.emplace_back(row.state.id, row.seq);
+  ids_->add(added);
 }
 
 
@@ -889,32 +871,37 @@ std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
 }
 
 std::optional<uint64_t> task_store::seq_of(const task_id& id) {
-  if (auto i = unindexed_.find(id); i != unindexed_.end())
-    return i->second;
-  stmt_guard guard{seq_by_id_};
-  bind_id(seq_by_id_, 1, id);
-  auto rc = sqlite3_step(seq_by_id_);
-  check(rc, "cannot read");
-  if (rc != SQLITE_ROW)
-    return std::nullopt;
-  return static_cast<uint64_t>(sqlite3_column_int64(seq_by_id_, 0));
+  return ids_->find(id);
 }
 
-void task_store::index_ids() {
-  // In a transaction of its own, after the batch's: a failure here loses
-  // nothing (the tasks stay unindexed, found through unindexed_).
-  try {
-    check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr),
-          "cannot index task ids");
-    stmt_guard guard{index_ids_};
-    check(sqlite3_step(index_ids_), "cannot index task ids");
-    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
-          "cannot index task ids");
-    unindexed_.clear();
-  } catch (const store_error& e) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    log::event(log::level::warn, "store_error", {{"msg", e.what()}});
+void task_store::flush_ids() {
+  ids_->flush();
+}
+
+size_t task_store::unindexed() const {
+  return ids_->pending();
+}
+
+void task_store::index_newer(uint64_t through) {
+  // The tasks the id index missed (the last ones before a crash, or all of
+  // them when its file is new): a range of seq, the table's own order.
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_, "SELECT id, seq FROM tasks WHERE seq > ?", -1,
+                           &st.st, nullptr),
+        "cannot read");
+  sqlite3_bind_int64(st.st, 1, static_cast<int64_t>(through));
+  std::vector<std::pair<task_id, uint64_t>> found;
+  int rc;
+  while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
+    found.emplace_back(column_id(st.st, 0),
+                       static_cast<uint64_t>(sqlite3_column_int64(st.st, 1)));
+    if (found.size() == id_index::default_bulk) {
+      ids_->add(found);
+      found.clear();
+    }
   }
+  check(rc, "cannot read");
+  ids_->add(found);
 }
 
 std::optional<std::string> task_store::input(const task_id& id,
@@ -1003,10 +990,14 @@ size_t task_store::expire(int64_t cutoff) {
   for (;;) {
     stmt_guard guard{expire_};
     sqlite3_bind_int64(expire_, 1, cutoff);
-    check(sqlite3_step(expire_), "cannot delete expired tasks");
-    auto n = static_cast<size_t>(sqlite3_changes(db_));
-    total += n;
-    if (n < 10000)
+    std::vector<task_id> gone;
+    int rc;
+    while ((rc = sqlite3_step(expire_)) == SQLITE_ROW)
+      gone.push_back(column_id(expire_, 0));
+    check(rc, "cannot delete expired tasks");
+    ids_->remove(gone);
+    total += gone.size();
+    if (gone.size() < 10000)
       return total;
   }
 }

@@ -18,7 +18,6 @@
 #include <string>
 #include <sys/types.h>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 struct sqlite3;
@@ -26,6 +25,7 @@ struct sqlite3_stmt;
 
 namespace actorq {
 
+class id_index;
 class metrics;
 
 /// Why a store cannot be opened or written; the message names the file.
@@ -126,14 +126,10 @@ public:
   /// Deletes the tasks that ended before `cutoff`; returns how many.
   size_t expire(int64_t cutoff);
 
-  /// How many of the newest tasks wait for index_ids at most: the larger,
-  /// the more of tasks_by_id's pages one bulk shares (and the longer the
-  /// write that does it).
-  static constexpr size_t unindexed_limit = 4096;
-  /// How many tasks are not in tasks_by_id yet (tests).
-  size_t unindexed() const {
-    return unindexed_.size();
-  }
+  /// Waits until the id index file has every task written so far (tests).
+  void flush_ids();
+  /// Ids not yet in the id index file (tests).
+  size_t unindexed() const;
 
 private:
   task_store(sqlite3* db, std::string path);
@@ -152,11 +148,10 @@ private:
   /// `id` (not expired before `cutoff`) and steps it: true on a row.
   bool select_by_id(sqlite3_stmt*& st, const std::string& columns,
                     const task_id& id, int64_t cutoff);
-  /// The seq of task `id`: from unindexed_, else from tasks_by_id.
+  /// The seq of task `id`, from the id index.
   std::optional<uint64_t> seq_of(const task_id& id);
-  /// Moves the unindexed tasks into tasks_by_id, in a transaction of its
-  /// own (sets their id_key), and forgets them in unindexed_.
-  void index_ids();
+  /// Adds the tasks above seq `through` to the id index (at open).
+  void index_newer(uint64_t through);
   [[noreturn]] void fail(const std::string& what);
 
   sqlite3* db_;
@@ -171,16 +166,11 @@ private:
   /// Records `message` as why the store takes no more writes (the first
   /// reason stays), logs it and shows it in GET /healthz; the reason kept.
   std::string mark_gone(std::string message);
-  /// The newest tasks, not yet in tasks_by_id (id_key NULL): id → seq.
-  /// A random-key index dirties one random page per insert, in every
-  /// commit; the same inserts in bulk share pages (index_ids). The tasks
-  /// with id_key NULL are found again at open (tasks_unindexed).
-  std::unordered_map<task_id, uint64_t, task_id_hash> unindexed_;
+  /// Task id → seq, in a file of its own (<path>-ids; see id_index.hpp).
+  std::unique_ptr<id_index> ids_;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* update_ = nullptr;
   sqlite3_stmt* by_seq_ = nullptr;
-  sqlite3_stmt* seq_by_id_ = nullptr;
-  sqlite3_stmt* index_ids_ = nullptr;
   sqlite3_stmt* by_key_ = nullptr;
   sqlite3_stmt* expire_ = nullptr;
 };

@@ -120,15 +120,15 @@ TEST_CASE("migration: a version-1 store is migrated in place and reads back",
                         " AND sql LIKE '%IN (%'") == 0);
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                         " ('tasks_live', 'tasks_by_end')") == 2);
-  // Schema 7: no UNIQUE index on the random ids; the migrated tasks are in
-  // tasks_by_id, the one submitted after it not yet (a bulk of them is).
+  // Schema 7: no UNIQUE index on the random ids; they are in the id index
+  // file, built from the store at the first start (and the new task).
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE"
                         " 'sqlite_autoindex_tasks%'") == 0);
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
-                        " ('tasks_by_id', 'tasks_unindexed', 'tasks_by_key',"
-                        " 'tasks_callback_pending')") == 4);
-  CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE id_key = id") == 5);
-  CHECK(query_int(path, "SELECT count(*) FROM tasks WHERE id_key IS NULL") == 1);
+                        " ('tasks_by_key', 'tasks_callback_pending')") == 2);
+  CHECK(query_int(path + "-ids", "SELECT count(*) FROM ids") == 6);
+  CHECK(query_int(path + "-ids", "SELECT through FROM watermark")
+        == query_int(path, "SELECT max(seq) FROM tasks"));
   // Schema 3: operator actions (a retried task's cycle, paused pools).
   CHECK(query_int(path, "SELECT count(*) FROM paused_pools") == 0);
   CHECK(query_int(path, "SELECT max(cycle_start) FROM tasks") == 0);

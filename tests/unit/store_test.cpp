@@ -5,7 +5,9 @@
 #include "actors/store.hpp"
 #include "actors/time.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <sqlite3.h>
 #include <unistd.h>
 
 using namespace actorq;
@@ -47,6 +49,20 @@ task_row new_row(uint64_t seq, std::string kind, json input,
   row.spec.timeout_ms = 500;
   row.spec.idempotency_key = std::move(key);
   return row;
+}
+
+/// How many tasks the store's id index file holds.
+int64_t ids_in_file(const std::string& store_path) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open((store_path + "-ids").c_str(), &raw) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, "SELECT count(*) FROM ids", -1, &st, nullptr)
+          == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  auto n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+  return n;
 }
 
 } // namespace
@@ -126,54 +142,65 @@ TEST_CASE("task_store: rows written, read back, listed, expired, reopened",
   CHECK(db->last_seq() == 3);
 }
 
-TEST_CASE("task_store: task ids are indexed in bulk, and the newest ones "
-          "are found before that and after a reopen",
+TEST_CASE("task_store: tasks are found by id before and after the id index "
+          "file has them, and after it lost them",
           "[store]") {
   temp_store tmp;
-  auto limit = task_store::unindexed_limit;
-  std::vector<task_row> first, second;
-  for (uint64_t seq = 1; seq < limit; ++seq)
-    first.push_back(new_row(seq, "echo", {{"n", seq}}));
-  for (uint64_t seq = limit; seq < limit + 10; ++seq)
-    second.push_back(new_row(seq, "echo", {{"n", seq}}));
+  std::vector<task_row> rows;
+  for (uint64_t seq = 1; seq <= 300; ++seq)
+    rows.push_back(new_row(seq, "echo", {{"n", seq}}));
   auto found = [](task_store& db, const task_row& row) {
     auto v = db.get(row.state.id, INT64_MIN);
     return v && v->id == row.state.id && v->kind == "echo";
   };
+  auto all_found = [&](task_store& db) {
+    return std::all_of(rows.begin(), rows.end(),
+                       [&](auto& row) { return found(db, row); });
+  };
   {
     auto db = task_store::open(tmp.path, false);
-    db->write(first);
-    CHECK(db->unindexed() == limit - 1); // one short of a bulk
-    CHECK(found(*db, first.front()));
-    CHECK(found(*db, first.back()));
-    CHECK_FALSE(db->get(task_id::random(), INT64_MIN));
-    db->write({second.front()}); // the limit: all go into tasks_by_id
+    db->write({rows.begin(), rows.begin() + 200});
+    CHECK(all_found(*db) == false); // 200..299 not written yet
+    CHECK(found(*db, rows[0]));     // at once, before the file has it
+    CHECK(found(*db, rows[199]));
+    db->flush_ids();
     CHECK(db->unindexed() == 0);
-    CHECK(found(*db, first[limit / 2]));
-    CHECK(found(*db, second.front()));
-    db->write({second.begin() + 1, second.end()});
-    CHECK(db->unindexed() == 9);
-    // An update of an indexed and of an unindexed task reads back by id.
-    for (auto* row : {&first[7], &second[3]}) {
-      auto done = *row;
-      done.insert = false;
-      done.state.status = task_status::succeeded;
-      done.state.finished_at = 9000;
-      db->write({done});
-      auto v = db->get(row->state.id, INT64_MIN);
-      REQUIRE(v);
-      CHECK(v->status == task_status::succeeded);
-    }
+    CHECK(found(*db, rows[0])); // from the file
+    db->write({rows.begin() + 200, rows.end()});
+    CHECK(all_found(*db));
+    CHECK_FALSE(db->get(task_id::random(), INT64_MIN));
+    CHECK(db->row(rows[7].state.id, INT64_MIN));
+    CHECK(db->input(rows[5].state.id, INT64_MIN) == R"({"n":6})");
+    CHECK_FALSE(db->input(task_id::random(), INT64_MIN));
+  } // closing writes the rest
+  CHECK(ids_in_file(tmp.path) == 300);
+  {
+    auto db = task_store::open(tmp.path, false);
+    CHECK(db->unindexed() == 0);
+    CHECK(all_found(*db));
   }
-  // A new handle finds the unindexed tasks again (id_key NULL).
+  // A crash before the index file had the newest tasks: the store adds
+  // everything above the file's watermark again.
+  {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open((tmp.path + "-ids").c_str(), &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw,
+                       "DELETE FROM ids WHERE seq > 120;"
+                       "UPDATE watermark SET through = 120;",
+                       nullptr, nullptr, nullptr)
+          == SQLITE_OK);
+    sqlite3_close(raw);
+    auto db = task_store::open(tmp.path, false);
+    CHECK(all_found(*db));
+    db->flush_ids();
+    CHECK(ids_in_file(tmp.path) == 300);
+  }
+  // The file deleted: built again from the store.
+  std::filesystem::remove(tmp.path + "-ids");
   auto db = task_store::open(tmp.path, false);
-  CHECK(db->unindexed() == 9);
-  for (auto& row : second)
-    CHECK(found(*db, row));
-  CHECK(found(*db, first[3]));
-  CHECK(db->row(second.back().state.id, INT64_MIN));
-  CHECK(db->input(first[5].state.id, INT64_MIN) == R"({"n":6})");
-  CHECK_FALSE(db->input(task_id::random(), INT64_MIN));
+  CHECK(all_found(*db));
+  db->flush_ids();
+  CHECK(ids_in_file(tmp.path) == 300);
 }
 
 TEST_CASE("task_store: a failed batch writes nothing", "[store]") {
