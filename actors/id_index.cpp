@@ -3,6 +3,7 @@
 #include "actors/log.hpp"
 #include "actors/store.hpp" // store_error
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -43,7 +44,10 @@ struct statement {
 id_index::id_index(std::string path, size_t bulk)
   : path_(std::move(path)), bulk_(std::max<size_t>(bulk, 1)) {
   open_file();
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    pthread_setname_np(pthread_self(), "actorq.ids"); // for top and perf
+    run();
+  }};
 }
 
 id_index::~id_index() {

@@ -1,6 +1,7 @@
 #include "actors/wal_syncer.hpp"
 
 #include <cerrno>
+#include <pthread.h>
 #include <cstring>
 #include <unistd.h>
 
@@ -22,7 +23,10 @@ std::string flush(int fd) {
 } // namespace
 
 wal_syncer::wal_syncer(callback synced) : synced_(std::move(synced)) {
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    pthread_setname_np(pthread_self(), "actorq.walsync"); // for top and perf
+    run();
+  }};
 }
 
 wal_syncer::~wal_syncer() {
