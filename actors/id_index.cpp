@@ -42,7 +42,9 @@ struct statement {
 } // namespace
 
 id_index::id_index(std::string path, size_t bulk)
-  : path_(std::move(path)), bulk_(std::max<size_t>(bulk, 1)) {
+  : path_(std::move(path)),
+    bulk_(std::max<size_t>(bulk, 1)),
+    max_pending_(8 * bulk_) {
   open_file();
   thread_ = std::thread{[this] {
     pthread_setname_np(pthread_self(), "actorq.ids"); // for top and perf
@@ -118,10 +120,15 @@ void id_index::open_file() {
                           + " was of another version or unreadable; it is "
                             "built again from the store"}});
   }
-  exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  // Small page caches: a bulk walks the index in order, and a lookup is
+  // one descent (the OS caches the file anyway).
+  exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+       " PRAGMA cache_size = -1024");
   if (sqlite3_open_v2(path_.c_str(), &reader_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr)
           != SQLITE_OK
+      || sqlite3_exec(reader_, "PRAGMA cache_size = -256", nullptr, nullptr,
+                      nullptr) != SQLITE_OK
       || sqlite3_prepare_v3(reader_, "SELECT seq FROM ids WHERE id = ?", -1,
                             SQLITE_PREPARE_PERSISTENT, &find_, nullptr)
              != SQLITE_OK)
@@ -133,7 +140,14 @@ void id_index::add(const std::vector<std::pair<task_id, uint64_t>>& tasks) {
     return;
   bool full;
   {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::unique_lock<std::mutex> lock{mutex_};
+    if (pending_.size() >= max_pending_) {
+      wake_.notify_one();
+      // Not while writes fail: the store stays up, only memory grows.
+      written_.wait(lock, [this] {
+        return pending_.size() < max_pending_ || failing_;
+      });
+    }
     for (auto& [id, seq] : tasks)
       pending_.emplace(id, seq);
     added_through_ = std::max(added_through_, tasks.back().second);
@@ -183,7 +197,7 @@ void id_index::flush() {
   auto want = epoch_;
   requested_ = std::max(requested_, want);
   wake_.notify_one();
-  written_.wait(lock, [&] { return written_epoch_ >= want; });
+  written_.wait(lock, [&] { return written_epoch_ >= want || failing_; });
 }
 
 size_t id_index::pending() const {
@@ -222,6 +236,9 @@ void id_index::run() {
       log::event(log::level::warn, "store_error", {{"msg", e.what()}});
     }
     lock.lock();
+    failing_ = !ok;
+    if (!ok)
+      written_.notify_all();
     if (ok) {
       for (auto& id : removes)
         removes_.erase(id);

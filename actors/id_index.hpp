@@ -52,14 +52,17 @@ public:
     return through_at_open_;
   }
   /// Adds stored tasks, seqs ascending and above every earlier add's.
-  /// find() sees them at once.
+  /// find() sees them at once. Waits while `8 × bulk` ids are pending
+  /// (the file falls behind a long overload): memory stays bounded, and
+  /// the store writes no faster than its ids can be indexed.
   void add(const std::vector<std::pair<task_id, uint64_t>>& tasks);
   /// Forgets deleted tasks.
   void remove(const std::vector<task_id>& ids);
   /// The seq of task `id`, if it was added and not removed. Call from one
   /// thread only (it owns the reading connection).
   std::optional<uint64_t> find(const task_id& id);
-  /// Waits until everything added or removed so far is in the file.
+  /// Waits until everything added or removed so far is in the file (or a
+  /// write failed).
   void flush();
   /// Ids added and not yet in the file.
   size_t pending() const;
@@ -73,6 +76,7 @@ private:
 
   std::string path_;
   size_t bulk_;
+  size_t max_pending_; // add() waits above this
   uint64_t through_at_open_ = 0;
   sqlite3* writer_ = nullptr; // the index's thread only
   sqlite3* reader_ = nullptr; // find()'s caller only
@@ -88,6 +92,7 @@ private:
   uint64_t epoch_ = 0;         // bumped by every add and remove
   uint64_t written_epoch_ = 0; // everything up to this epoch is in the file
   bool stop_ = false;
+  bool failing_ = false; // the last write failed
   std::thread thread_;
 };
 

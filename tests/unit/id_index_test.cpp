@@ -112,3 +112,21 @@ TEST_CASE("id_index: a file of another version is started afresh, another "
   { std::ofstream{path} << "not a database, but some text that is long enough"; }
   CHECK_THROWS_AS(id_index{path}, store_error);
 }
+
+TEST_CASE("id_index: add waits while too many ids are pending, so memory "
+          "stays bounded",
+          "[id_index]") {
+  temp_folder tmp;
+  id_index ids{tmp.path + "/x-ids", 4}; // waits at 32 pending
+  std::vector<std::pair<task_id, uint64_t>> all;
+  size_t most = 0;
+  for (uint64_t seq = 1; seq <= 2000; seq += 10) {
+    auto some = tasks(seq, seq + 9);
+    ids.add(some);
+    most = std::max(most, ids.pending());
+    all.insert(all.end(), some.begin(), some.end());
+  }
+  CHECK(most <= 32 + 10);
+  for (auto& [id, seq] : all)
+    CHECK(ids.find(id) == seq);
+}
