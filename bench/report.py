@@ -328,10 +328,14 @@ def build(res):
                          for rate, ds in sorted(by_rate.items())]
     # Issue 14: up to 80 % of the floor's rate, actorq's p99 stays within
     # 1.5× the floor's p99 at the same offered load (the worst point counts).
+    # The curves' offered loads are fractions of the floor's first median
+    # (run.sh's FLOOR_RPS), not of the final one (which also counts the
+    # floor's runs between actorq's GETs).
+    scale = float(res.meta.get("curve_floor_rps") or floor_rps or 0)
     floor_pts = {p["offered_rps"]: p for p in curves.get("floor", [])}
     ratios = [(p["offered_rps"], p["p99_ms"] / floor_pts[p["offered_rps"]]["p99_ms"])
               for p in curves.get("actorq", [])
-              if floor_rps and p["offered_rps"] <= 0.8 * floor_rps + 1
+              if scale and p["offered_rps"] <= 0.8 * scale + 1
               and floor_pts.get(p["offered_rps"], {}).get("p99_ms")]
     name = "latency curve: GET /v1/tasks/{id} p99 ÷ floor p99, offered loads ≤ 80 % of the floor"
     if ratios:

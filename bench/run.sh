@@ -269,6 +269,7 @@ print(int(statistics.median(rates)) if rates else 0)
 EOF
 )
   log "floor: $FLOOR_RPS req/s (median)"
+  meta curve_floor_rps "$FLOOR_RPS" # the latency curves' 100 %
   # Kept running: its latency curve is measured beside actorq's (section 3).
 else
   skip floor_get "$SRV_ERR"
