@@ -28,8 +28,10 @@ auto id_of(const registry_state& st) {
   return [&st](uint64_t seq) { return st.at(seq)->id; };
 }
 
-/// The timeout_atom id of the write-timeout check (waiter ids start at 1).
+/// The timeout_atom ids of the write-timeout check and of the long-polls'
+/// deadlines.
 constexpr uint64_t write_check = 0;
+constexpr uint64_t wait_check = 1;
 
 /// After a failed batch, the next one waits this long (no busy loop on a
 /// full or read-only disk; new submissions join it).
@@ -47,6 +49,48 @@ caf::error already_ended(task_status status) {
 bool is_error(const caf::error& err, error_code code) {
   return err.category() == caf::atom("actorq")
          && err.code() == static_cast<uint8_t>(code);
+}
+
+/// Now on the actor clock (steady; simulated in tests), in ms: the clock
+/// delayed_send keeps, so a deadline and its timer agree.
+int64_t clock_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             self->clock().now().time_since_epoch())
+      .count();
+}
+
+/// Arms the long-polls' timer for `deadline` (clock_ms).
+void arm_wait_check(self_ptr self, int64_t deadline) {
+  self->state.wait_armed = deadline;
+  auto in = std::max<int64_t>(deadline - clock_ms(self), 0);
+  self->delayed_send(self, std::chrono::milliseconds{in}, timeout_atom::value,
+                     wait_check);
+}
+
+/// Answers the long-polls whose deadline has come with the task as it is,
+/// then arms the timer for the next deadline.
+void answer_expired_waits(self_ptr self) {
+  auto& st = self->state;
+  auto now = clock_ms(self);
+  st.wait_armed = INT64_MAX; // spent; armed again below for what is left
+  for (auto seq : st.wait_deadlines.take_due(now)) {
+    auto i = st.waiters.find(seq);
+    if (i == st.waiters.end())
+      continue; // answered when the task ended
+    auto& ws = i->second;
+    auto expired = std::stable_partition(
+        ws.begin(), ws.end(), [&](auto& w) { return w.deadline > now; });
+    if (expired == ws.end())
+      continue;
+    auto v = st.view(seq, *st.at(seq));
+    for (auto w = expired; w != ws.end(); ++w)
+      w->promise.deliver(v);
+    ws.erase(expired, ws.end());
+    if (ws.empty())
+      st.waiters.erase(i);
+  }
+  if (auto next = st.wait_deadlines.earliest(); next && *next < st.wait_armed)
+    arm_wait_check(self, *next);
 }
 
 /// Answers everyone waiting for the task `seq`.
@@ -1579,29 +1623,18 @@ registry_actor::behavior_type registry(self_ptr self,
         if (is_terminal(r.status) || ms <= 0)
           return st.view(seq, r);
         auto promise = self->make_response_promise<task_view>();
-        auto waiter_id = ++st.next_waiter;
-        st.waiters[seq].push_back({waiter_id, promise});
-        self->delayed_send(self, std::chrono::milliseconds{ms},
-                           timeout_atom::value, waiter_id);
+        auto deadline = clock_ms(self) + ms;
+        st.waiters[seq].push_back({deadline, promise});
+        st.wait_deadlines.push(deadline, seq);
+        if (deadline < st.wait_armed)
+          arm_wait_check(self, deadline);
         return promise;
       },
-      [=](timeout_atom, uint64_t waiter_id) {
-        if (waiter_id == write_check)
-          return check_write(self);
-        // Rare and cheap enough to search: waiters per task are few.
-        auto& st = self->state;
-        for (auto i = st.waiters.begin(); i != st.waiters.end(); ++i) {
-          auto& ws = i->second;
-          auto w = std::find_if(ws.begin(), ws.end(),
-                                [&](auto& x) { return x.id == waiter_id; });
-          if (w == ws.end())
-            continue;
-          w->promise.deliver(st.view(i->first, *st.at(i->first)));
-          ws.erase(w);
-          if (ws.empty())
-            st.waiters.erase(i);
-          return;
-        }
+      [=](timeout_atom, uint64_t which) {
+        if (which == write_check)
+          check_write(self);
+        else if (which == wait_check)
+          answer_expired_waits(self);
       },
       [=](list_atom, const task_filter& filter) -> caf::result<task_page> {
         auto& st = self->state;

@@ -84,7 +84,7 @@ struct registry_state {
   };
 
   struct waiter {
-    uint64_t id;
+    int64_t deadline; // ms on the actor clock: answered then at the latest
     caf::typed_response_promise<task_view> promise;
   };
 
@@ -108,6 +108,11 @@ struct registry_state {
   // per task instead of a node-based map's ~56.
   task_index ids;
   std::unordered_map<uint64_t, std::vector<waiter>> waiters; // seq → waiters
+  /// (deadline, seq) of every long-poll, under one timer for the earliest
+  /// (armed for `wait_armed`): one clock entry per earlier deadline, not
+  /// one per long-poll. Lazy: answered waiters stay until their deadline.
+  schedule_index wait_deadlines;
+  int64_t wait_armed = INT64_MAX;
   /// The task an idempotency key made, and the request_hash of its spec.
   struct keyed_task {
     uint64_t seq;
@@ -115,7 +120,6 @@ struct registry_state {
   };
   std::unordered_map<std::string, keyed_task> by_key; // idempotency key → task
   std::unordered_map<std::string, std::vector<keyed_submission>> key_lookups;
-  uint64_t next_waiter = 0;
 
   // Group commit (only with a store).
   std::vector<std::pair<uint64_t, task_spec>> created; // to insert

@@ -1,6 +1,6 @@
-// The registry's scheduled tasks by due time: a binary min-heap of
-// (due, seq), 16 bytes per waiting task, so the registry keeps ONE timer for
-// the earliest instead of one per task.
+// The registry's scheduled tasks by due time, and its long-polls by
+// deadline: a binary min-heap of (due, seq), 16 bytes per entry, so the
+// registry keeps ONE timer for the earliest instead of one per task.
 //
 // Removal is lazy: a task cancelled while scheduled stays in the heap and
 // comes out of take_due like the others; the registry skips tasks that are

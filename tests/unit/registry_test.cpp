@@ -402,6 +402,47 @@ TEST_CASE_METHOD(registry_fixture, "wait answers after its timeout if the task "
   CHECK_FALSE(self->has_next_message());
 }
 
+TEST_CASE_METHOD(registry_fixture, "long-polls with different deadlines "
+                                   "share one timer and each is answered at "
+                                   "its own",
+                 "[registry][wait]") {
+  auto v = submit_task(spec("sleep", {{"ms", 1000}}));
+  auto late = self->request(reg, caf::infinite, wait_atom::value, v.id,
+                            int64_t{800});
+  run();
+  // An earlier deadline after a later one: the timer is armed for it.
+  auto early = self->request(reg, caf::infinite, wait_atom::value, v.id,
+                             int64_t{300});
+  run();
+  advance(299ms);
+  CHECK_FALSE(self->has_next_message());
+  advance(1ms);
+  REQUIRE(self->has_next_message());
+  early.receive([&](task_view& w) { CHECK(w.status == task_status::running); },
+                [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK_FALSE(self->has_next_message());
+  advance(499ms);
+  CHECK_FALSE(self->has_next_message());
+  advance(1ms);
+  REQUIRE(self->has_next_message());
+  late.receive([&](task_view& w) { CHECK(w.status == task_status::running); },
+               [&](caf::error& e) { FAIL(sys.render(e)); });
+  // A long-poll answered by the task's end leaves its deadline behind; when
+  // that comes, nobody is answered twice.
+  auto ended = self->request(reg, caf::infinite, wait_atom::value, v.id,
+                             int64_t{5000});
+  run();
+  advance(200ms); // the task ends at 1000 ms
+  REQUIRE(self->has_next_message());
+  ended.receive(
+      [&](task_view& w) { CHECK(w.status == task_status::succeeded); },
+      [&](caf::error& e) { FAIL(sys.render(e)); });
+  advance(5000ms);
+  CHECK_FALSE(self->has_next_message());
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(reg);
+  CHECK(dynamic_cast<registry_impl&>(*ptr).state.waiters.empty());
+}
+
 TEST_CASE_METHOD(registry_fixture, "wait answers when the task ends",
                  "[registry][wait]") {
   auto v = submit_task(spec("sleep", {{"ms", 1000}}));
