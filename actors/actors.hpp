@@ -8,6 +8,8 @@
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
 //     ◀──synced── its wal_syncer (fdatasync of the WAL on a thread of its own)
+//     store ──new ids──▶ its id_index (<store>-ids, written in bulk on a
+//     thread of its own; not an actor)
 //   HTTP threads ┄read one task (registry_reads: a shared lock; the registry
 //     holds it exclusively per message)┄▶ registry's state, no message
 //   other CAF nodes ──submit/get/wait/cancel/batch/join──▶ gateway ──▶ registry, coordinator, pools
