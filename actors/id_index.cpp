@@ -1,6 +1,7 @@
 #include "actors/id_index.hpp"
 
 #include "actors/log.hpp"
+#include "actors/sqlite_id.hpp"
 #include "actors/store.hpp" // store_error
 
 #include <pthread.h>
@@ -23,13 +24,6 @@ CREATE TABLE ids (id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE watermark (through INTEGER NOT NULL); -- one row
 INSERT INTO watermark VALUES (0);
 )";
-
-void to_bytes(const task_id& id, unsigned char (&bytes)[16]) {
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<unsigned char>(id.hi >> (56 - 8 * i));
-    bytes[8 + i] = static_cast<unsigned char>(id.lo >> (56 - 8 * i));
-  }
-}
 
 /// Owns a statement prepared for one use.
 struct statement {
@@ -178,9 +172,7 @@ std::optional<uint64_t> id_index::find(const task_id& id) {
       return std::nullopt; // still in the file until the next write
   }
   // Written before it left pending_: a new read sees that commit.
-  unsigned char bytes[16];
-  to_bytes(id, bytes);
-  sqlite3_bind_blob(find_, 1, bytes, 16, SQLITE_STATIC);
+  bind_id(find_, 1, id);
   auto rc = sqlite3_step(find_);
   std::optional<uint64_t> seq;
   if (rc == SQLITE_ROW)
@@ -280,17 +272,14 @@ void id_index::write(std::vector<std::pair<task_id, uint64_t>>& adds,
     check(sqlite3_prepare_v2(writer_,
                              "UPDATE watermark SET through = max(through, ?)",
                              -1, &mark.st, nullptr));
-    unsigned char bytes[16];
     for (auto& [id, seq] : adds) {
-      to_bytes(id, bytes);
-      sqlite3_bind_blob(ins.st, 1, bytes, 16, SQLITE_STATIC);
+      bind_id(ins.st, 1, id);
       sqlite3_bind_int64(ins.st, 2, static_cast<int64_t>(seq));
       check(sqlite3_step(ins.st));
       sqlite3_reset(ins.st);
     }
     for (auto& id : removes) {
-      to_bytes(id, bytes);
-      sqlite3_bind_blob(del.st, 1, bytes, 16, SQLITE_STATIC);
+      bind_id(del.st, 1, id);
       check(sqlite3_step(del.st));
       sqlite3_reset(del.st);
     }

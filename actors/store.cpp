@@ -3,6 +3,7 @@
 #include "actors/id_index.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
+#include "actors/sqlite_id.hpp"
 #include "actors/time.hpp"
 
 #include <sqlite3.h>
@@ -176,27 +177,6 @@ constexpr int view_column_count = 22;
 /// A task that ended before the cutoff is gone (expired).
 constexpr const char* not_expired
   = "NOT (" ACTORQ_TERMINAL " AND finished_at < ?)";
-
-void bind_id(sqlite3_stmt* st, int col, const task_id& id) {
-  unsigned char bytes[16];
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<unsigned char>(id.hi >> (56 - 8 * i));
-    bytes[8 + i] = static_cast<unsigned char>(id.lo >> (56 - 8 * i));
-  }
-  sqlite3_bind_blob(st, col, bytes, 16, SQLITE_TRANSIENT);
-}
-
-task_id column_id(sqlite3_stmt* st, int col) {
-  task_id id;
-  auto bytes = static_cast<const unsigned char*>(sqlite3_column_blob(st, col));
-  if (bytes == nullptr || sqlite3_column_bytes(st, col) != 16)
-    return id;
-  for (int i = 0; i < 8; ++i) {
-    id.hi = (id.hi << 8) | bytes[i];
-    id.lo = (id.lo << 8) | bytes[8 + i];
-  }
-  return id;
-}
 
 void bind_text(sqlite3_stmt* st, int col, const std::string& text) {
   sqlite3_bind_text(st, col, text.data(), static_cast<int>(text.size()),
