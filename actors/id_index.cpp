@@ -1,7 +1,7 @@
 #include "actors/id_index.hpp"
 
 #include "actors/log.hpp"
-#include "actors/sqlite_id.hpp"
+#include "actors/sqlite_util.hpp"
 #include "actors/store.hpp" // store_error
 
 #include <pthread.h>
@@ -24,14 +24,6 @@ CREATE TABLE ids (id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE watermark (through INTEGER NOT NULL); -- one row
 INSERT INTO watermark VALUES (0);
 )";
-
-/// Owns a statement prepared for one use.
-struct statement {
-  sqlite3_stmt* st = nullptr;
-  ~statement() {
-    sqlite3_finalize(st);
-  }
-};
 
 } // namespace
 
@@ -69,7 +61,7 @@ void id_index::open_file() {
       fail(sqlite3_errmsg(writer_));
   };
   auto read_int = [&](const char* sql) -> std::optional<int64_t> {
-    statement s;
+    stmt_owner s;
     if (sqlite3_prepare_v2(writer_, sql, -1, &s.st, nullptr) != SQLITE_OK
         || sqlite3_step(s.st) != SQLITE_ROW)
       return std::nullopt;
@@ -263,7 +255,7 @@ void id_index::write(std::vector<std::pair<task_id, uint64_t>>& adds,
   };
   check(sqlite3_exec(writer_, "BEGIN", nullptr, nullptr, nullptr));
   try {
-    statement ins, del, mark;
+    stmt_owner ins, del, mark;
     check(sqlite3_prepare_v2(writer_,
                              "INSERT OR REPLACE INTO ids (id, seq) VALUES (?, ?)",
                              -1, &ins.st, nullptr));

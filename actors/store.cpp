@@ -3,7 +3,7 @@
 #include "actors/id_index.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
-#include "actors/sqlite_id.hpp"
+#include "actors/sqlite_util.hpp"
 #include "actors/time.hpp"
 
 #include <sqlite3.h>
@@ -343,14 +343,6 @@ health_board& health() {
   static health_board board;
   return board;
 }
-
-/// Owns a statement prepared for one call.
-struct stmt_owner {
-  sqlite3_stmt* st = nullptr;
-  ~stmt_owner() {
-    sqlite3_finalize(st);
-  }
-};
 
 } // namespace
 
@@ -841,17 +833,13 @@ uint64_t task_store::last_seq() {
 }
 
 std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {
-  auto seq = seq_of(id);
+  auto seq = ids_->find(id);
   if (!seq)
     return std::nullopt;
   stmt_guard guard{by_seq_};
   sqlite3_bind_int64(by_seq_, 1, static_cast<int64_t>(*seq));
   sqlite3_bind_int64(by_seq_, 2, cutoff);
   return read_one(by_seq_);
-}
-
-std::optional<uint64_t> task_store::seq_of(const task_id& id) {
-  return ids_->find(id);
 }
 
 void task_store::flush_ids() {
@@ -895,7 +883,7 @@ std::optional<std::string> task_store::input(const task_id& id,
 
 bool task_store::select_by_id(sqlite3_stmt*& st, const std::string& columns,
                               const task_id& id, int64_t cutoff) {
-  auto seq = seq_of(id);
+  auto seq = ids_->find(id);
   if (!seq)
     return false;
   // Prepared per call: rare reads (above) need no statement kept open.

@@ -148,8 +148,6 @@ private:
   /// `id` (not expired before `cutoff`) and steps it: true on a row.
   bool select_by_id(sqlite3_stmt*& st, const std::string& columns,
                     const task_id& id, int64_t cutoff);
-  /// The seq of task `id`, from the id index.
-  std::optional<uint64_t> seq_of(const task_id& id);
   /// Adds the tasks above seq `through` to the id index (at open).
   void index_newer(uint64_t through);
   [[noreturn]] void fail(const std::string& what);

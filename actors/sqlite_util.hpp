@@ -1,5 +1,6 @@
-// A task id in SQLite: a 16-byte blob, big-endian (hi, then lo), so that
-// blobs sort like the ids. Shared by the store and its id index.
+// Small SQLite helpers shared by the store and its id index: a task id as a
+// 16-byte blob, big-endian (hi, then lo), so that blobs sort like the ids;
+// a statement owned for one use.
 #pragma once
 
 #include "actorq/gateway.hpp" // task_id
@@ -29,5 +30,13 @@ inline task_id column_id(sqlite3_stmt* st, int col) {
   }
   return id;
 }
+
+/// Owns a statement prepared for one use.
+struct stmt_owner {
+  sqlite3_stmt* st = nullptr;
+  ~stmt_owner() {
+    sqlite3_finalize(st);
+  }
+};
 
 } // namespace actorq
