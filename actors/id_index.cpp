@@ -76,7 +76,12 @@ void id_index::open_file() {
     if (!app || !objects)
       fail("not an id index of actorq (not a SQLite database); refusing to "
            "touch it");
-    if (*app == 0 && *objects == 0) { // new
+    bool fresh = *app == 0 && *objects == 0;
+    // Only a file marked as ours is ever started afresh (deleted).
+    if (!fresh && *app != application_id)
+      fail("not an id index of actorq (a SQLite database of another "
+           "application); refusing to touch it");
+    if (fresh) {
       exec("PRAGMA journal_mode = WAL");
       exec("BEGIN");
       exec(schema);
@@ -86,9 +91,6 @@ void id_index::open_file() {
     }
     auto version = read_int("PRAGMA user_version");
     auto through = read_int("SELECT through FROM watermark");
-    if (*app != 0 && *app != application_id)
-      fail("not an id index of actorq (a SQLite database of another "
-           "application); refusing to touch it");
     if (version == format_version && through) {
       through_at_open_ = static_cast<uint64_t>(*through);
       break;

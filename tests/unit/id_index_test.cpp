@@ -87,7 +87,7 @@ TEST_CASE("id_index: a full bulk is written without a flush", "[id_index]") {
 }
 
 TEST_CASE("id_index: a file of another version is started afresh, another "
-          "program's file is refused",
+          "program's file is refused and kept",
           "[id_index]") {
   temp_folder tmp;
   auto path = tmp.path + "/x-ids";
@@ -108,6 +108,17 @@ TEST_CASE("id_index: a file of another version is started afresh, another "
   }
   run("PRAGMA application_id = 7");
   CHECK_THROWS_AS(id_index{path}, store_error);
+  // Another program's database without an application id: refused, kept.
+  std::filesystem::remove(path);
+  run("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')");
+  CHECK_THROWS_AS(id_index{path}, store_error);
+  {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "SELECT text FROM notes", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
   std::filesystem::remove(path);
   { std::ofstream{path} << "not a database, but some text that is long enough"; }
   CHECK_THROWS_AS(id_index{path}, store_error);
