@@ -129,6 +129,14 @@ struct fixture {
     return dynamic_cast<pool_impl&>(*ptr).state;
   }
 
+  /// The state of a registry spawned either way: as actorq spawns it
+  /// (registry_impl) or from the plain function.
+  registry_state& registry_st(const registry_actor& r) {
+    using base = caf::stateful_actor<registry_state, registry_actor::base>;
+    auto ptr = caf::actor_cast<caf::abstract_actor*>(r);
+    return dynamic_cast<base&>(*ptr).state;
+  }
+
   // -- jobs -------------------------------------------------------------------
 
   job_listener_actor listener() {

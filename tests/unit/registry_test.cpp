@@ -439,8 +439,7 @@ TEST_CASE_METHOD(registry_fixture, "long-polls with different deadlines "
       [&](caf::error& e) { FAIL(sys.render(e)); });
   advance(5000ms);
   CHECK_FALSE(self->has_next_message());
-  auto ptr = caf::actor_cast<caf::abstract_actor*>(reg);
-  CHECK(dynamic_cast<registry_impl&>(*ptr).state.waiters.empty());
+  CHECK(registry_st(reg).waiters.empty());
 }
 
 TEST_CASE_METHOD(registry_fixture, "wait answers when the task ends",

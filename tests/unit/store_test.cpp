@@ -249,7 +249,6 @@ TEST_CASE("task_store: schedules' fired slots are written with their tasks",
 namespace {
 
 using store_impl = caf::stateful_actor<store_state, store_actor::base>;
-using registry_impl = caf::stateful_actor<registry_state, registry_actor::base>;
 
 struct durable_fixture : fixture {
   temp_store tmp;
@@ -275,12 +274,6 @@ struct durable_fixture : fixture {
   store_state& store_st() {
     return dynamic_cast<store_impl&>(
                *caf::actor_cast<caf::abstract_actor*>(db))
-      .state;
-  }
-
-  registry_state& reg_st() {
-    return dynamic_cast<registry_impl&>(
-               *caf::actor_cast<caf::abstract_actor*>(reg))
       .state;
   }
 
@@ -324,8 +317,8 @@ TEST_CASE_METHOD(durable_fixture, "registry: ended tasks beyond memory_tasks "
     ids.push_back(v->id);
   }
   sched.run();
-  CHECK(reg_st().records.size() <= 2 + 1);
-  CHECK(reg_st().lookup(ids[0]) == 0); // no longer in memory
+  CHECK(registry_st(reg).records.size() <= 2 + 1);
+  CHECK(registry_st(reg).lookup(ids[0]) == 0); // no longer in memory
   auto v = ask<task_view>(reg, get_atom::value, ids[0]);
   REQUIRE(v);
   CHECK(v->status == task_status::succeeded);
