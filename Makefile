@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= configs/default.ini
 PACKAGES := g++ cmake make pkg-config libcaf-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev \
-            prometheus-cpp-dev libspdlog-dev libsystemd-dev dpkg-dev \
+            prometheus-cpp-dev libspdlog-dev dpkg-dev \
             catch2 libjs-chart.js libsqlite3-dev libssl-dev openssl libgoogle-perftools-dev clang libclang-rt-14-dev wrk gnuplot-nox python3 python3-pip python3-setuptools nginx \
             chromium chromium-driver python3-selenium tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
