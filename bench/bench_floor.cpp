@@ -2,14 +2,17 @@
 //
 // A bare cpp-httplib server that answers every GET with a constant 30-byte
 // JSON body, configured like actorq's HTTP bridge (TCP_NODELAY, long keep-alive,
-// a fixed thread pool).  Whatever req/s and latency it reaches on this machine is
-// the ceiling of the stack; actorq's HTTP figures are quoted as a ratio to it.
+// a fixed thread pool, its threads under SCHED_BATCH).  Whatever req/s and
+// latency it reaches on this machine is the ceiling of the stack; actorq's
+// HTTP figures are quoted as a ratio to it.
 //
 //   bench_floor [--host=127.0.0.1] [--port=0] [--threads=128]
 //
 // --port=0 binds a free port.  When ready it prints `listening on PORT` on
 // stdout.  SIGINT/SIGTERM stop it.
 #include <httplib.h>
+
+#include <sched.h>
 
 #include <csignal>
 #include <cstdio>
@@ -64,7 +67,15 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   httplib::Server svr;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Handler threads under SCHED_BATCH, as actorq's (http/task_queue.cpp):
+  // they inherit the policy of the thread that creates them, this one.
+  svr.new_task_queue = [threads] {
+    sched_param normal{};
+    ::sched_setscheduler(0, SCHED_BATCH, &normal);
+    auto pool = new httplib::ThreadPool(threads);
+    ::sched_setscheduler(0, SCHED_OTHER, &normal);
+    return pool;
+  };
   svr.set_tcp_nodelay(true);
   svr.set_keep_alive_max_count(1'000'000);
   svr.set_keep_alive_timeout(5);

@@ -26,6 +26,10 @@ public:
     size_t min_threads = 128; // started at once, kept until shutdown
     size_t max_threads = 1024; // jobs beyond wait in FIFO order
     std::chrono::milliseconds idle_timeout{3000}; // extra threads exit after
+    // Threads run under SCHED_BATCH: woken (by a socket or an actor's
+    // reply) they wait for the running thread's time slice instead of
+    // preempting it. See run() for why.
+    bool batch_scheduling = true;
   };
 
   struct counts {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <sched.h>
 #include <thread>
 
 using namespace actorq::http;
@@ -56,6 +57,22 @@ TEST_CASE("task queue: starts min threads and runs every job",
     q.enqueue([&] { ++done; });
   CHECK(eventually([&] { return done == 1000; }));
   CHECK(q.snapshot().threads <= 8);
+}
+
+TEST_CASE("task queue: jobs run under SCHED_BATCH unless told otherwise",
+          "[http_task_queue]") {
+  auto policy_of_a_job = [](bool batch) {
+    elastic_task_queue::settings cfg;
+    cfg.min_threads = 1;
+    cfg.batch_scheduling = batch;
+    elastic_task_queue q{cfg};
+    std::atomic<int> policy{-2};
+    q.enqueue([&] { policy = ::sched_getscheduler(0); });
+    q.shutdown();
+    return policy.load();
+  };
+  CHECK(policy_of_a_job(true) == SCHED_BATCH);
+  CHECK(policy_of_a_job(false) == SCHED_OTHER);
 }
 
 TEST_CASE("task queue: grows when every thread is busy, up to max",
