@@ -24,7 +24,6 @@ void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
                  : self->spawn<caf::lazy_init>(worker, slot, st.pool);
   s.started = self->clock().now();
   self->monitor(s.worker);
-  st.by_addr.emplace(s.worker.address(), index);
   self->send(st.pool, worker_up_atom::value, slot, s.worker);
 }
 
@@ -67,11 +66,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    auto i = st.by_addr.find(msg.source);
-    if (i == st.by_addr.end())
+    // A scan rather than a map from address to slot (56 bytes per worker,
+    // half a megabyte for an I/O pool of 10 000): deaths are rare, and the
+    // scan compares raw pointers (no reference counting).
+    auto dead = caf::actor_cast<caf::actor_control_block*>(msg.source);
+    auto i = std::find_if(st.slots.begin(), st.slots.end(), [&](auto& s) {
+      return caf::actor_cast<caf::actor_control_block*>(s.worker) == dead;
+    });
+    if (dead == nullptr || i == st.slots.end())
       return;
-    auto index = i->second;
-    st.by_addr.erase(i);
+    auto index = static_cast<uint32_t>(i - st.slots.begin());
     auto& s = st.slots[index];
     s.worker = nullptr;
     // The actor clock, not steady_clock: tests drive it deterministically.

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <deque>
 #include <random>
-#include <unordered_map>
 #include <vector>
 
 namespace actorq {
@@ -27,7 +26,6 @@ struct supervisor_state {
   pool_actor pool;
   pool_settings settings;
   std::vector<slot> slots;
-  std::unordered_map<caf::actor_addr, uint32_t> by_addr;
   std::deque<caf::actor_clock::time_point> recent; // deaths within window
   uint64_t restarts = 0;
   std::mt19937_64 rng{std::random_device{}()};
