@@ -24,6 +24,8 @@ void register_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<job>>("std::vector<actorq::job>")
       .add_message_type<job_listener_actor>("actorq::job_listener_actor")
       .add_message_type<worker_actor>("actorq::worker_actor")
+      .add_message_type<std::vector<worker_actor>>(
+          "std::vector<actorq::worker_actor>")
       .add_message_type<task_row>("actorq::task_row")
       .add_message_type<schedule_mark>("actorq::schedule_mark")
       .add_message_type<std::vector<schedule_mark>>(

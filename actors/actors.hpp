@@ -462,6 +462,10 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<progress_atom, uint32_t, uint64_t, double, std::string>,
     // INTERNAL (supervisor): slot now has a live worker.
     caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
+    // INTERNAL (supervisor, at its start): slots first, first + 1, ... have
+    // these workers (one message, not one per worker: 10 000 small messages
+    // left 1 MB of freed memory in the allocator's caches).
+    caf::reacts_to<worker_up_atom, uint32_t, std::vector<worker_actor>>,
     // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
     // degraded until this actor-clock time, in ticks since its epoch).
     caf::reacts_to<worker_dn_atom, uint32_t, std::string, uint64_t, int64_t>,

@@ -354,6 +354,21 @@ void count_on_node(self_ptr self, uint32_t node, bool ok) {
   ++(ok ? per_node[node].completed : per_node[node].failed);
 }
 
+/// Slot `index` has a live worker `w` (the supervisor's worker_up).
+void worker_up(self_ptr self, uint32_t index, worker_actor w) {
+  auto& st = self->state;
+  if (index >= st.slots.size() || st.slots[index].gone)
+    return; // from a worker node already given up
+  auto& s = st.slots[index];
+  s.worker = std::move(w);
+  // A worker on another node: watch it from here too, so that its loss is
+  // seen even if its node's supervisor cannot report it.
+  if (s.node != 0)
+    self->monitor(s.worker);
+  s.attempts.clear();
+  st.kinds[s.kinds].idle.push_back(index);
+}
+
 /// Marks slot `index` idle once it has no attempts out.
 void release_if_done(self_ptr self, uint32_t index) {
   auto& st = self->state;
@@ -656,16 +671,12 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
             report(r.owner);
       },
       [=](worker_up_atom, uint32_t index, worker_actor& w) {
-        if (index >= self->state.slots.size() || self->state.slots[index].gone)
-          return; // from a worker node already given up
-        auto& s = self->state.slots[index];
-        s.worker = std::move(w);
-        // A worker on another node: watch it from here too, so that its
-        // loss is seen even if its node's supervisor cannot report it.
-        if (s.node != 0)
-          self->monitor(s.worker);
-        s.attempts.clear();
-        self->state.kinds[s.kinds].idle.push_back(index);
+        worker_up(self, index, std::move(w));
+        dispatch(self);
+      },
+      [=](worker_up_atom, uint32_t first, std::vector<worker_actor>& ws) {
+        for (uint32_t i = 0; i < ws.size(); ++i)
+          worker_up(self, first + i, std::move(ws[i]));
         dispatch(self);
       },
       [=](worker_dn_atom, uint32_t index, std::string& reason,

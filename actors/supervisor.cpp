@@ -11,8 +11,11 @@ namespace actorq {
 
 namespace {
 
-void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
-                  uint32_t index) {
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+/// Starts the worker of slot `index` and watches it; the pool is told by
+/// the caller.
+void start_worker(self_ptr self, uint32_t index) {
   auto& st = self->state;
   auto& s = st.slots[index];
   auto slot = st.settings.first_slot + index; // the pool's slot number
@@ -24,7 +27,14 @@ void spawn_worker(supervisor_actor::stateful_pointer<supervisor_state> self,
                  : self->spawn<caf::lazy_init>(worker, slot, st.pool);
   s.started = self->clock().now();
   self->monitor(s.worker);
-  self->send(st.pool, worker_up_atom::value, slot, s.worker);
+}
+
+/// Restarts the worker of slot `index` and tells the pool.
+void spawn_worker(self_ptr self, uint32_t index) {
+  start_worker(self, index);
+  auto& st = self->state;
+  self->send(st.pool, worker_up_atom::value, st.settings.first_slot + index,
+             st.slots[index].worker);
 }
 
 } // namespace
@@ -55,8 +65,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   st.pool = std::move(pool);
   st.settings = std::move(settings);
   st.slots.resize(st.settings.size);
-  for (uint32_t i = 0; i < st.settings.size; ++i)
-    spawn_worker(self, i);
+  std::vector<worker_actor> started;
+  started.reserve(st.settings.size);
+  for (uint32_t i = 0; i < st.settings.size; ++i) {
+    start_worker(self, i);
+    started.push_back(st.slots[i].worker);
+  }
+  // One message for all of them (see pool_actor's worker_up).
+  self->send(st.pool, worker_up_atom::value, st.settings.first_slot,
+             std::move(started));
   // The pool is linked to us: when it goes, take the workers along.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& s : self->state.slots)
