@@ -45,6 +45,17 @@ struct registry_fixture : fixture {
     return ask<task_view>(reg, cancel_atom::value, id);
   }
 
+  /// The status the long-poll `h` was answered with; its answer must be
+  /// waiting already.
+  template <class Handle>
+  task_status answered(Handle& h) {
+    REQUIRE(self->has_next_message());
+    task_status status{};
+    h.receive([&](task_view& w) { status = w.status; },
+              [&](caf::error& e) { FAIL(sys.render(e)); });
+    return status;
+  }
+
   task_page list(task_filter f) {
     auto page = ask<task_page>(reg, list_atom::value, f);
     REQUIRE(page);
@@ -393,9 +404,7 @@ TEST_CASE_METHOD(registry_fixture, "wait answers after its timeout if the task "
   advance(499ms);
   CHECK_FALSE(self->has_next_message());
   advance(1ms);
-  REQUIRE(self->has_next_message());
-  h.receive([&](task_view& w) { CHECK(w.status == task_status::running); },
-            [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(answered(h) == task_status::running);
   // Its timer is spent: the task's end answers nobody twice.
   advance(500ms);
   CHECK(get(v.id).status == task_status::succeeded);
@@ -417,26 +426,19 @@ TEST_CASE_METHOD(registry_fixture, "long-polls with different deadlines "
   advance(299ms);
   CHECK_FALSE(self->has_next_message());
   advance(1ms);
-  REQUIRE(self->has_next_message());
-  early.receive([&](task_view& w) { CHECK(w.status == task_status::running); },
-                [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(answered(early) == task_status::running);
   CHECK_FALSE(self->has_next_message());
   advance(499ms);
   CHECK_FALSE(self->has_next_message());
   advance(1ms);
-  REQUIRE(self->has_next_message());
-  late.receive([&](task_view& w) { CHECK(w.status == task_status::running); },
-               [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(answered(late) == task_status::running);
   // A long-poll answered by the task's end leaves its deadline behind; when
   // that comes, nobody is answered twice.
   auto ended = self->request(reg, caf::infinite, wait_atom::value, v.id,
                              int64_t{5000});
   run();
   advance(200ms); // the task ends at 1000 ms
-  REQUIRE(self->has_next_message());
-  ended.receive(
-      [&](task_view& w) { CHECK(w.status == task_status::succeeded); },
-      [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(answered(ended) == task_status::succeeded);
   advance(5000ms);
   CHECK_FALSE(self->has_next_message());
   CHECK(registry_st(reg).waiters.empty());
@@ -475,9 +477,7 @@ TEST_CASE_METHOD(registry_fixture, "wait answers when the task is cancelled",
   run();
   CHECK_FALSE(self->has_next_message());
   REQUIRE(cancel(v.id));
-  REQUIRE(self->has_next_message());
-  h.receive([&](task_view& w) { CHECK(w.status == task_status::cancelled); },
-            [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(answered(h) == task_status::cancelled);
 }
 
 TEST_CASE_METHOD(registry_fixture, "list filters by status and kind, newest "
