@@ -463,8 +463,8 @@ using pool_actor = caf::typed_actor<
     // INTERNAL (supervisor): slot now has a live worker.
     caf::reacts_to<worker_up_atom, uint32_t, worker_actor>,
     // INTERNAL (supervisor, at its start): slots first, first + 1, ... have
-    // these workers (one message, not one per worker: 10 000 small messages
-    // left 1 MB of freed memory in the allocator's caches).
+    // these workers (in chunks, not one message per worker: 10 000 small
+    // messages left 1 MB of freed memory in the allocator's caches).
     caf::reacts_to<worker_up_atom, uint32_t, std::vector<worker_actor>>,
     // INTERNAL (supervisor): slot's worker died (reason, restarts so far,
     // degraded until this actor-clock time, in ticks since its epoch).
