@@ -146,11 +146,15 @@ struct attempt_done {
   uint32_t slot = 0;
   uint64_t seq = 0;
   outcome result;
+  // A built-in kind's simulated delay: the pool holds the result and keeps
+  // the slot busy this long before it settles the attempt (delay_line).
+  int64_t delay_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attempt_done& x) {
-  return f(caf::meta::type_name("attempt_done"), x.slot, x.seq, x.result);
+  return f(caf::meta::type_name("attempt_done"), x.slot, x.seq, x.result,
+           x.delay_ms);
 }
 
 /// What a job's listener hears from the pool.
@@ -473,6 +477,8 @@ using pool_actor = caf::typed_actor<
     caf::reacts_to<retry_atom, job>,
     // INTERNAL: the attempt `seq` on `slot` ran out of time.
     caf::reacts_to<timeout_atom, uint32_t, uint64_t>,
+    // INTERNAL (timer): results held for their delay are due (delay_line).
+    caf::reacts_to<due_atom>,
     // INTERNAL: send the job events gathered since the last flush.
     caf::reacts_to<flush_atom>,
     // INTERNAL: a rate-limited kind's next token is due; start what waits.

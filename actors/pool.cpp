@@ -394,11 +394,34 @@ void on_lease_done(self_ptr self, attempt_done& done) {
   settle(self, std::move(*owner), std::move(done.result));
 }
 
+/// Arms the pool's timer for the earliest held result, unless one fires
+/// sooner (as wake_in: a timer cannot be cancelled).
+void arm_delays(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.delays.next();
+  if (!next || (st.delay_due && *st.delay_due <= *next))
+    return;
+  st.delay_due = *next;
+  auto wait = std::max(caf::timespan{0}, *next - self->clock().now());
+  self->delayed_send(self, wait, due_atom::value);
+}
+
+/// Holds the result of an attempt until its simulated delay is up: its slot
+/// stays busy meanwhile, as if the worker were still running it.
+void hold(self_ptr self, attempt_done& done) {
+  auto due = self->clock().now() + std::chrono::milliseconds{done.delay_ms};
+  done.delay_ms = 0;
+  self->state.delays.push(due, std::move(done));
+  arm_delays(self);
+}
+
 /// A worker answered attempt `seq` on slot `index`.
 void on_done(self_ptr self, attempt_done& done) {
   auto& st = self->state;
   if (done.slot == lease_slot)
     return on_lease_done(self, done);
+  if (done.delay_ms > 0)
+    return hold(self, done);
   if (done.slot >= st.slots.size())
     return;
   auto& s = st.slots[done.slot];
@@ -412,6 +435,16 @@ void on_done(self_ptr self, attempt_done& done) {
   release_if_done(self, done.slot);
   if (owner)
     settle(self, std::move(*owner), std::move(done.result));
+}
+
+/// Ends the delay of attempt `seq` on slot `index` now, if its result is
+/// held (it was cancelled or timed out): its slot is free at once.
+void cut_short(self_ptr self, uint32_t index, uint64_t seq) {
+  if (!self->state.delays.remove(seq))
+    return;
+  attempt_done cancelled{index, seq, outcome{false, {}, "cancelled"}};
+  on_done(self, cancelled);
+  dispatch(self);
 }
 
 /// Slot `index` lost its worker (it crashed, or its node or connection is
@@ -599,8 +632,11 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
               // answers, and its result is dropped.
               job j = std::move(*r.owner);
               r.owner.reset();
-              self->send(s.worker, cancel_atom::value, r.seq);
+              auto seq = r.seq;
+              self->send(s.worker, cancel_atom::value, seq);
               emit(self, j, job_phase::cancelled);
+              cut_short(self, static_cast<uint32_t>(&s - st.slots.data()),
+                        seq);
               return;
             }
           }
@@ -702,6 +738,16 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         dispatch(self);
       },
       [=](flush_atom) { flush_events(self); },
+      [=](due_atom) {
+        auto& st = self->state;
+        auto now = self->clock().now();
+        if (st.delay_due && *st.delay_due <= now)
+          st.delay_due.reset();
+        for (auto& done : st.delays.pop_due(now))
+          on_done(self, done);
+        arm_delays(self);
+        dispatch(self);
+      },
       [=](token_atom) {
         auto& st = self->state;
         if (st.token_due && *st.token_due <= self->clock().now())
@@ -758,6 +804,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           auto error =
               "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
           settle(self, std::move(j), outcome{false, {}, std::move(error)});
+          cut_short(self, index, seq);
           return;
         }
       },

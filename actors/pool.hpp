@@ -7,6 +7,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/config.hpp"
+#include "actors/delay_line.hpp"
 #include "actors/job_queue.hpp"
 
 #include <deque>
@@ -80,6 +81,10 @@ struct pool_state {
   // When the one pending token timer fires (rate-limited kinds waiting for
   // a token); none pending if empty.
   std::optional<caf::actor_clock::time_point> token_due;
+  // Results held for their simulated delay, and when the earliest pending
+  // timer for them fires (none pending if empty).
+  delay_line delays;
+  std::optional<caf::actor_clock::time_point> delay_due;
 
   // -- leases: attempts of lease kinds, started when the lease desk takes
   // them for an HTTP worker, never pushed to one.

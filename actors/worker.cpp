@@ -17,9 +17,10 @@ std::unique_ptr<http_runner> http_instance;
 
 using self_ptr = worker_actor::stateful_pointer<worker_state>;
 
-void report(self_ptr self, uint64_t seq, outcome result) {
-  self->send(self->state.pool,
-             attempt_done{self->state.slot, seq, std::move(result)});
+void report(self_ptr self, uint64_t seq, outcome result,
+            int64_t delay_ms = 0) {
+  self->send(self->state.pool, attempt_done{self->state.slot, seq,
+                                            std::move(result), delay_ms});
 }
 
 outcome to_outcome(run_result r) {
@@ -60,17 +61,11 @@ void run_elsewhere(self_ptr self, attempt& a, const kind_info& kind) {
   }
 }
 
-/// Runs a built-in kind; a simulated delay completes through a timer.
+/// Runs a built-in kind and reports at once; its pool holds the result for
+/// the kind's simulated delay (one timer there for all its slots).
 void run_builtin(self_ptr self, attempt& a, const kind_def& kind) {
   auto run = kind.run(a.input.value, a.number);
-  if (run.delay_ms <= 0) {
-    report(self, a.seq, std::move(run.result));
-    return;
-  }
-  self->state.pending = a.seq;
-  self->state.runs_in = worker_state::where::timer;
-  self->delayed_send(self, std::chrono::milliseconds{run.delay_ms},
-                     finish_atom::value, a.seq, std::move(run.result));
+  report(self, a.seq, std::move(run.result), run.delay_ms);
 }
 
 } // namespace
@@ -173,10 +168,6 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
             return;
           case worker_state::where::http:
             http_runner_instance().cancel(st.handle);
-            return;
-          case worker_state::where::timer:
-            st.pending = 0;
-            report(self, seq, outcome{false, {}, "cancelled"});
             return;
         }
       },

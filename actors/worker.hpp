@@ -1,7 +1,7 @@
-// A worker runs one attempt at a time for its pool. Built-in kinds with a
-// simulated delay complete through a timer, so an I/O worker never blocks a
-// thread; exec and http kinds run in their runner (threads of its own) and
-// report back through messages.
+// A worker runs one attempt at a time for its pool. A built-in kind reports
+// its result at once, with its simulated delay for the pool to hold it (so
+// an I/O worker never blocks a thread); exec and http kinds run in their
+// runner (threads of its own) and report back through messages.
 #pragma once
 
 #include "actors/actors.hpp"
@@ -17,7 +17,7 @@ struct worker_state {
   uint64_t pending = 0; // seq of the attempt waiting for its end, 0 = none
   // The pending attempt runs in a runner: cancel goes there, and the
   // attempt is reported when the runner says it ended.
-  enum class where : uint8_t { timer, exec, http } runs_in = where::timer;
+  enum class where : uint8_t { exec, http } runs_in = where::exec;
   uint64_t handle = 0; // the runner's handle of the pending attempt
 };
 

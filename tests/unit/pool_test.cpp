@@ -125,6 +125,30 @@ TEST_CASE_METHOD(fixture, "a job's result and attempts reach its listener",
   CHECK(xs[0].result.result.value == json{{"result", 42}});
 }
 
+TEST_CASE_METHOD(fixture, "delayed jobs started together share one timer",
+                 "[pool]") {
+  // A fan-out of delayed items: each worker reports at once and the pool
+  // holds the results, with one timer for all of them (not one per worker
+  // in CAF's clock).
+  auto p = spawn_pool(make_settings("test", 50));
+  for (uint64_t key = 1; key <= 50; ++key)
+    submit(p, make_job(key, "double", {{"value", 1}, {"delay_ms", 1000}}));
+  run();
+  CHECK(keys_of(events(), job_phase::started).size() == 50);
+  CHECK(sched.clock().schedule().size() == 1);
+  auto s = stats(p);
+  CHECK(s.busy == 50);
+  CHECK(s.completed == 0);
+  advance(999ms);
+  CHECK(events().empty());
+  advance(1ms);
+  CHECK(keys_of(events(), job_phase::succeeded).size() == 50);
+  s = stats(p);
+  CHECK(s.busy == 0);
+  CHECK(s.completed == 50);
+  CHECK(sched.clock().schedule().empty());
+}
+
 TEST_CASE_METHOD(fixture, "a job without progress reports only its end",
                  "[pool]") {
   auto p = spawn_pool(make_settings("test", 1));
@@ -238,11 +262,12 @@ TEST_CASE_METHOD(fixture, "cancelling a running job frees its worker",
   run();
   auto xs = events();
   CHECK(keys_of(xs, job_phase::cancelled) == std::vector<uint64_t>{1});
-  // The worker answered the cancel at once: job 2 runs without waiting.
+  // The pool ended the held delay at once: job 2 runs without waiting.
   CHECK(keys_of(xs, job_phase::started) == std::vector<uint64_t>{2});
   advance(10ms);
   CHECK(keys_of(events(), job_phase::succeeded) == std::vector<uint64_t>{2});
-  // The abandoned attempt's timer later fires and is dropped.
+  // The pool's timer for the abandoned attempt later fires and finds
+  // nothing.
   advance(1000ms);
   CHECK(events().empty());
   auto s = stats(p);
