@@ -420,8 +420,6 @@ void on_done(self_ptr self, attempt_done& done) {
   auto& st = self->state;
   if (done.slot == lease_slot)
     return on_lease_done(self, done);
-  if (done.delay_ms > 0)
-    return hold(self, done);
   if (done.slot >= st.slots.size())
     return;
   auto& s = st.slots[done.slot];
@@ -429,6 +427,10 @@ void on_done(self_ptr self, attempt_done& done) {
                         [&](auto& r) { return r.seq == done.seq; });
   if (i == s.attempts.end())
     return; // from a worker that has since been replaced
+  // An attempt abandoned before its report came (a cancel or timeout that
+  // crossed it) is not held: its slot is free at once.
+  if (done.delay_ms > 0 && i->owner)
+    return hold(self, done);
   auto owner = std::move(i->owner);
   s.attempts.erase(i);
   count_on_node(self, s.node, done.result.ok);

@@ -275,6 +275,29 @@ TEST_CASE_METHOD(fixture, "cancelling a running job frees its worker",
   CHECK(s.busy == 0);
 }
 
+TEST_CASE_METHOD(fixture, "a cancel that crosses a delayed report frees the "
+                          "worker at once",
+                 "[pool][cancel]") {
+  auto p = spawn_pool(make_settings("test", 1));
+  run();
+  submit(p, make_job(1, "sleep", {{"ms", 1000}}));
+  submit(p, make_job(2, "sleep", {{"ms", 10}}));
+  // The pool hands job 1 to its worker; the cancel reaches the pool before
+  // the worker's report (result and delay) does.
+  sched.run_once();
+  self->send(p, cancel_atom::value, listener(), uint64_t{1});
+  run();
+  auto xs = events();
+  CHECK(keys_of(xs, job_phase::cancelled) == std::vector<uint64_t>{1});
+  // Job 1's delay is not held for a cancelled job: job 2 runs at once.
+  CHECK(keys_of(xs, job_phase::started) == std::vector<uint64_t>{1, 2});
+  advance(10ms);
+  CHECK(keys_of(events(), job_phase::succeeded) == std::vector<uint64_t>{2});
+  auto s = stats(p);
+  CHECK(s.busy == 0);
+  CHECK(s.completed == 1);
+}
+
 TEST_CASE_METHOD(fixture, "a paused pool starts nothing queued, finishes "
                           "what runs, queues submissions, resume starts them",
                  "[pool][hold]") {
