@@ -162,16 +162,32 @@ rate_limiter* limiter_of(int kind) {
            : nullptr;
 }
 
-/// Arms the pool's one token timer for `wait` from now, unless it already
-/// fires sooner (a timer cannot be cancelled: a later one just finds work
-/// already started).
-void wake_in(self_ptr self, caf::timespan wait) {
-  auto& st = self->state;
-  auto due = self->clock().now() + wait;
-  if (st.token_due && *st.token_due <= due)
+using time_point = caf::actor_clock::time_point;
+
+/// Arms a timer that sends `msg` to this pool at `at`, unless the one noted
+/// in `due` already fires by then. A timer cannot be cancelled: one that
+/// fires later than needed just finds its work already done.
+template <class Atom>
+void arm_timer(self_ptr self, std::optional<time_point>& due, time_point at,
+               Atom msg) {
+  if (due && *due <= at)
     return;
-  st.token_due = due;
-  self->delayed_send(self, wait, token_atom::value);
+  due = at;
+  self->delayed_send(self, std::max(caf::timespan{0}, at - self->clock().now()),
+                     msg);
+}
+
+/// A timer armed by arm_timer fired: forget the one noted in `due` if it
+/// was that one (or an earlier one).
+void timer_fired(self_ptr self, std::optional<time_point>& due) {
+  if (due && *due <= self->clock().now())
+    due.reset();
+}
+
+/// Arms the pool's one token timer for `wait` from now.
+void wake_in(self_ptr self, caf::timespan wait) {
+  arm_timer(self, self->state.token_due, self->clock().now() + wait,
+            token_atom::value);
 }
 
 /// Whether an attempt of kind `kind` may start now: takes a token of a
@@ -394,16 +410,11 @@ void on_lease_done(self_ptr self, attempt_done& done) {
   settle(self, std::move(*owner), std::move(done.result));
 }
 
-/// Arms the pool's timer for the earliest held result, unless one fires
-/// sooner (as wake_in: a timer cannot be cancelled).
+/// Arms the pool's one delay timer for the earliest held result.
 void arm_delays(self_ptr self) {
   auto& st = self->state;
-  auto next = st.delays.next();
-  if (!next || (st.delay_due && *st.delay_due <= *next))
-    return;
-  st.delay_due = *next;
-  auto wait = std::max(caf::timespan{0}, *next - self->clock().now());
-  self->delayed_send(self, wait, due_atom::value);
+  if (auto next = st.delays.next())
+    arm_timer(self, st.delay_due, *next, due_atom::value);
 }
 
 /// Holds the result of an attempt until its simulated delay is up: its slot
@@ -742,18 +753,14 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       [=](flush_atom) { flush_events(self); },
       [=](due_atom) {
         auto& st = self->state;
-        auto now = self->clock().now();
-        if (st.delay_due && *st.delay_due <= now)
-          st.delay_due.reset();
-        for (auto& done : st.delays.pop_due(now))
+        timer_fired(self, st.delay_due);
+        for (auto& done : st.delays.pop_due(self->clock().now()))
           on_done(self, done);
         arm_delays(self);
         dispatch(self);
       },
       [=](token_atom) {
-        auto& st = self->state;
-        if (st.token_due && *st.token_due <= self->clock().now())
-          st.token_due.reset();
+        timer_fired(self, self->state.token_due);
         dispatch(self);
       },
       [=](nodes_atom) { return self->state.per_node; },
