@@ -15,12 +15,10 @@ std::mutex runners_mutex;
 std::unique_ptr<exec_runner> exec_instance;
 std::unique_ptr<http_runner> http_instance;
 
-using self_ptr = worker_actor::stateful_pointer<worker_state>;
-
-void report(self_ptr self, uint64_t seq, outcome result,
+void report(worker_state& st, uint64_t seq, outcome result,
             int64_t delay_ms = 0) {
-  self->send(self->state.pool, attempt_done{self->state.slot, seq,
-                                            std::move(result), delay_ms});
+  st.self->send(st.pool,
+                attempt_done{st.slot, seq, std::move(result), delay_ms});
 }
 
 outcome to_outcome(run_result r) {
@@ -35,8 +33,8 @@ outcome to_outcome(run_result r) {
 
 /// Hands an attempt of a config kind to its runner; the runner's callbacks
 /// send finish and progress messages back to this worker.
-void run_elsewhere(self_ptr self, attempt& a, const kind_info& kind) {
-  worker_actor me{self};
+void run_elsewhere(worker_state& st, attempt& a, const kind_info& kind) {
+  worker_actor me{st.self};
   auto seq = a.seq;
   run_order order{a.kind, a.input.value.dump(), a.number, a.id, a.task,
                   a.timeout_ms};
@@ -48,7 +46,6 @@ void run_elsewhere(self_ptr self, attempt& a, const kind_info& kind) {
     caf::anon_send(me, progress_atom::value, seq, p.fraction,
                    std::move(p.message));
   };
-  auto& st = self->state;
   st.pending = seq;
   if (kind.runner == runner_type::exec) {
     st.runs_in = worker_state::where::exec;
@@ -63,9 +60,9 @@ void run_elsewhere(self_ptr self, attempt& a, const kind_info& kind) {
 
 /// Runs a built-in kind and reports at once; its pool holds the result for
 /// the kind's simulated delay (one timer there for all its slots).
-void run_builtin(self_ptr self, attempt& a, const kind_def& kind) {
+void run_builtin(worker_state& st, attempt& a, const kind_def& kind) {
   auto run = kind.run(a.input.value, a.number);
-  report(self, a.seq, std::move(run.result), run.delay_ms);
+  report(st, a.seq, std::move(run.result), run.delay_ms);
 }
 
 } // namespace
@@ -102,10 +99,12 @@ void stop_runners(std::chrono::milliseconds patience) {
   }
 }
 
-worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
+worker_actor::behavior_type worker(worker_actor::pointer self, uint32_t slot,
                                    pool_actor pool) {
-  self->state.slot = slot;
-  self->state.pool = std::move(pool);
+  auto st = std::make_shared<worker_state>();
+  st->self = self;
+  st->slot = slot;
+  st->pool = std::move(pool);
   // A kind that throws ends this worker; the supervisor sees why.
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) {
     try {
@@ -117,10 +116,10 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
     }
   });
   return {
-      [=](attempt& a) {
+      [st](attempt& a) {
         auto kind = current_catalog().find_kind(a.kind);
         if (kind == nullptr || !kind->runs_locally()) {
-          report(self, a.seq,
+          report(*st, a.seq,
                  outcome{false, {},
                          kind == nullptr ? "unknown kind '" + a.kind + "'"
                                          : "this worker cannot run kind '"
@@ -128,14 +127,14 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
           return;
         }
         if (kind->builtin != nullptr)
-          run_builtin(self, a, *kind->builtin);
+          run_builtin(*st, a, *kind->builtin);
         else
-          run_elsewhere(self, a, *kind);
+          run_elsewhere(*st, a, *kind);
       },
-      [=](std::vector<attempt>& chunk) {
+      [st](std::vector<attempt>& chunk) {
         std::vector<attempt_done> done;
         done.reserve(chunk.size());
-        auto slot = self->state.slot;
+        auto slot = st->slot;
         for (auto& a : chunk) {
           auto kind = current_catalog().find_kind(a.kind);
           if (kind == nullptr || kind->builtin == nullptr) {
@@ -150,40 +149,39 @@ worker_actor::behavior_type worker(self_ptr self, uint32_t slot,
           } catch (...) {
             // Report what finished before dying: the pool then knows which
             // attempt crashed and which never started.
-            self->send(self->state.pool, std::move(done));
+            st->self->send(st->pool, std::move(done));
             throw;
           }
         }
-        self->send(self->state.pool, std::move(done));
+        st->self->send(st->pool, std::move(done));
       },
-      [=](cancel_atom, uint64_t seq) {
-        auto& st = self->state;
-        if (st.pending != seq)
+      [st](cancel_atom, uint64_t seq) {
+        if (st->pending != seq)
           return; // already reported
-        switch (st.runs_in) {
+        switch (st->runs_in) {
           case worker_state::where::exec:
             // Reported when the process group is gone: until then the slot
             // stays busy, so the pool never runs more than its size.
-            exec_runner_instance().cancel(st.handle);
+            exec_runner_instance().cancel(st->handle);
             return;
           case worker_state::where::http:
-            http_runner_instance().cancel(st.handle);
+            http_runner_instance().cancel(st->handle);
             return;
         }
       },
-      [=](finish_atom, uint64_t seq, outcome& result) {
-        if (self->state.pending != seq)
+      [st](finish_atom, uint64_t seq, outcome& result) {
+        if (st->pending != seq)
           return; // cancelled meanwhile
-        self->state.pending = 0;
-        report(self, seq, std::move(result));
+        st->pending = 0;
+        report(*st, seq, std::move(result));
       },
-      [=](progress_atom, uint64_t seq, double fraction, std::string& message) {
-        if (self->state.pending != seq)
+      [st](progress_atom, uint64_t seq, double fraction, std::string& message) {
+        if (st->pending != seq)
           return;
-        self->send(self->state.pool, progress_atom::value, self->state.slot,
+        st->self->send(st->pool, progress_atom::value, st->slot,
                    seq, fraction, std::move(message));
       },
-      [=](work_progress&) {}, // only stand-ins of remote workers get these
+      [st](work_progress&) {}, // only stand-ins of remote workers get these
   };
 }
 

@@ -10,8 +10,12 @@
 
 namespace actorq {
 
+/// A worker's state lives beside the actor, made on its first message and
+/// shared by its handlers: a worker actor with no state of its own is 1 024
+/// bytes with its control block, a stateful one 1 072, which tcmalloc
+/// rounds up to 1 152 (1.3 MB of an idle daemon's 10 000 I/O workers).
 struct worker_state {
-  static inline const char* name = "actorq.worker";
+  worker_actor::pointer self;
   uint32_t slot = 0;
   pool_actor pool;
   uint64_t pending = 0; // seq of the attempt waiting for its end, 0 = none
@@ -22,8 +26,7 @@ struct worker_state {
 };
 
 worker_actor::behavior_type
-worker(worker_actor::stateful_pointer<worker_state> self, uint32_t slot,
-       pool_actor pool);
+worker(worker_actor::pointer self, uint32_t slot, pool_actor pool);
 
 /// The process's runners, started on first use; stop_runners() ends their
 /// attempts (shutdown) and waits up to `patience` for exec children to go.
