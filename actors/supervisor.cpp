@@ -18,7 +18,7 @@ using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 void start_worker(self_ptr self, uint32_t index) {
   auto& st = self->state;
   auto& s = st.slots[index];
-  auto slot = st.settings.first_slot + index; // the pool's slot number
+  auto slot = st.pool_slot(index);
   // lazy_init: a worker builds its behavior on its first message, so an
   // idle pool's workers hold no behavior (0.2 KB each: 2 MB of an idle
   // daemon with 10 000 I/O workers).
@@ -33,7 +33,7 @@ void start_worker(self_ptr self, uint32_t index) {
 void spawn_worker(self_ptr self, uint32_t index) {
   start_worker(self, index);
   auto& st = self->state;
-  self->send(st.pool, worker_up_atom::value, st.settings.first_slot + index,
+  self->send(st.pool, worker_up_atom::value, st.pool_slot(index),
              st.slots[index].worker);
 }
 
@@ -77,7 +77,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       start_worker(self, i);
       started.push_back(st.slots[i].worker);
     }
-    self->send(st.pool, worker_up_atom::value, st.settings.first_slot + first,
+    self->send(st.pool, worker_up_atom::value, st.pool_slot(first),
                std::move(started));
   }
   // The pool is linked to us: when it goes, take the workers along.
@@ -134,12 +134,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       degraded_until = 0;
     log::event(log::level::warn, "worker_crashed",
                {{"pool", st.settings.name},
-                {"slot", st.settings.first_slot + index},
+                {"slot", st.pool_slot(index)},
                 {"reason", reason},
                 {"backoff_ms", std::chrono::duration_cast<millis>(delay).count()},
                 {"restarts", st.restarts}});
     self->send(st.pool, worker_dn_atom::value,
-               st.settings.first_slot + index, std::move(reason), st.restarts,
+               st.pool_slot(index), std::move(reason), st.restarts,
                degraded_until);
     self->delayed_send(self, delay, restart_atom::value, index, s.generation);
   });
@@ -151,7 +151,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         spawn_worker(self, index);
         log::event(log::level::info, "worker_restarted",
                    {{"pool", self->state.settings.name},
-                    {"slot", self->state.settings.first_slot + index}});
+                    {"slot", self->state.pool_slot(index)}});
       },
   };
 }

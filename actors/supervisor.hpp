@@ -30,6 +30,10 @@ struct supervisor_state {
   uint64_t restarts = 0;
   std::mt19937_64 rng{std::random_device{}()};
 
+  /// The pool's number of this supervisor's slot `index`.
+  uint32_t pool_slot(uint32_t index) const {
+    return settings.first_slot + index;
+  }
   /// The backoff before restarting `s` after its latest death.
   caf::timespan backoff(slot& s, bool degraded);
 };
