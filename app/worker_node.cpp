@@ -27,6 +27,128 @@ std::string host_name() {
   return host;
 }
 
+/// What this node offers the head: its name, its pools and sizes, and the
+/// config kinds it runs (the head checks they use the same runners).
+node_offer make_offer(const actorq_config& cfg) {
+  node_offer offer;
+  auto machine = host_name();
+  auto pid = std::to_string(::getpid());
+  offer.name = cfg.cluster_name.empty() ? machine + "-" + pid : cfg.cluster_name;
+  offer.address = machine + ":" + pid;
+  for (auto& s : cfg.pools())
+    offer.pools.emplace_back(s.name, s.size);
+  offer.kinds = cfg.kinds()->config_kinds();
+  return offer;
+}
+
+/// GET /healthz of a worker node (cluster.worker-http): whether it is
+/// serving a head, for load balancers and orchestrators.
+class node_health {
+public:
+  /// Listens on http.host:http.port; the port, or -1 (logged).
+  int start(const actorq_config& cfg, const std::string& node,
+            const std::atomic<bool>& joined) {
+    http_.set_tcp_nodelay(true);
+    http_.Get("/healthz", [&cfg, node, &joined](const httplib::Request&,
+                                                httplib::Response& res) {
+      nlohmann::json body{{"status", joined ? "ok" : "joining"},
+                          {"node", node},
+                          {"head", cfg.cluster_join}};
+      res.status = joined ? 200 : 503;
+      res.set_content(body.dump(), "application/json");
+    });
+    auto port = cfg.http_port == 0
+                    ? http_.bind_to_any_port(cfg.http_host)
+                    : (http_.bind_to_port(cfg.http_host,
+                                          static_cast<int>(cfg.http_port))
+                           ? static_cast<int>(cfg.http_port)
+                           : -1);
+    if (port < 0) {
+      log::event(log::level::error, "start_failed",
+                 {{"msg", "cannot listen on " + cfg.http_host + ":"
+                            + std::to_string(cfg.http_port)}});
+      return -1;
+    }
+    std::printf("actorq worker node health on http://%s:%d/healthz\n",
+                cfg.http_host.c_str(), port);
+    std::fflush(stdout);
+    thread_ = std::thread{[this] { http_.listen_after_bind(); }};
+    return port;
+  }
+
+  ~node_health() {
+    if (thread_.joinable()) {
+      http_.stop();
+      thread_.join();
+    }
+  }
+
+private:
+  httplib::Server http_;
+  std::thread thread_;
+};
+
+/// Asks the head at host:port to take this node: the head's gateway, with
+/// the pools this node lends to in `grants`; `problem` says why not (else
+/// it stays empty).
+caf::expected<gateway_actor> join_head(caf::actor_system& sys,
+                                       caf::scoped_actor& self,
+                                       const actorq_config& cfg,
+                                       const std::string& host, uint16_t port,
+                                       bool tls, const node_offer& offer,
+                                       std::vector<pool_grant>& grants,
+                                       std::string& problem) {
+  auto gw = connect_gateway(sys, host, port, tls);
+  if (!gw) {
+    problem = "cannot reach the head at " + cfg.cluster_join + ": "
+              + sys.render(gw.error());
+    return gw;
+  }
+  self->request(*gw, std::chrono::seconds{10}, join_atom::value, offer)
+    .receive([&](std::vector<pool_grant>& xs) { grants = std::move(xs); },
+             [&](caf::error& err) {
+               problem = "the head refused to let this node join: "
+                         + sys.render(err);
+             });
+  return gw;
+}
+
+/// Runs the workers of each granted pool under a supervisor of this node
+/// that lends them to the head's pool; `lent` says which ("io 8, cpu 2").
+std::vector<supervisor_actor> lend_pools(caf::actor_system& sys,
+                                         const actorq_config& cfg,
+                                         const std::vector<pool_grant>& grants,
+                                         std::string& lent) {
+  std::vector<supervisor_actor> supervisors;
+  auto settings = cfg.pools();
+  for (auto& g : grants) {
+    auto s = std::find_if(settings.begin(), settings.end(),
+                          [&](auto& x) { return x.name == g.name; });
+    if (s == settings.end())
+      continue;
+    auto mine = *s;
+    mine.first_slot = g.first_slot;
+    mine.remote = true;
+    mine.gauge = nullptr;
+    supervisors.push_back(sys.spawn(
+        supervisor, caf::actor_cast<pool_actor>(g.pool), std::move(mine)));
+    lent += (lent.empty() ? "" : ", ") + g.name + " " + std::to_string(s->size);
+  }
+  return supervisors;
+}
+
+/// Waits until the head's gateway goes down (true) or a stop (false).
+bool until_head_lost(caf::scoped_actor& self, const gateway_actor& gw,
+                     const std::atomic<bool>& stop) {
+  self->monitor(gw);
+  bool lost = false;
+  while (!stop && !lost)
+    self->receive(
+        [&](caf::down_msg& msg) { lost = msg.source == gw.address(); },
+        caf::after(std::chrono::milliseconds{50}) >> [] {});
+  return lost;
+}
+
 } // namespace
 
 int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
@@ -45,50 +167,14 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     notify_stopping("leaving the head"); // systemd: deactivating
     stop = true;
   }};
-  auto settings = cfg.pools();
-  node_offer offer;
-  auto machine = host_name();
-  auto pid = std::to_string(::getpid());
-  offer.name = cfg.cluster_name.empty() ? machine + "-" + pid : cfg.cluster_name;
-  offer.address = machine + ":" + pid;
-  for (auto& s : settings)
-    offer.pools.emplace_back(s.name, s.size);
-  // The head checks that it runs these config kinds with the same runners.
-  offer.kinds = cfg.kinds()->config_kinds();
-  // Asked for (cluster.worker-http): GET /healthz says whether this node is
-  // serving a head, for load balancers and orchestrators.
+  auto offer = make_offer(cfg);
   std::atomic<bool> joined{false};
-  std::unique_ptr<httplib::Server> http;
-  std::thread http_thread;
-  if (cfg.cluster_worker_http) {
-    http = std::make_unique<httplib::Server>();
-    http->set_tcp_nodelay(true);
-    http->Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      nlohmann::json body{{"status", joined ? "ok" : "joining"},
-                          {"node", offer.name},
-                          {"head", cfg.cluster_join}};
-      res.status = joined ? 200 : 503;
-      res.set_content(body.dump(), "application/json");
-    });
-    auto port = cfg.http_port == 0
-                    ? http->bind_to_any_port(cfg.http_host)
-                    : (http->bind_to_port(cfg.http_host,
-                                          static_cast<int>(cfg.http_port))
-                           ? static_cast<int>(cfg.http_port)
-                           : -1);
-    if (port < 0) {
-      log::event(log::level::error, "start_failed",
-                 {{"msg", "cannot listen on " + cfg.http_host + ":"
-                            + std::to_string(cfg.http_port)}});
-      stop = true;
-      pthread_kill(waiter.native_handle(), SIGTERM);
-      waiter.join();
-      return 1;
-    }
-    std::printf("actorq worker node health on http://%s:%d/healthz\n",
-                cfg.http_host.c_str(), port);
-    std::fflush(stdout);
-    http_thread = std::thread{[&] { http->listen_after_bind(); }};
+  node_health health; // asked for with cluster.worker-http
+  if (cfg.cluster_worker_http && health.start(cfg, offer.name, joined) < 0) {
+    stop = true;
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return 1;
   }
   // This scoped actor is the node's agent: the head monitors it, so the
   // node's death or disconnection frees its attempts at once.
@@ -109,20 +195,10 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   const std::chrono::milliseconds max_backoff{5000};
   std::string last_problem;
   while (!stop) {
-    auto gw = connect_gateway(sys, host, port, tls);
     std::string problem;
     std::vector<pool_grant> grants;
-    if (!gw) {
-      problem = "cannot reach the head at " + cfg.cluster_join + ": "
-                + sys.render(gw.error());
-    } else {
-      self->request(*gw, std::chrono::seconds{10}, join_atom::value, offer)
-        .receive([&](std::vector<pool_grant>& xs) { grants = std::move(xs); },
-                 [&](caf::error& err) {
-                   problem = "the head refused to let this node join: "
-                             + sys.render(err);
-                 });
-    }
+    auto gw = join_head(sys, self, cfg, host, port, tls, offer, grants,
+                        problem);
     if (!problem.empty()) {
       if (problem != last_problem)
         log::event(log::level::warn, "join_failed",
@@ -138,19 +214,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
     last_problem.clear();
     backoff = std::chrono::milliseconds{100};
     std::string lent;
-    for (auto& g : grants) {
-      auto s = std::find_if(settings.begin(), settings.end(),
-                            [&](auto& x) { return x.name == g.name; });
-      if (s == settings.end())
-        continue;
-      auto mine = *s;
-      mine.first_slot = g.first_slot;
-      mine.remote = true;
-      mine.gauge = nullptr;
-      supervisors.push_back(sys.spawn(
-          supervisor, caf::actor_cast<pool_actor>(g.pool), std::move(mine)));
-      lent += (lent.empty() ? "" : ", ") + g.name + " " + std::to_string(s->size);
-    }
+    supervisors = lend_pools(sys, cfg, grants, lent);
     joined = true;
     std::printf("actorq worker node %s joined %s (pools: %s)\n",
                 offer.name.c_str(), cfg.cluster_join.c_str(), lent.c_str());
@@ -161,14 +225,7 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
                 {"pools", lent}});
     // systemd: started once the first head took us (again after a rejoin)
     notify_ready("serving " + cfg.cluster_join + " (pools: " + lent + ")");
-    self->monitor(*gw);
-    bool lost = false;
-    while (!stop && !lost)
-      self->receive(
-          [&](caf::down_msg& msg) {
-            lost = msg.source == gw->address();
-          },
-          caf::after(std::chrono::milliseconds{50}) >> [] {});
+    bool lost = until_head_lost(self, *gw, stop);
     joined = false;
     drop_workers();
     if (lost) {
@@ -182,10 +239,6 @@ int run_worker_node(caf::actor_system& sys, const actorq_config& cfg, bool tls,
   }
   drop_workers();
   waiter.join();
-  if (http) {
-    http->stop();
-    http_thread.join();
-  }
   log::event(log::level::info, "stopped",
              {{"msg", "worker node " + offer.name + " stopping"},
               {"node", offer.name}});
