@@ -551,6 +551,148 @@ void abandon_lease(self_ptr self, uint64_t seq, const char* code,
              std::move(why));
 }
 
+
+/// The pool's state from its settings; spawns its supervisor (which starts
+/// the workers) and ends it with the pool.
+void set_up(self_ptr self, pool_settings settings) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.queue.set_boost(std::chrono::milliseconds{st.settings.max_wait_boost_ms});
+  if (st.settings.meters)
+    st.meters = st.settings.meters->pool(st.settings.name);
+  st.held = st.settings.paused;
+  st.slots.resize(st.settings.size);
+  st.kinds.push_back({local_kinds(), {}});
+  st.kinds[0].idle.reserve(st.settings.size);
+  auto& kinds = current_catalog().kinds();
+  st.lease_kinds.resize(kinds.size());
+  for (size_t i = 0; i < kinds.size(); ++i)
+    st.lease_kinds[i] = kinds[i].runner == runner_type::lease
+                        && kinds[i].pool == st.settings.name;
+  st.supervisor = self->spawn(supervisor, pool_actor{self}, st.settings);
+  // When the pool goes, so does its supervisor (and with it the workers).
+  self->attach_functor([sup = st.supervisor](const caf::error&) {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  });
+}
+
+/// A worker of another node (monitored by the pool) went down.
+void on_remote_worker_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  for (uint32_t index = 0; index < st.slots.size(); ++index) {
+    auto& s = st.slots[index];
+    if (s.node == 0 || !s.worker || s.worker.address() != msg.source)
+      continue;
+    // Cut off from its node: not the task's fault. Anything else is a
+    // crash, which the node's supervisor also reports (whoever comes
+    // first handles it; the other finds the slot empty).
+    auto link_lost = msg.reason == caf::sec::remote_linking_failed
+                     || msg.reason == caf::exit_reason::remote_link_unreachable;
+    lose_worker(self, index,
+                link_lost ? "attempt lost: the connection to its worker "
+                            "was lost"
+                          : "worker died: "
+                                + self->system().render(msg.reason));
+    return;
+  }
+}
+
+/// Cancels the job (listener, key) wherever it is: running, leased, queued
+/// or waiting for its retry.
+void cancel_job(self_ptr self, const caf::actor_addr& addr, uint64_t key) {
+  auto& st = self->state;
+  for (auto& s : st.slots) {
+    for (auto& r : s.attempts) {
+      if (r.owner && r.owner->key == key
+          && r.owner->listener.address() == addr) {
+        // Abandon the running attempt: the worker stays busy until it
+        // answers, and its result is dropped.
+        job j = std::move(*r.owner);
+        r.owner.reset();
+        auto seq = r.seq;
+        self->send(s.worker, cancel_atom::value, seq);
+        emit(self, j, job_phase::cancelled);
+        cut_short(self, static_cast<uint32_t>(&s - st.slots.data()), seq);
+        return;
+      }
+    }
+  }
+  for (auto& [seq, owner] : st.leased) {
+    if (owner && owner->key == key && owner->listener.address() == addr) {
+      job j = std::move(*owner);
+      owner.reset();
+      abandon_lease(self, seq, "cancelled",
+                    "the task was cancelled while leased");
+      emit(self, j, job_phase::cancelled);
+      return;
+    }
+  }
+  // Queued: drop it now (cancels are rare; a scan is fine).
+  if (auto j = st.queue.remove(addr, key)) {
+    count_queued(self, -1);
+    emit(self, *j, job_phase::cancelled);
+    return;
+  }
+  // Backing off: drop it when its retry comes up. Anything else has
+  // already ended (its last event crossed this cancel): nothing to do.
+  if (st.backing_off.count({addr, key}) > 0)
+    st.cancelled.emplace(addr, key);
+}
+
+/// The attempt `seq` of slot `index` (or of a lease) ran past its task's
+/// timeout: the attempt fails (and may be retried); its worker is told to
+/// stop it.
+void time_out(self_ptr self, uint32_t index, uint64_t seq) {
+  auto& st = self->state;
+  if (index == lease_slot) {
+    auto i = st.leased.find(seq);
+    if (i == st.leased.end() || !i->second)
+      return;
+    job j = std::move(*i->second);
+    i->second.reset();
+    auto error = "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+    abandon_lease(self, seq, "conflict", "the attempt " + error);
+    count_on_node(self, 0, false);
+    settle(self, std::move(j), outcome{false, {}, std::move(error)});
+    return;
+  }
+  auto& s = st.slots[index];
+  for (auto& r : s.attempts) {
+    if (r.seq != seq || !r.owner)
+      continue;
+    job j = std::move(*r.owner);
+    r.owner.reset();
+    self->send(s.worker, cancel_atom::value, seq);
+    auto error = "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+    settle(self, std::move(j), outcome{false, {}, std::move(error)});
+    cut_short(self, index, seq);
+    return;
+  }
+}
+
+/// A running attempt's progress: to its job's listener, if it asked.
+void on_progress(self_ptr self, uint32_t index, uint64_t seq, double fraction,
+                 std::string message) {
+  auto& st = self->state;
+  auto report = [&](const std::optional<job>& owner) {
+    if (!owner || !owner->progress)
+      return;
+    json p{{"fraction", std::clamp(fraction, 0.0, 1.0)},
+           {"message", std::move(message)}};
+    emit(self, *owner, job_phase::progress, outcome{true, {std::move(p)}, {}});
+  };
+  if (index == lease_slot) {
+    if (auto i = st.leased.find(seq); i != st.leased.end())
+      report(i->second);
+    return;
+  }
+  if (index >= st.slots.size())
+    return;
+  for (auto& r : st.slots[index].attempts)
+    if (r.seq == seq)
+      report(r.owner);
+}
+
 } // namespace
 
 uint64_t pool_state::lease_room() const {
@@ -586,44 +728,9 @@ caf::timespan pool_state::retry_delay(const job& j, int64_t at_least_ms) {
 
 pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
                                pool_settings settings) {
-  auto& st = self->state;
-  st.settings = std::move(settings);
-  st.queue.set_boost(std::chrono::milliseconds{st.settings.max_wait_boost_ms});
-  if (st.settings.meters)
-    st.meters = st.settings.meters->pool(st.settings.name);
-  st.held = st.settings.paused;
-  st.slots.resize(st.settings.size);
-  st.kinds.push_back({local_kinds(), {}});
-  st.kinds[0].idle.reserve(st.settings.size);
-  auto& kinds = current_catalog().kinds();
-  st.lease_kinds.resize(kinds.size());
-  for (size_t i = 0; i < kinds.size(); ++i)
-    st.lease_kinds[i] = kinds[i].runner == runner_type::lease
-                        && kinds[i].pool == st.settings.name;
-  st.supervisor = self->spawn(supervisor, pool_actor{self}, st.settings);
-  // When the pool goes, so does its supervisor (and with it the workers).
-  self->attach_functor([sup = st.supervisor](const caf::error&) {
-    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
-  });
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    for (uint32_t index = 0; index < st.slots.size(); ++index) {
-      auto& s = st.slots[index];
-      if (s.node == 0 || !s.worker || s.worker.address() != msg.source)
-        continue;
-      // Cut off from its node: not the task's fault. Anything else is a
-      // crash, which the node's supervisor also reports (whoever comes
-      // first handles it; the other finds the slot empty).
-      auto link_lost = msg.reason == caf::sec::remote_linking_failed
-                       || msg.reason == caf::exit_reason::remote_link_unreachable;
-      lose_worker(self, index,
-                  link_lost ? "attempt lost: the connection to its worker "
-                              "was lost"
-                            : "worker died: "
-                                  + self->system().render(msg.reason));
-      return;
-    }
-  });
+  set_up(self, std::move(settings));
+  self->set_down_handler(
+      [self](caf::down_msg& msg) { on_remote_worker_down(self, msg); });
   return {
       [=](submit_atom, job& j) {
         enqueue(self, std::move(j));
@@ -635,46 +742,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         dispatch(self);
       },
       [=](cancel_atom, job_listener_actor& listener, uint64_t key) {
-        auto& st = self->state;
-        auto addr = listener.address();
-        for (auto& s : st.slots) {
-          for (auto& r : s.attempts) {
-            if (r.owner && r.owner->key == key
-                && r.owner->listener.address() == addr) {
-              // Abandon the running attempt: the worker stays busy until it
-              // answers, and its result is dropped.
-              job j = std::move(*r.owner);
-              r.owner.reset();
-              auto seq = r.seq;
-              self->send(s.worker, cancel_atom::value, seq);
-              emit(self, j, job_phase::cancelled);
-              cut_short(self, static_cast<uint32_t>(&s - st.slots.data()),
-                        seq);
-              return;
-            }
-          }
-        }
-        for (auto& [seq, owner] : st.leased) {
-          if (owner && owner->key == key
-              && owner->listener.address() == addr) {
-            job j = std::move(*owner);
-            owner.reset();
-            abandon_lease(self, seq, "cancelled",
-                          "the task was cancelled while leased");
-            emit(self, j, job_phase::cancelled);
-            return;
-          }
-        }
-        // Queued: drop it now (cancels are rare; a scan is fine).
-        if (auto j = st.queue.remove(addr, key)) {
-          count_queued(self, -1);
-          emit(self, *j, job_phase::cancelled);
-          return;
-        }
-        // Backing off: drop it when its retry comes up. Anything else has
-        // already ended (its last event crossed this cancel): nothing to do.
-        if (st.backing_off.count({addr, key}) > 0)
-          st.cancelled.emplace(addr, key);
+        cancel_job(self, listener.address(), key);
       },
       [=](pause_atom) { self->state.paused = true; },
       [=](hold_atom, bool held) {
@@ -699,25 +767,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       },
       [=](progress_atom, uint32_t index, uint64_t seq, double fraction,
           std::string& message) {
-        auto& st = self->state;
-        auto report = [&](const std::optional<job>& owner) {
-          if (!owner || !owner->progress)
-            return;
-          json p{{"fraction", std::clamp(fraction, 0.0, 1.0)},
-                 {"message", std::move(message)}};
-          emit(self, *owner, job_phase::progress,
-               outcome{true, {std::move(p)}, {}});
-        };
-        if (index == lease_slot) {
-          if (auto i = st.leased.find(seq); i != st.leased.end())
-            report(i->second);
-          return;
-        }
-        if (index >= st.slots.size())
-          return;
-        for (auto& r : st.slots[index].attempts)
-          if (r.seq == seq)
-            report(r.owner);
+        on_progress(self, index, seq, fraction, std::move(message));
       },
       [=](worker_up_atom, uint32_t index, worker_actor& w) {
         worker_up(self, index, std::move(w));
@@ -789,33 +839,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
         }
       },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
-        auto& st = self->state;
-        if (index == lease_slot) {
-          auto i = st.leased.find(seq);
-          if (i == st.leased.end() || !i->second)
-            return;
-          job j = std::move(*i->second);
-          i->second.reset();
-          auto error =
-              "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
-          abandon_lease(self, seq, "conflict", "the attempt " + error);
-          count_on_node(self, 0, false);
-          settle(self, std::move(j), outcome{false, {}, std::move(error)});
-          return;
-        }
-        auto& s = st.slots[index];
-        for (auto& r : s.attempts) {
-          if (r.seq != seq || !r.owner)
-            continue;
-          job j = std::move(*r.owner);
-          r.owner.reset();
-          self->send(s.worker, cancel_atom::value, seq);
-          auto error =
-              "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
-          settle(self, std::move(j), outcome{false, {}, std::move(error)});
-          cut_short(self, index, seq);
-          return;
-        }
+        time_out(self, index, seq);
       },
       [=](lease_atom, lease_desk_actor& desk, uint32_t index) {
         self->state.desk = std::move(desk);
