@@ -1345,6 +1345,150 @@ void on_event(self_ptr self, job_event& e) {
   }
 }
 
+
+/// The task once it has ended, or as it is after `ms` (a long-poll: its
+/// promise waits among the task's waiters, under one timer for the
+/// earliest deadline).
+caf::result<task_view> long_poll(self_ptr self, const task_id& id,
+                                 int64_t ms) {
+  auto& st = self->state;
+  uint64_t seq;
+  switch (st.locate(id, now_ms(), seq)) {
+    case view_source::memory:
+      break;
+    case view_source::not_found:
+      return not_found();
+    case view_source::store:
+      return read_back(self, id); // ended long ago
+  }
+  auto& r = *st.at(seq);
+  if (is_terminal(r.status) || ms <= 0)
+    return st.view(seq, r);
+  auto promise = self->make_response_promise<task_view>();
+  auto deadline = clock_ms(self) + ms;
+  st.waiters[seq].push_back({deadline, promise});
+  st.wait_deadlines.push(deadline, seq);
+  if (deadline < st.wait_armed)
+    arm_wait_check(self, deadline);
+  return promise;
+}
+
+/// A page of tasks, newest first: from memory, then (with a store) the
+/// older ones from the store, with the memory state where it is newer.
+caf::result<task_page> list_tasks(self_ptr self, const task_filter& filter) {
+  auto& st = self->state;
+  auto now = now_ms();
+  task_page page;
+  uint64_t seq = filter.cursor == 0
+                   ? st.last_seq()
+                   : std::min<uint64_t>(filter.cursor, st.last_seq());
+  int kind = filter.kind.empty() ? -1 : st.kind_index(filter.kind);
+  auto matches = [&](const record& r) {
+    return (!filter.status || r.status == *filter.status)
+           && (kind < 0 || r.kind == kind) && !st.expired(r, now);
+  };
+  for (; seq > st.base; --seq) {
+    auto& r = st.records[seq - st.base - 1];
+    if (seq > st.committed || r.removed() || !matches(r))
+      continue; // only stored tasks are listed
+    if (page.tasks.size() == filter.limit) {
+      page.next = seq; // the next page starts here
+      return page;
+    }
+    page.tasks.push_back(st.view(seq, r));
+  }
+  if (seq == 0)
+    return page;
+  if (!st.durable()) {
+    // Older tasks still in memory are the pinned ones.
+    for (auto i = st.pinned.upper_bound(seq); i != st.pinned.begin();) {
+      --i;
+      if (!matches(i->second))
+        continue;
+      if (page.tasks.size() == filter.limit) {
+        page.next = i->first;
+        return page;
+      }
+      page.tasks.push_back(st.view(i->first, i->second));
+    }
+    return page;
+  }
+  // Older tasks come from the store; for those still in memory
+  // (pinned) the memory state is newer.
+  auto rest = filter;
+  rest.cursor = seq;
+  rest.limit = filter.limit - static_cast<uint32_t>(page.tasks.size());
+  auto promise = self->make_response_promise<task_page>();
+  self->request(st.cfg.store, caf::infinite, list_atom::value, rest)
+    .then(
+      [=](task_page& more) mutable {
+        auto& st = self->state;
+        for (auto& v : more.tasks) {
+          if (auto s = st.lookup(v.id))
+            v = st.view(s, *st.at(s));
+          if (filter.status && v.status != *filter.status)
+            continue; // changed since the store's copy: no match now
+          page.tasks.push_back(std::move(v));
+        }
+        page.next = more.next;
+        promise.deliver(std::move(page));
+      },
+      [=](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+/// Cancels the task `id` (running, queued, waiting or scheduled); an ended
+/// one is answered with how it ended.
+caf::result<task_view> cancel_by_id(self_ptr self, const task_id& id) {
+  auto& st = self->state;
+  auto seq = st.lookup(id);
+  if (seq == 0) {
+    if (!st.durable())
+      return not_found();
+    // Not in memory: it ended; the store knows how.
+    auto promise = self->make_response_promise<task_view>();
+    self->request(st.cfg.store, caf::infinite, get_atom::value, id)
+      .then(
+        [=](task_view& v) mutable {
+          promise.deliver(already_ended(v.status));
+        },
+        [=](caf::error& err) mutable { promise.deliver(err); });
+    return promise;
+  }
+  auto& r = *st.at(seq);
+  if (st.expired(r, now_ms()))
+    return not_found();
+  if (is_terminal(r.status))
+    return already_ended(r.status);
+  return cancel_task(self, seq, r);
+}
+
+/// On shutdown, answer every long-poll with the task as it is now (CAF 0.17
+/// would leave the waiting HTTP threads blocked until their timeout), send
+/// the last changes to the store, and refuse what is not stored yet.
+void on_shutdown(self_ptr self, const caf::exit_msg& msg) {
+  auto& st = self->state;
+  for (auto& [seq, ws] : st.waiters)
+    for (auto& w : ws)
+      w.promise.deliver(st.view(seq, *st.at(seq)));
+  st.waiters.clear();
+  if (st.durable()) {
+    st.writing.clear(); // the batches at the store still get written
+    flush(self);
+  }
+  auto stopping = make_error(error_code::shutting_down,
+                             "actorq is shutting down; the task was not "
+                             "acknowledged");
+  for (auto& [seq, promise] : st.acks)
+    promise.deliver(stopping);
+  st.acks.clear();
+  for (auto& [key, ws] : st.key_lookups)
+    for (auto& w : ws)
+      w.promise.deliver(stopping);
+  st.key_lookups.clear();
+  self->quit(msg.reason);
+}
+
 } // namespace
 
 // -- registry_state -----------------------------------------------------------
@@ -1558,31 +1702,8 @@ registry_actor::behavior_type registry(self_ptr self,
   resume_callbacks(self);
   if (st.durable() || st.cfg.result_ttl.count() > 0)
     sweep(self);
-  // On shutdown, answer every long-poll with the task as it is now (CAF 0.17
-  // would leave the waiting HTTP threads blocked until their timeout), send
-  // the last changes to the store, and refuse what is not stored yet.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    auto& st = self->state;
-    for (auto& [seq, ws] : st.waiters)
-      for (auto& w : ws)
-        w.promise.deliver(st.view(seq, *st.at(seq)));
-    st.waiters.clear();
-    if (st.durable()) {
-      st.writing.clear(); // the batches at the store still get written
-      flush(self);
-    }
-    auto stopping = make_error(error_code::shutting_down,
-                               "actorq is shutting down; the task was not "
-                               "acknowledged");
-    for (auto& [seq, promise] : st.acks)
-      promise.deliver(stopping);
-    st.acks.clear();
-    for (auto& [key, ws] : st.key_lookups)
-      for (auto& w : ws)
-        w.promise.deliver(stopping);
-    st.key_lookups.clear();
-    self->quit(msg.reason);
-  });
+  self->set_exit_handler(
+      [self](caf::exit_msg& msg) { on_shutdown(self, msg); });
   return {
       [=](submit_atom, task_spec& spec, schedule_atom,
           int64_t slot) -> caf::result<task_view> {
@@ -1609,26 +1730,7 @@ registry_actor::behavior_type registry(self_ptr self,
         return read_back(self, id);
       },
       [=](wait_atom, const task_id& id, int64_t ms) -> caf::result<task_view> {
-        auto& st = self->state;
-        uint64_t seq;
-        switch (st.locate(id, now_ms(), seq)) {
-          case view_source::memory:
-            break;
-          case view_source::not_found:
-            return not_found();
-          case view_source::store:
-            return read_back(self, id); // ended long ago
-        }
-        auto& r = *st.at(seq);
-        if (is_terminal(r.status) || ms <= 0)
-          return st.view(seq, r);
-        auto promise = self->make_response_promise<task_view>();
-        auto deadline = clock_ms(self) + ms;
-        st.waiters[seq].push_back({deadline, promise});
-        st.wait_deadlines.push(deadline, seq);
-        if (deadline < st.wait_armed)
-          arm_wait_check(self, deadline);
-        return promise;
+        return long_poll(self, id, ms);
       },
       [=](timeout_atom, uint64_t which) {
         if (which == write_check)
@@ -1637,88 +1739,10 @@ registry_actor::behavior_type registry(self_ptr self,
           answer_expired_waits(self);
       },
       [=](list_atom, const task_filter& filter) -> caf::result<task_page> {
-        auto& st = self->state;
-        auto now = now_ms();
-        task_page page;
-        uint64_t seq = filter.cursor == 0
-                         ? st.last_seq()
-                         : std::min<uint64_t>(filter.cursor, st.last_seq());
-        int kind = filter.kind.empty() ? -1 : st.kind_index(filter.kind);
-        auto matches = [&](const record& r) {
-          return (!filter.status || r.status == *filter.status)
-                 && (kind < 0 || r.kind == kind) && !st.expired(r, now);
-        };
-        for (; seq > st.base; --seq) {
-          auto& r = st.records[seq - st.base - 1];
-          if (seq > st.committed || r.removed() || !matches(r))
-            continue; // only stored tasks are listed
-          if (page.tasks.size() == filter.limit) {
-            page.next = seq; // the next page starts here
-            return page;
-          }
-          page.tasks.push_back(st.view(seq, r));
-        }
-        if (seq == 0)
-          return page;
-        if (!st.durable()) {
-          // Older tasks still in memory are the pinned ones.
-          for (auto i = st.pinned.upper_bound(seq); i != st.pinned.begin();) {
-            --i;
-            if (!matches(i->second))
-              continue;
-            if (page.tasks.size() == filter.limit) {
-              page.next = i->first;
-              return page;
-            }
-            page.tasks.push_back(st.view(i->first, i->second));
-          }
-          return page;
-        }
-        // Older tasks come from the store; for those still in memory
-        // (pinned) the memory state is newer.
-        auto rest = filter;
-        rest.cursor = seq;
-        rest.limit = filter.limit - static_cast<uint32_t>(page.tasks.size());
-        auto promise = self->make_response_promise<task_page>();
-        self->request(st.cfg.store, caf::infinite, list_atom::value, rest)
-          .then(
-            [=](task_page& more) mutable {
-              auto& st = self->state;
-              for (auto& v : more.tasks) {
-                if (auto s = st.lookup(v.id))
-                  v = st.view(s, *st.at(s));
-                if (filter.status && v.status != *filter.status)
-                  continue; // changed since the store's copy: no match now
-                page.tasks.push_back(std::move(v));
-              }
-              page.next = more.next;
-              promise.deliver(std::move(page));
-            },
-            [=](caf::error& err) mutable { promise.deliver(err); });
-        return promise;
+        return list_tasks(self, filter);
       },
       [=](cancel_atom, const task_id& id) -> caf::result<task_view> {
-        auto& st = self->state;
-        auto seq = st.lookup(id);
-        if (seq == 0) {
-          if (!st.durable())
-            return not_found();
-          // Not in memory: it ended; the store knows how.
-          auto promise = self->make_response_promise<task_view>();
-          self->request(st.cfg.store, caf::infinite, get_atom::value, id)
-            .then(
-              [=](task_view& v) mutable {
-                promise.deliver(already_ended(v.status));
-              },
-              [=](caf::error& err) mutable { promise.deliver(err); });
-          return promise;
-        }
-        auto& r = *st.at(seq);
-        if (st.expired(r, now_ms()))
-          return not_found();
-        if (is_terminal(r.status))
-          return already_ended(r.status);
-        return cancel_task(self, seq, r);
+        return cancel_by_id(self, id);
       },
       [=](cancel_atom, const task_filter& filter) -> uint64_t {
         return cancel_matching(self, filter);
