@@ -141,6 +141,18 @@ actorq_config::option(const std::string& name) const {
 
 std::vector<std::string> actorq_config::validate() {
   std::vector<std::string> problems;
+  store_option_values(problems);
+  validate_server(problems);
+  validate_log(problems);
+  validate_defaults(problems);
+  validate_callbacks(problems);
+  apply_section_args(problems);
+  build_catalog(problems);
+  locate_problems(problems);
+  return problems;
+}
+
+void actorq_config::store_option_values(std::vector<std::string>& problems) {
   // CAF stores unknown keys and silently drops values of the wrong type:
   // check the file's values, then every key against the options.
   check_file_values(problems);
@@ -155,7 +167,7 @@ std::vector<std::string> actorq_config::validate() {
       continue; // consumed by CAF itself
     if (name.rfind("pools.", 0) == 0 || name.rfind("kinds.", 0) == 0
         || name.rfind("schedules.", 0) == 0)
-      continue; // the catalog and read_schedules read these (below)
+      continue; // the catalog and read_schedules read these
     auto opt = option(name);
     if (opt == nullptr) {
       auto best = closest_option(name);
@@ -181,35 +193,56 @@ std::vector<std::string> actorq_config::validate() {
     // their options: store every checked value ourselves.
     opt->store(*value);
   }
-  auto range = [&](const char* key, int64_t value, int64_t lo, int64_t hi) {
+}
+
+namespace {
+
+/// The range checks of validate(), each adding its problem.
+struct range_checks {
+  std::vector<std::string>& problems;
+
+  void range(const char* key, int64_t value, int64_t lo, int64_t hi) {
     if (value < lo || value > hi)
       problems.push_back("bad value for '" + std::string{key}
                          + "': " + std::to_string(value) + " is not in ["
                          + std::to_string(lo) + ", " + std::to_string(hi)
                          + "]");
-  };
-  auto fraction = [&](const char* key, double value) {
+  }
+
+  void fraction(const char* key, double value) {
     if (!(value >= 0.0 && value <= 1.0))
       problems.push_back("bad value for '" + std::string{key}
                          + "': must be between 0 and 1");
-  };
-  auto positive = [&](const char* key, caf::timespan value) {
+  }
+
+  void positive(const char* key, caf::timespan value) {
     if (value.count() <= 0)
       problems.push_back("bad value for '" + std::string{key}
                          + "': must be a positive duration such as 50ms");
-  };
-  range("http.port", http_port, 0, 65535);
-  range("http.threads", http_threads, 1, 10000);
-  range("http.max-threads", http_max_threads, 1, 100000);
+  }
+};
+
+bool loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]"
+         || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+void actorq_config::validate_server(std::vector<std::string>& problems) {
+  range_checks check{problems};
+  check.range("http.port", http_port, 0, 65535);
+  check.range("http.threads", http_threads, 1, 10000);
+  check.range("http.max-threads", http_max_threads, 1, 100000);
   // At least http.threads: an older config raising only that still works.
   http_max_threads = std::max(http_max_threads, http_threads);
   if (http_max_waiting < 0)
     http_max_waiting = default_max_waiting(http_max_threads);
   else
-    range("http.max-waiting", http_max_waiting, 0, http_max_threads - 1);
-  range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
-  range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
-  positive("http.batch-timeout", http_batch_timeout);
+    check.range("http.max-waiting", http_max_waiting, 0, http_max_threads - 1);
+  check.range("http.max-body-bytes", http_max_body_bytes, 1, int64_t{1} << 32);
+  check.range("http.max-batch-items", http_max_batch_items, 1, 10'000'000);
+  check.positive("http.batch-timeout", http_batch_timeout);
   if (store_path.empty())
     problems.push_back("bad value for 'store.path': must not be empty (use "
                        "':memory:' for no store)");
@@ -219,17 +252,13 @@ std::vector<std::string> actorq_config::validate() {
   if (store_sync != "full" && store_sync != "normal")
     problems.push_back("bad value for 'store.sync': expected 'full' or "
                        "'normal', got '" + store_sync + "'");
-  range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
-  positive("store.write-timeout", store_write_timeout);
-  range("cluster.port", cluster_port, 0, 65535);
+  check.range("store.memory-tasks", store_memory_tasks, 1, 1'000'000'000);
+  check.positive("store.write-timeout", store_write_timeout);
+  check.range("cluster.port", cluster_port, 0, 65535);
   // Plain BASP authenticates nobody and trusts the payload lengths peers
   // declare: off loopback only with TLS, or when the operator says so.
   bool tls = !cluster_tls_certificate.empty() || !cluster_tls_key.empty()
              || !cluster_tls_ca_file.empty();
-  auto loopback = [](const std::string& host) {
-    return host == "localhost" || host == "::1" || host == "[::1]"
-           || host.rfind("127.", 0) == 0;
-  };
   if (cluster_port > 0 && !tls && !loopback(cluster_host) && !cluster_insecure)
     problems.push_back(
         "bad value for 'cluster.host': a plain gateway listens on loopback "
@@ -243,22 +272,26 @@ std::vector<std::string> actorq_config::validate() {
   if (!(seed_delay_scale >= 0.0 && seed_delay_scale <= 1000.0))
     problems.push_back("bad value for 'seed.delay-scale': must be between 0 "
                        "and 1000");
-  validate_log(problems);
-  range("retry.max-retries", retry_max_retries, 0, 100);
-  positive("retry.backoff", retry_backoff);
-  positive("retry.max-backoff", retry_max_backoff);
-  fraction("retry.jitter", retry_jitter);
-  positive("supervisor.min-backoff", sup_min_backoff);
-  positive("supervisor.max-backoff", sup_max_backoff);
-  fraction("supervisor.random-factor", sup_random_factor);
-  positive("supervisor.reset-after", sup_reset_after);
-  range("supervisor.max-restarts", sup_max_restarts, 0, 1'000'000);
-  positive("supervisor.window", sup_window);
+}
+
+void actorq_config::validate_defaults(std::vector<std::string>& problems) {
+  range_checks check{problems};
+  check.range("retry.max-retries", retry_max_retries, 0, 100);
+  check.positive("retry.backoff", retry_backoff);
+  check.positive("retry.max-backoff", retry_max_backoff);
+  check.fraction("retry.jitter", retry_jitter);
+  check.positive("supervisor.min-backoff", sup_min_backoff);
+  check.positive("supervisor.max-backoff", sup_max_backoff);
+  check.fraction("supervisor.random-factor", sup_random_factor);
+  check.positive("supervisor.reset-after", sup_reset_after);
+  check.range("supervisor.max-restarts", sup_max_restarts, 0, 1'000'000);
+  check.positive("supervisor.window", sup_window);
   if (sup_min_backoff > sup_max_backoff)
     problems.push_back("supervisor.min-backoff must not exceed "
                        "supervisor.max-backoff");
-  validate_callbacks(problems);
-  apply_section_args(problems);
+}
+
+void actorq_config::build_catalog(std::vector<std::string>& problems) {
   catalog_defaults defaults;
   auto ms = [](caf::timespan x) {
     return std::chrono::duration_cast<millis>(x);
@@ -278,6 +311,9 @@ std::vector<std::string> actorq_config::validate() {
   defaults.callback_prefixes = callbacks_allowed_prefixes;
   catalog_ = catalog::build(content, defaults, problems);
   schedules_ = read_schedules(content, *catalog_, problems);
+}
+
+void actorq_config::locate_problems(std::vector<std::string>& problems) const {
   // Every problem names its key first ('pools.io.size'): say where a key of
   // the config file is.
   for (auto& p : problems) {
@@ -287,7 +323,6 @@ std::vector<std::string> actorq_config::validate() {
     if (!located && open != std::string::npos && close != std::string::npos)
       p = file_location(p.substr(open + 1, close - open - 1)) + p;
   }
-  return problems;
 }
 
 void actorq_config::validate_log(std::vector<std::string>& problems) {

@@ -153,6 +153,25 @@ private:
   /// The declared option "group.name" (or "name" in group global), or null.
   const caf::config_option* option(const std::string& name) const;
 
+  /// Checks every key of the file and the command line against the
+  /// declared options and stores the valid values (the sections' keys are
+  /// left to the catalog and the schedules).
+  void store_option_values(std::vector<std::string>& problems);
+
+  /// Range checks of the [http], [store], [cluster] and [shutdown] keys.
+  void validate_server(std::vector<std::string>& problems);
+
+  /// Range checks of the [retry] and [supervisor] defaults.
+  void validate_defaults(std::vector<std::string>& problems);
+
+  /// Builds the catalog (pools and kinds) and the schedules from their
+  /// sections, with the defaults the flat keys set.
+  void build_catalog(std::vector<std::string>& problems);
+
+  /// Prefixes each problem about a key read from the config file with
+  /// "FILE:LINE: ".
+  void locate_problems(std::vector<std::string>& problems) const;
+
   /// Checks log.level and log.format; sets log_min and log_lines.
   void validate_log(std::vector<std::string>& problems);
 

@@ -34,6 +34,8 @@ struct concurrency_tracker {
         case job_phase::retrying:
           active.erase(e.key);
           break;
+        case job_phase::progress:
+          break; // the attempt runs on
       }
       max_active = std::max(max_active, active.size());
     }
