@@ -178,8 +178,8 @@ worker_actor::behavior_type worker(worker_actor::pointer self, uint32_t slot,
       [st](progress_atom, uint64_t seq, double fraction, std::string& message) {
         if (st->pending != seq)
           return;
-        st->self->send(st->pool, progress_atom::value, st->slot,
-                   seq, fraction, std::move(message));
+        st->self->send(st->pool, progress_atom::value, st->slot, seq,
+                       fraction, std::move(message));
       },
       [st](work_progress&) {}, // only stand-ins of remote workers get these
   };

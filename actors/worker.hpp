@@ -15,7 +15,7 @@ namespace actorq {
 /// bytes with its control block, a stateful one 1 072, which tcmalloc
 /// rounds up to 1 152 (1.3 MB of an idle daemon's 10 000 I/O workers).
 struct worker_state {
-  worker_actor::pointer self;
+  worker_actor::pointer self = nullptr; // valid while its handlers run
   uint32_t slot = 0;
   pool_actor pool;
   uint64_t pending = 0; // seq of the attempt waiting for its end, 0 = none
