@@ -25,6 +25,7 @@
 #include "actors/coordinator.hpp"
 #include "http/codec.hpp"
 #include "http/openapi.hpp"
+#include "http/segment_routes.hpp"
 #include "http/server.hpp"
 
 #include <httplib.h>
@@ -136,9 +137,24 @@ inline const http_error body_too_large{
 /// beyond, the connection is closed unread.
 constexpr uint64_t drain_bytes = 4u << 20;
 
+/// Where the path's segment starts when the pre-routing handler served the
+/// request's route by prefix (segment_dispatch); 0 when httplib matched it
+/// (req.matches). Per thread, reset before each request's routing.
+inline size_t& segment_at() {
+  thread_local size_t at = 0;
+  return at;
+}
+
+/// The route's ([^/]+): a task's id, a pool's name.
+inline std::string path_param(const httplib::Request& req) {
+  if (auto at = segment_at())
+    return req.path.substr(at);
+  return req.matches[1].str();
+}
+
 /// Validates an id before any lookup: only canonical UUIDs reach actors.
 inline std::optional<task_id> path_id(const httplib::Request& req) {
-  return task_id::parse(req.matches[1].str());
+  return task_id::parse(path_param(req));
 }
 
 /// The value of header `name`, if the request has it.
@@ -225,12 +241,22 @@ inline const std::string*& current_route() {
   return route;
 }
 
+/// GET routes served by prefix before httplib's regex dispatch (see
+/// segment_routes.hpp), with their handlers by index; the pre-routing
+/// handler answers them.
+struct segment_dispatch {
+  segment_routes routes;
+  std::vector<httplib::Server::Handler> handlers;
+};
+
 /// Registers routes and remembers them in the route table (for 405 answers
 /// and the OpenAPI document).
 struct router {
   http_server& http;
   uint64_t max_body; // http.max-body-bytes, however the body is sent
   std::shared_ptr<route_table> table = std::make_shared<route_table>();
+  std::shared_ptr<segment_dispatch> segments
+    = std::make_shared<segment_dispatch>();
 
   void on(const std::string& method, const std::string& pattern, route_doc doc,
           httplib::Server::Handler handler) {
@@ -242,8 +268,11 @@ struct router {
       current_route() = route.get();
       handler(req, res);
     };
-    if (method == "GET")
+    if (method == "GET") {
+      if (segments->routes.add(pattern) >= 0)
+        segments->handlers.push_back(h);
       http.Get(pattern, std::move(h));
+    }
     else if (method == "POST")
       // Read the body ourselves: httplib would otherwise treat bodies sent
       // as form data (curl's default) as forms and cap them at 8 KiB.

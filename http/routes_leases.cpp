@@ -106,7 +106,7 @@ void lease_routes(router& r, const route_context& c) {
              .answer(200, "LeaseAnswer", "Settled or extended")
              .errors({400, 404, 409, 422}),
          [c, op = one.op](const httplib::Request& req, auto& res) {
-           auto id = task_id::parse(req.matches[1].str());
+           auto id = task_id::parse(path_param(req));
            if (!id)
              return reply(res, http_error{404, "not_found", "no such lease"});
            auto call = parse_lease_call(req.body, op, *id);

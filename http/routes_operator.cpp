@@ -73,7 +73,7 @@ void operator_routes(router& r, const route_context& c) {
          [c, paused = paused](const httplib::Request& req, auto& res) {
            auto stats =
                ask<pool_stats>(*c.sys, c.actors->registry, immediate,
-                               hold_atom::value, req.matches[1].str(), paused);
+                               hold_atom::value, path_param(req), paused);
            reply_with(res, stats, render_pool);
          });
 }

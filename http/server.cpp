@@ -136,15 +136,19 @@ std::chrono::steady_clock::time_point& request_started() {
 /// ones needs "Authorization: Bearer TOKEN" (compared in constant time; never logged);
 /// while draining, POSTs (new work) get 503, reads and cancels go on.
 /// Refusals before the body is read end the connection (its body unread).
+/// Then the GET routes served by prefix (`segments`) are answered here,
+/// without httplib's regex dispatch.
 void access_control(http_server& http, std::string token,
                     const std::atomic<bool>* draining, uint64_t max_body,
                     std::shared_ptr<const route_table> table,
-                    bool metrics_public) {
+                    bool metrics_public,
+                    std::shared_ptr<const segment_dispatch> segments) {
   http.set_pre_routing_handler([token, draining, max_body, table,
-                                metrics_public](
+                                metrics_public, segments](
                                    const httplib::Request& req,
                                    httplib::Response& res) {
     current_route() = nullptr;
+    segment_at() = 0;
     request_started() = std::chrono::steady_clock::now();
     if (refuse_framing(req, res, max_body, *table))
       return httplib::Server::HandlerResponse::Handled;
@@ -168,6 +172,13 @@ void access_control(http_server& http, std::string token,
                              "the service is shutting down; retry against "
                              "the next instance"});
       return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method == "GET") {
+      if (auto route = segments->routes.find(req.path); route.index >= 0) {
+        segment_at() = route.segment_at;
+        segments->handlers[static_cast<size_t>(route.index)](req, res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
@@ -368,7 +379,7 @@ void server::routes() {
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
   access_control(http_, std::move(token), &draining_, max_body, r.table,
-                 cfg_.metrics_public);
+                 cfg_.metrics_public, r.segments);
   method_not_allowed(http_, r.table);
   error_handlers(http_, r.table);
   if (auto m = actors_.meters) {
