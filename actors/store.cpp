@@ -422,8 +422,10 @@ sqlite3_stmt* task_store::prepare(const char* sql) {
   return st;
 }
 
-std::unique_ptr<task_store> task_store::open(const std::string& path,
-                                             bool full_sync) {
+namespace {
+
+/// Creates the store's folder if needed; refuses a path that is a folder.
+void make_folder(const std::string& path) {
   namespace fs = std::filesystem;
   auto folder = fs::path{path}.parent_path();
   std::error_code ec;
@@ -433,6 +435,13 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
                       + folder.string() + ": " + ec.message());
   if (fs::is_directory(path, ec))
     throw store_error("store " + path + ": is a directory, not a file");
+}
+
+} // namespace
+
+std::unique_ptr<task_store> task_store::open(const std::string& path,
+                                             bool full_sync) {
+  make_folder(path);
   sqlite3* raw = nullptr;
   auto rc = sqlite3_open_v2(path.c_str(), &raw,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -442,96 +451,123 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
   if (rc != SQLITE_OK)
     self->fail(std::string{"cannot open: "} + sqlite3_errstr(rc));
   sqlite3_extended_result_codes(raw, 1);
-  auto exec = [&](const char* sql, const char* what) {
-    self->check(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), what);
-  };
-  auto pragma_int = [&](const char* sql, const char* what) {
-    stmt_owner st;
-    self->check(sqlite3_prepare_v2(raw, sql, -1, &st.st, nullptr), what);
-    self->check(sqlite3_step(st.st), what);
-    return sqlite3_column_int64(st.st, 0);
-  };
   // Nothing below writes before the file is known to be ours (or empty).
   // One process at a time: the first transaction takes an exclusive lock that
   // is held until the store closes.
-  exec("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE",
-       "cannot configure");
+  self->exec("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE",
+             "cannot configure");
+  bool fresh = self->identify();
+  auto version = fresh ? int64_t{schema_version} : self->checked_version();
+  self->lock();
+  if (version < schema_version)
+    self->migrate(static_cast<int>(version));
+  self->configure(full_sync);
+  if (fresh)
+    self->create_schema();
+  self->prepare_statements();
+  self->ids_ = std::make_unique<id_index>(path + "-ids");
+  self->index_newer(self->ids_->indexed_through());
+  self->remember_file();
+  return self;
+}
+
+void task_store::exec(const char* sql, const char* what) {
+  check(sqlite3_exec(db_, sql, nullptr, nullptr, nullptr), what);
+}
+
+int64_t task_store::query_int(const char* sql, const char* what) {
+  stmt_owner st;
+  check(sqlite3_prepare_v2(db_, sql, -1, &st.st, nullptr), what);
+  check(sqlite3_step(st.st), what);
+  return sqlite3_column_int64(st.st, 0);
+}
+
+bool task_store::identify() {
   int64_t app = 0;
   int64_t objects = 0;
   try {
-    app = pragma_int("PRAGMA application_id", "cannot read");
-    objects = pragma_int("SELECT count(*) FROM sqlite_schema", "cannot read");
+    app = query_int("PRAGMA application_id", "cannot read");
+    objects = query_int("SELECT count(*) FROM sqlite_schema", "cannot read");
   } catch (const store_error&) {
-    auto code = sqlite3_extended_errcode(raw);
+    auto code = sqlite3_extended_errcode(db_);
     if ((code & 0xff) == SQLITE_NOTADB)
-      self->fail("not an actorq store (not a SQLite database); refusing "
-                 "to touch it");
+      fail("not an actorq store (not a SQLite database); refusing "
+           "to touch it");
     if ((code & 0xff) == SQLITE_CORRUPT)
-      self->fail("the database is corrupt; refusing to touch it");
+      fail("the database is corrupt; refusing to touch it");
     if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
-      self->fail("in use by another process");
+      fail("in use by another process");
     throw;
   }
   bool fresh = app == 0 && objects == 0;
   if (!fresh && app != application_id)
-    self->fail("not an actorq store (a SQLite database of another "
-               "application); refusing to touch it");
-  int64_t version = schema_version;
-  if (!fresh) {
-    version = pragma_int("PRAGMA user_version", "cannot read");
-    if (version > schema_version || version < 1)
-      self->fail("schema version " + std::to_string(version)
-                 + " is not one this actorq can use (it uses "
-                 + std::to_string(schema_version)
-                 + (version > schema_version
-                        ? "; the store was written by a newer actorq)"
-                        : ")"));
-    stmt_owner check;
-    self->check(sqlite3_prepare_v2(raw, "PRAGMA quick_check", -1, &check.st,
-                                   nullptr),
-                "cannot check");
-    auto step = sqlite3_step(check.st);
-    if (step != SQLITE_ROW || column_text(check.st, 0) != "ok") {
-      // SQLite's report spans many lines: keep its first findings.
-      auto report = step == SQLITE_ROW ? column_text(check.st, 0)
-                                       : std::string{sqlite3_errmsg(raw)};
-      for (auto& c : report)
-        if (c == '\n')
-          c = ' ';
-      if (report.size() > 160)
-        report = report.substr(0, 160) + "...";
-      self->fail("the database is corrupt (" + report
-                 + "); refusing to touch it");
-    }
+    fail("not an actorq store (a SQLite database of another "
+         "application); refusing to touch it");
+  return fresh;
+}
+
+int64_t task_store::checked_version() {
+  auto version = query_int("PRAGMA user_version", "cannot read");
+  if (version > schema_version || version < 1)
+    fail("schema version " + std::to_string(version)
+         + " is not one this actorq can use (it uses "
+         + std::to_string(schema_version)
+         + (version > schema_version
+                ? "; the store was written by a newer actorq)"
+                : ")"));
+  stmt_owner check_st;
+  check(sqlite3_prepare_v2(db_, "PRAGMA quick_check", -1, &check_st.st,
+                           nullptr),
+        "cannot check");
+  auto step = sqlite3_step(check_st.st);
+  if (step != SQLITE_ROW || column_text(check_st.st, 0) != "ok") {
+    // SQLite's report spans many lines: keep its first findings.
+    auto report = step == SQLITE_ROW ? column_text(check_st.st, 0)
+                                     : std::string{sqlite3_errmsg(db_)};
+    for (auto& c : report)
+      if (c == '\n')
+        c = ' ';
+    if (report.size() > 160)
+      report = report.substr(0, 160) + "...";
+    fail("the database is corrupt (" + report + "); refusing to touch it");
   }
-  // Take the lock now, so that a second actorq on the same file is refused.
+  return version;
+}
+
+void task_store::lock() {
+  // Now, so that a second actorq on the same file is refused.
   try {
     exec("BEGIN EXCLUSIVE; COMMIT", "cannot lock");
   } catch (const store_error&) {
-    if ((sqlite3_extended_errcode(raw) & 0xff) == SQLITE_BUSY)
-      self->fail("in use by another process");
+    if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_BUSY)
+      fail("in use by another process");
     throw;
   }
-  if (version < schema_version)
-    self->migrate(static_cast<int>(version));
+}
+
+void task_store::configure(bool full_sync) {
   exec("PRAGMA journal_mode = WAL", "cannot switch to WAL");
   // NORMAL with full_sync as well: then the WAL is flushed after each
   // write (sync_wal, wal_syncer) before the write counts, the one fsync
   // FULL adds to NORMAL in WAL mode, without holding up the next write.
   exec("PRAGMA synchronous = NORMAL", "cannot configure");
-  self->full_sync_ = full_sync;
+  full_sync_ = full_sync;
   exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192",
        "cannot configure");
-  if (fresh) {
-    exec("BEGIN", "cannot create the schema");
-    exec(schema, "cannot create the schema");
-    exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str(),
-         "cannot create the schema");
-    exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
-         "cannot create the schema");
-    exec("COMMIT", "cannot create the schema");
-  }
-  self->insert_ = self->prepare(
+}
+
+void task_store::create_schema() {
+  exec("BEGIN", "cannot create the schema");
+  exec(schema, "cannot create the schema");
+  exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str(),
+       "cannot create the schema");
+  exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
+       "cannot create the schema");
+  exec("COMMIT", "cannot create the schema");
+}
+
+void task_store::prepare_statements() {
+  insert_ = prepare(
       "INSERT INTO tasks (seq, id, kind, pool, input, max_retries, backoff_ms, "
       "timeout_ms, idempotency_key, status, cancel_requested, attempts, "
       "created_at, started_at, finished_at, result, error, progress, priority, "
@@ -539,31 +575,30 @@ std::unique_ptr<task_store> task_store::open(const std::string& path,
       "callback_url, callback_status, callback_attempts, callback_error) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  self->update_ = self->prepare(
+  update_ = prepare(
       "UPDATE tasks SET status = ?, cancel_requested = ?, attempts = ?, "
       "started_at = ?, finished_at = ?, result = ?, error = ?, progress = ?, "
       "callback_status = ?, callback_attempts = ?, callback_error = ?, "
       "cycle_start = ? WHERE seq = ?");
-  self->by_seq_ = self->prepare((std::string{"SELECT "} + view_columns
-                                 + " FROM tasks WHERE seq = ? AND " + not_expired)
-                                    .c_str());
-  self->ids_ = std::make_unique<id_index>(path + "-ids");
-  self->index_newer(self->ids_->indexed_through());
-  self->by_key_ = self->prepare(
-      ("SELECT " + row_columns
-       + " FROM tasks WHERE idempotency_key = ? AND " + not_expired
-       + " ORDER BY seq DESC LIMIT 1")
-          .c_str());
-  self->expire_ = self->prepare(
+  by_seq_ = prepare((std::string{"SELECT "} + view_columns
+                     + " FROM tasks WHERE seq = ? AND " + not_expired)
+                        .c_str());
+  by_key_ = prepare(("SELECT " + row_columns
+                     + " FROM tasks WHERE idempotency_key = ? AND "
+                     + not_expired + " ORDER BY seq DESC LIMIT 1")
+                        .c_str());
+  expire_ = prepare(
       "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE "
       ACTORQ_TERMINAL " AND finished_at < ? LIMIT 10000) RETURNING id"); // tasks_by_end
+}
+
+void task_store::remember_file() {
   // The file we hold open (and locked): check_path compares the path with it.
   struct stat opened;
-  if (::stat(path.c_str(), &opened) != 0)
-    self->fail(std::string{"cannot stat: "} + std::strerror(errno));
-  self->dev_ = opened.st_dev;
-  self->ino_ = opened.st_ino;
-  return self;
+  if (::stat(path_.c_str(), &opened) != 0)
+    fail(std::string{"cannot stat: "} + std::strerror(errno));
+  dev_ = opened.st_dev;
+  ino_ = opened.st_ino;
 }
 
 void task_store::migrate(int version) {

@@ -133,6 +133,25 @@ public:
 
 private:
   task_store(sqlite3* db, std::string path);
+  // The steps of open(), in order.
+  /// Runs `sql` (no result rows); throws store_error saying `what` failed.
+  void exec(const char* sql, const char* what);
+  /// The first column of the first row of `sql`.
+  int64_t query_int(const char* sql, const char* what);
+  /// Whether the file is new (empty); refuses one that is not an actorq
+  /// store, is corrupt or is locked by another process.
+  bool identify();
+  /// The schema version of an existing store, after refusing a version
+  /// this actorq cannot use or a file that fails PRAGMA quick_check.
+  int64_t checked_version();
+  /// Takes the exclusive lock, held until the store closes.
+  void lock();
+  /// WAL mode, synchronous NORMAL (see open()), caches in memory.
+  void configure(bool full_sync);
+  void create_schema();
+  void prepare_statements();
+  /// Notes the file's device and inode, for check_path.
+  void remember_file();
   /// Brings a store of an older schema `version` up to date in one
   /// transaction, after copying it to <path>.bak-v<version>.
   void migrate(int version);
