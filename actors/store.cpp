@@ -611,19 +611,16 @@ void task_store::migrate(int version) {
   for (char c : backup)
     quoted += c == '\'' ? std::string{"''"} : std::string(1, c);
   auto copy = "VACUUM INTO '" + quoted + "'";
-  check(sqlite3_exec(db_, copy.c_str(), nullptr, nullptr, nullptr),
-        ("cannot copy the store to " + backup + " before migrating it").c_str());
-  check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr), "cannot migrate");
+  exec(copy.c_str(),
+       ("cannot copy the store to " + backup + " before migrating it").c_str());
+  exec("BEGIN", "cannot migrate");
   try {
     for (auto& m : migrations)
       if (m.from >= version)
-        check(sqlite3_exec(db_, m.sql, nullptr, nullptr, nullptr),
-              "cannot migrate");
+        exec(m.sql, "cannot migrate");
     auto stamp = "PRAGMA user_version = " + std::to_string(schema_version);
-    check(sqlite3_exec(db_, stamp.c_str(), nullptr, nullptr, nullptr),
-          "cannot migrate");
-    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
-          "cannot migrate");
+    exec(stamp.c_str(), "cannot migrate");
+    exec("COMMIT", "cannot migrate");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -645,7 +642,7 @@ void task_store::write(const std::vector<task_row>& rows,
   // the next start: refuse instead (one stat per batch).
   if (auto gone = check_path(); !gone.empty())
     throw store_error(gone);
-  check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr), "cannot write");
+  exec("BEGIN", "cannot write");
   try {
     for (auto& row : rows) {
       auto& v = row.state;
@@ -714,8 +711,7 @@ void task_store::write(const std::vector<task_row>& rows,
       check(sqlite3_step(st), row.insert ? "cannot insert" : "cannot update");
     }
     write_marks(marks);
-    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr),
-          "cannot commit");
+    exec("COMMIT", "cannot commit");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -859,12 +855,8 @@ void task_store::refuse_writes(const std::string& why) {
 }
 
 uint64_t task_store::last_seq() {
-  stmt_owner st;
-  check(sqlite3_prepare_v2(db_, "SELECT coalesce(max(seq), 0) FROM tasks", -1,
-                           &st.st, nullptr),
-        "cannot read");
-  check(sqlite3_step(st.st), "cannot read");
-  return static_cast<uint64_t>(sqlite3_column_int64(st.st, 0));
+  return static_cast<uint64_t>(
+      query_int("SELECT coalesce(max(seq), 0) FROM tasks", "cannot read"));
 }
 
 std::optional<task_view> task_store::get(const task_id& id, int64_t cutoff) {

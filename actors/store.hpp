@@ -133,11 +133,11 @@ public:
 
 private:
   task_store(sqlite3* db, std::string path);
-  // The steps of open(), in order.
   /// Runs `sql` (no result rows); throws store_error saying `what` failed.
   void exec(const char* sql, const char* what);
   /// The first column of the first row of `sql`.
   int64_t query_int(const char* sql, const char* what);
+  // The steps of open(), in order.
   /// Whether the file is new (empty); refuses one that is not an actorq
   /// store, is corrupt or is locked by another process.
   bool identify();
