@@ -138,11 +138,10 @@ std::chrono::steady_clock::time_point& request_started() {
 /// Refusals before the body is read end the connection (its body unread).
 /// Then the GET routes served by prefix (`segments`) are answered here,
 /// without httplib's regex dispatch.
-void access_control(http_server& http, std::string token,
-                    const std::atomic<bool>* draining, uint64_t max_body,
-                    std::shared_ptr<const route_table> table,
-                    bool metrics_public,
-                    std::shared_ptr<const segment_dispatch> segments) {
+void pre_routing(http_server& http, std::string token,
+                 const std::atomic<bool>* draining, uint64_t max_body,
+                 std::shared_ptr<const route_table> table, bool metrics_public,
+                 std::shared_ptr<const segment_dispatch> segments) {
   http.set_pre_routing_handler([token, draining, max_body, table,
                                 metrics_public, segments](
                                    const httplib::Request& req,
@@ -378,8 +377,8 @@ void server::routes() {
   if (token.empty())
     if (auto env = std::getenv("ACTORQ_AUTH_TOKEN"))
       token = env;
-  access_control(http_, std::move(token), &draining_, max_body, r.table,
-                 cfg_.metrics_public, r.segments);
+  pre_routing(http_, std::move(token), &draining_, max_body, r.table,
+              cfg_.metrics_public, r.segments);
   method_not_allowed(http_, r.table);
   error_handlers(http_, r.table);
   if (auto m = actors_.meters) {
