@@ -597,6 +597,17 @@ void on_remote_worker_down(self_ptr self, const caf::down_msg& msg) {
   }
 }
 
+/// Takes the job off its running attempt `r` on slot `s` and tells the
+/// worker to stop: the slot stays busy until the worker answers (or its
+/// held delay is cut short), and the attempt's result is dropped.
+job abandon_attempt(self_ptr self, pool_state::slot& s,
+                    pool_state::running& r) {
+  job j = std::move(*r.owner);
+  r.owner.reset();
+  self->send(s.worker, cancel_atom::value, r.seq);
+  return j;
+}
+
 /// Cancels the job (listener, key) wherever it is: running, leased, queued
 /// or waiting for its retry.
 void cancel_job(self_ptr self, const caf::actor_addr& addr, uint64_t key) {
@@ -605,12 +616,8 @@ void cancel_job(self_ptr self, const caf::actor_addr& addr, uint64_t key) {
     for (auto& r : s.attempts) {
       if (r.owner && r.owner->key == key
           && r.owner->listener.address() == addr) {
-        // Abandon the running attempt: the worker stays busy until it
-        // answers, and its result is dropped.
-        job j = std::move(*r.owner);
-        r.owner.reset();
         auto seq = r.seq;
-        self->send(s.worker, cancel_atom::value, seq);
+        auto j = abandon_attempt(self, s, r);
         emit(self, j, job_phase::cancelled);
         cut_short(self, static_cast<uint32_t>(&s - st.slots.data()), seq);
         return;
@@ -660,9 +667,7 @@ void time_out(self_ptr self, uint32_t index, uint64_t seq) {
   for (auto& r : s.attempts) {
     if (r.seq != seq || !r.owner)
       continue;
-    job j = std::move(*r.owner);
-    r.owner.reset();
-    self->send(s.worker, cancel_atom::value, seq);
+    auto j = abandon_attempt(self, s, r);
     auto error = "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
     settle(self, std::move(j), outcome{false, {}, std::move(error)});
     cut_short(self, index, seq);
