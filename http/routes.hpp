@@ -272,8 +272,7 @@ struct router {
       if (segments->routes.add(pattern) >= 0)
         segments->handlers.push_back(h);
       http.Get(pattern, std::move(h));
-    }
-    else if (method == "POST")
+    } else if (method == "POST")
       // Read the body ourselves: httplib would otherwise treat bodies sent
       // as form data (curl's default) as forms and cap them at 8 KiB.
       // Counts the bytes: httplib limits only a declared Content-Length,
