@@ -202,6 +202,18 @@ def build(res):
     else:
         not_measured(name, "tasks/s", "≥ 15 000", res.why_not("e2e", "tasks did not all finish"))
 
+    # The same on a server without a store: the ceiling that the durable row
+    # would reach if storing cost nothing (a reference, no target).
+    name = "end to end over HTTP with store.path=:memory: (no durability), same run"
+    good = [d for d in res.runs.get("e2e_memory", []) if d.get("tasks_done", 0) == d.get("tasks") and d.get("tasks_error", 1) == 0]
+    if good:
+        tps = median(d["tasks_per_s"] for d in good)
+        row(name, tps, "tasks/s", "—", None, ratio(tps), [d["tasks_per_s"] for d in good],
+            "; ".join(filter(None, ["p99 per task {} ms".format(fmt(median(d["task_latency_us"]["p99"] / 1000 for d in good))),
+                                    failed("e2e_memory", good)])))
+    else:
+        not_measured(name, "tasks/s", "—", res.why_not("e2e_memory", "tasks did not all finish"))
+
     name = "end to end through the actor API, in process (bench_actor)"
     good = [d for d in res.runs.get("actor_e2e", []) if d.get("tasks_per_s")]
     if good:

@@ -347,18 +347,34 @@ if main_ready submit; then
   done
 fi
 
-# The same load on a server without a store (store.path=:memory:): what
-# durability costs, measured in the same run.
-if ! wanted submit_memory; then
+# The same loads on a server without a store (store.path=:memory:): what
+# durability costs, and the ceiling a store that cost nothing would leave,
+# measured in the same run.
+if ! wanted submit_memory && ! wanted e2e_memory; then
   skip submit_memory "not in BENCH_ONLY"
+  skip e2e_memory "not in BENCH_ONLY"
 elif start_server actorq_inmemory "${ACTORQ[@]}" --store.path=:memory:; then
-  log "POST /v1/tasks, store.path=:memory:"
-  for _ in $(seq "$RUNS"); do
-    run_load_cpu submit_memory "$SRV_PID" submit --url="$SRV_URL" --conns=$CONNS --duration="$DUR" >/dev/null
-  done
+  if wanted submit_memory; then
+    log "POST /v1/tasks, store.path=:memory:"
+    for _ in $(seq "$RUNS"); do
+      run_load_cpu submit_memory "$SRV_PID" submit --url="$SRV_URL" --conns=$CONNS --duration="$DUR" >/dev/null
+    done
+  else
+    skip submit_memory "not in BENCH_ONLY"
+  fi
+  if wanted e2e_memory; then
+    log "end to end, 10000 tasks, store.path=:memory:"
+    for _ in $(seq "$RUNS"); do
+      line=$(run_load e2e_memory e2e --url="$SRV_URL" --conns=$CONNS --tasks=10000 --timeout=61 --max-time=40)
+      [[ $line == *'"cut":true'* ]] && break
+    done
+  else
+    skip e2e_memory "not in BENCH_ONLY"
+  fi
   stop_server "$SRV_PID"
 else
   skip submit_memory "$SRV_ERR"
+  skip e2e_memory "$SRV_ERR"
 fi
 
 if main_ready e2e; then
