@@ -5,6 +5,67 @@
 
 namespace actorq::http {
 
+namespace {
+
+/// POST /v1/leases: grants up to `max` attempts, waiting up to `wait_ms`
+/// for one; attempts granted to a client that has gone go back unstarted.
+void take_leases(const route_context& c, const json& body,
+                 const httplib::Request& req, httplib::Response& res) {
+  auto request = parse_lease_request(
+      body, *c.codec->kinds,
+      req.remote_addr + ":" + std::to_string(req.remote_port));
+  if (auto err = std::get_if<http_error>(&request))
+    return reply(res, *err);
+  auto& lr = std::get<lease_request>(request);
+  // A long-poll holds this thread: only within http.max-waiting, so that
+  // short requests always find one. Beyond, workers back off.
+  std::optional<wait_budget::guard> place;
+  if (lr.wait_ms > 0 && !place.emplace(*c.waits))
+    return reply(res, http_error{429, "busy",
+                                 "too many requests are long-polling "
+                                 "(http.max-waiting); retry after "
+                                 "Retry-After seconds"});
+  auto timeout = std::chrono::milliseconds{lr.wait_ms} + promise_grace;
+  auto asked = std::chrono::steady_clock::now();
+  auto grants = ask<std::vector<lease_grant>>(
+      *c.sys, c.actors->leases, timeout, lease_atom::value, std::move(lr));
+  // A client that gave up a long-poll would never see these attempts: hand
+  // them back unstarted rather than lose them after lease-ttl.
+  auto got = std::get_if<std::vector<lease_grant>>(&grants);
+  if (got != nullptr && !got->empty()
+      && std::chrono::steady_clock::now() - asked > 20ms && client_gone(req)) {
+    std::vector<task_id> ids;
+    for (auto& g : *got)
+      ids.push_back(g.lease);
+    caf::anon_send(c.actors->leases, cancel_atom::value, std::move(ids));
+    return reply(res, http_error{499, "gone", "the client went away"});
+  }
+  reply_with(res, grants, render_grants);
+}
+
+/// POST /v1/leases/{id}/complete|fail|heartbeat: one lease call, answered
+/// with its own status (404 unknown, 409 expired or settled, ...).
+void settle_one(const route_context& c, lease_op op,
+                const httplib::Request& req, httplib::Response& res) {
+  auto id = task_id::parse(path_param(req));
+  if (!id)
+    return reply(res, http_error{404, "not_found", "no such lease"});
+  auto call = parse_lease_call(req.body, op, *id);
+  if (auto err = std::get_if<http_error>(&call))
+    return reply(res, *err);
+  auto answers = ask<std::vector<lease_answer>>(
+      *c.sys, c.actors->leases, immediate,
+      std::vector<lease_call>{std::get<lease_call>(std::move(call))});
+  if (auto err = std::get_if<http_error>(&answers))
+    return reply(res, *err);
+  auto& a = std::get<std::vector<lease_answer>>(answers).at(0);
+  if (a.status != 200)
+    return reply(res, http_error{a.status, a.code, a.detail});
+  reply(res, 200, render_lease_answer(a, op));
+}
+
+} // namespace
+
 /// The lease protocol (docs/leases.md): workers in any language pull attempts
 /// of lease kinds and settle them.
 void lease_routes(router& r, const route_context& c) {
@@ -19,38 +80,7 @@ void lease_routes(router& r, const route_context& c) {
            .errors({400, 422, 429, 499, 503}),
        [c](const httplib::Request& req, auto& res) {
     with_body(req, res, [&](const json& body) {
-      auto request =
-          parse_lease_request(body, *c.codec->kinds,
-                              req.remote_addr + ":"
-                                  + std::to_string(req.remote_port));
-      if (auto err = std::get_if<http_error>(&request))
-        return reply(res, *err);
-      auto& lr = std::get<lease_request>(request);
-      // A long-poll holds this thread: only within http.max-waiting, so
-      // that short requests always find one. Beyond, workers back off.
-      std::optional<wait_budget::guard> place;
-      if (lr.wait_ms > 0 && !place.emplace(*c.waits))
-        return reply(res, http_error{429, "busy",
-                                     "too many requests are long-polling "
-                                     "(http.max-waiting); retry after "
-                                     "Retry-After seconds"});
-      auto timeout = std::chrono::milliseconds{lr.wait_ms} + promise_grace;
-      auto asked = std::chrono::steady_clock::now();
-      auto grants = ask<std::vector<lease_grant>>(
-          *c.sys, c.actors->leases, timeout, lease_atom::value, std::move(lr));
-      // A client that gave up a long-poll would never see these attempts:
-      // hand them back unstarted rather than lose them after lease-ttl.
-      auto got = std::get_if<std::vector<lease_grant>>(&grants);
-      if (got != nullptr && !got->empty()
-          && std::chrono::steady_clock::now() - asked > 20ms
-          && client_gone(req)) {
-        std::vector<task_id> ids;
-        for (auto& g : *got)
-          ids.push_back(g.lease);
-        caf::anon_send(c.actors->leases, cancel_atom::value, std::move(ids));
-        return reply(res, http_error{499, "gone", "the client went away"});
-      }
-      reply_with(res, grants, render_grants);
+      take_leases(c, body, req, res);
     });
   });
   r.on("POST", "/v1/leases/complete",
@@ -106,21 +136,7 @@ void lease_routes(router& r, const route_context& c) {
              .answer(200, "LeaseAnswer", "Settled or extended")
              .errors({400, 404, 409, 422}),
          [c, op = one.op](const httplib::Request& req, auto& res) {
-           auto id = task_id::parse(path_param(req));
-           if (!id)
-             return reply(res, http_error{404, "not_found", "no such lease"});
-           auto call = parse_lease_call(req.body, op, *id);
-           if (auto err = std::get_if<http_error>(&call))
-             return reply(res, *err);
-           auto answers = ask<std::vector<lease_answer>>(
-               *c.sys, c.actors->leases, immediate,
-               std::vector<lease_call>{std::get<lease_call>(std::move(call))});
-           if (auto err = std::get_if<http_error>(&answers))
-             return reply(res, *err);
-           auto& a = std::get<std::vector<lease_answer>>(answers).at(0);
-           if (a.status != 200)
-             return reply(res, http_error{a.status, a.code, a.detail});
-           reply(res, 200, render_lease_answer(a, op));
+           settle_one(c, op, req, res);
          });
   r.on("GET", "/v1/workers",
        route_doc{"leases", "List the lease workers"}

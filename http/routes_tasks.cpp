@@ -11,6 +11,59 @@ std::string render_task_id_only(const task_view& v) {
   return out + "\"}";
 }
 
+/// GET /v1/tasks/{id}[?wait_ms=W]: the task now, or (long-poll) when it
+/// ends or W ms have passed, whichever is first.
+void read_or_wait(const route_context& c, const httplib::Request& req,
+                  httplib::Response& res) {
+  auto wait = param(req, "wait_ms");
+  if (wait == nullptr)
+    return c.read_task(req, res, render_task);
+  auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
+  if (auto err = std::get_if<http_error>(&ms))
+    return reply(res, *err);
+  auto id = path_id(req);
+  if (!id)
+    return reply(res, task_not_found);
+  auto wait_ms = std::get<int64_t>(ms);
+  if (wait_ms == 0)
+    return c.read_task(req, res, render_task);
+  // Ended already (the common case for a client that polls): its view at
+  // once, without the registry.
+  task_view now;
+  auto source = c.read_here(*id, now);
+  if (source == view_source::not_found)
+    return reply(res, task_not_found);
+  if (source == view_source::memory && is_terminal(now.status))
+    return reply(res, 200, render_task(now));
+  // Over http.max-waiting: the current state at once (as wait_ms=0), so
+  // that short requests always find a thread.
+  wait_budget::guard place{*c.waits};
+  if (!place)
+    return c.read_task(req, res, render_task);
+  auto view = ask<task_view>(*c.sys, c.actors->registry,
+                             std::chrono::milliseconds{wait_ms} + promise_grace,
+                             wait_atom::value, *id, wait_ms);
+  reply_with(res, view, render_task);
+}
+
+/// The Python service's task reads: the same task, in its shapes.
+struct seed_read {
+  const char* pattern;
+  const char* summary;
+  const char* schema; // of the 200 answer, in the OpenAPI components
+  const char* answer;
+  std::string (*render)(const task_view&);
+};
+
+const seed_read seed_reads[] = {
+    {R"(/get-result/([^/]+))", "A seed task's result", "SeedResult",
+     "The result, or its status", render_seed_result},
+    {R"(/check-task/([^/]+))", "A seed task's status and result", "SeedCheck",
+     "Its status", render_seed_check},
+    {R"(/task-status/([^/]+))", "A seed task's state", "SeedStatus",
+     "Its state, as the seed's TaskState", render_seed_status},
+};
+
 } // namespace
 
 /// Submitting, reading, listing and cancelling tasks. Registered first:
@@ -50,61 +103,17 @@ void task_routes(router& r, const route_context& c) {
            .answer(200, "Task", "The task")
            .errors({404, 422}),
        [c](const httplib::Request& req, auto& res) {
-         auto wait = param(req, "wait_ms");
-         if (wait == nullptr)
-           return c.read_task(req, res, render_task);
-         auto ms = parse_int_param("wait_ms", *wait, 0, 60000);
-         if (auto err = std::get_if<http_error>(&ms))
-           return reply(res, *err);
-         auto id = path_id(req);
-         if (!id)
-           return reply(res, task_not_found);
-         auto wait_ms = std::get<int64_t>(ms);
-         // Over http.max-waiting: the current state at once (as wait_ms=0),
-         // so that short requests always find a thread.
-         if (wait_ms == 0)
-           return c.read_task(req, res, render_task);
-         // Ended already (the common case for a client that polls): its
-         // view at once, without the registry.
-         task_view now;
-         auto source = c.read_here(*id, now);
-         if (source == view_source::not_found)
-           return reply(res, task_not_found);
-         if (source == view_source::memory && is_terminal(now.status))
-           return reply(res, 200, render_task(now));
-         wait_budget::guard place{*c.waits};
-         if (!place)
-           return c.read_task(req, res, render_task);
-         auto view =
-             ask<task_view>(*c.sys, c.actors->registry,
-                            std::chrono::milliseconds{wait_ms} + promise_grace,
-                            wait_atom::value, *id, wait_ms);
-         reply_with(res, view, render_task);
+         read_or_wait(c, req, res);
        });
-  r.on("GET", R"(/get-result/([^/]+))",
-       route_doc{"seed", "A seed task's result"}
-           .path("task_id", "The task's id")
-           .answer(200, "SeedResult", "The result, or its status")
-           .errors({404}),
-       [c](const auto& req, auto& res) {
-    c.read_task(req, res, render_seed_result);
-  });
-  r.on("GET", R"(/check-task/([^/]+))",
-       route_doc{"seed", "A seed task's status and result"}
-           .path("task_id", "The task's id")
-           .answer(200, "SeedCheck", "Its status")
-           .errors({404}),
-       [c](const auto& req, auto& res) {
-    c.read_task(req, res, render_seed_check);
-  });
-  r.on("GET", R"(/task-status/([^/]+))",
-       route_doc{"seed", "A seed task's state"}
-           .path("task_id", "The task's id")
-           .answer(200, "SeedStatus", "Its state, as the seed's TaskState")
-           .errors({404}),
-       [c](const auto& req, auto& res) {
-    c.read_task(req, res, render_seed_status);
-  });
+  for (auto& s : seed_reads)
+    r.on("GET", s.pattern,
+         route_doc{"seed", s.summary}
+             .path("task_id", "The task's id")
+             .answer(200, s.schema, s.answer)
+             .errors({404}),
+         [c, render = s.render](const auto& req, auto& res) {
+           c.read_task(req, res, render);
+         });
   r.on("GET", "/v1/tasks",
        route_doc{"tasks", "List tasks"}
            .about("Newest first, a page at a time: pass `next` of one page "
