@@ -698,6 +698,78 @@ void on_progress(self_ptr self, uint32_t index, uint64_t seq, double fraction,
       report(r.owner);
 }
 
+/// The supervisor lost the worker of slot `index`: its attempts are lost
+/// (and retried by their policy); the pool may now count as degraded.
+void worker_down(self_ptr self, uint32_t index, std::string reason,
+                 int64_t degraded_until) {
+  auto& st = self->state;
+  if (index >= st.slots.size())
+    return;
+  ++st.restarts; // counted here: a pool may have many supervisors
+  st.degraded_until = std::max(st.degraded_until, degraded_until);
+  check_degraded(self);
+  lose_worker(self, index, std::move(reason));
+}
+
+/// A job's backoff is over: queued again, unless it was cancelled meanwhile.
+void retry_now(self_ptr self, job j) {
+  auto& st = self->state;
+  std::pair<caf::actor_addr, uint64_t> id{j.listener.address(), j.key};
+  st.backing_off.erase(id);
+  if (st.cancelled.erase(id) > 0) {
+    emit(self, j, job_phase::cancelled);
+    return;
+  }
+  enqueue(self, std::move(j));
+  count_queued(self, 1);
+  dispatch(self);
+}
+
+/// A worker node lends `n` slots for `kinds`; answers the first one's index
+/// (the node's supervisor then reports worker_up for each).
+uint32_t add_slots(self_ptr self, uint32_t node, uint32_t n,
+                   const std::vector<std::string>& kinds) {
+  auto& st = self->state;
+  auto first = static_cast<uint32_t>(st.slots.size());
+  auto entry = kinds_entry(self, kinds);
+  st.slots.resize(st.slots.size() + n);
+  for (auto i = first; i < st.slots.size(); ++i) {
+    st.slots[i].node = node;
+    st.slots[i].kinds = entry;
+  }
+  return first;
+}
+
+/// Worker node `node` is gone: each of its slots loses its attempts.
+void node_down(self_ptr self, uint32_t node) {
+  auto& st = self->state;
+  for (uint32_t index = 0; index < st.slots.size(); ++index) {
+    auto& s = st.slots[index];
+    if (s.node != node || s.gone)
+      continue;
+    s.gone = true;
+    lose_worker(self, index,
+                "attempt lost: its worker node (or worker program) is gone");
+  }
+}
+
+/// Leased attempt `seq` never reached a worker (its client went away): the
+/// job goes to the front of the queue again, the attempt not counted.
+void lease_returned(self_ptr self, uint64_t seq) {
+  auto& st = self->state;
+  auto i = st.leased.find(seq);
+  if (i == st.leased.end())
+    return;
+  auto owner = std::move(i->second);
+  st.leased.erase(i);
+  if (owner) {
+    --owner->attempts;
+    enqueue(self, std::move(*owner), true);
+    count_queued(self, 1);
+  }
+  dispatch(self);
+}
+
 } // namespace
 
 uint64_t pool_state::lease_room() const {
@@ -783,28 +855,11 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
           worker_up(self, first + i, std::move(ws[i]));
         dispatch(self);
       },
-      [=](worker_dn_atom, uint32_t index, std::string& reason,
-          uint64_t restarts, int64_t degraded_until) {
-        auto& st = self->state;
-        if (index >= st.slots.size())
-          return;
-        ++st.restarts; // counted here: a pool may have many supervisors
-        st.degraded_until = std::max(st.degraded_until, degraded_until);
-        check_degraded(self);
-        lose_worker(self, index, std::move(reason));
+      [=](worker_dn_atom, uint32_t index, std::string& reason, uint64_t,
+          int64_t degraded_until) {
+        worker_down(self, index, std::move(reason), degraded_until);
       },
-      [=](retry_atom, job& j) {
-        auto& st = self->state;
-        std::pair<caf::actor_addr, uint64_t> id{j.listener.address(), j.key};
-        st.backing_off.erase(id);
-        if (st.cancelled.erase(id) > 0) {
-          emit(self, j, job_phase::cancelled);
-          return;
-        }
-        enqueue(self, std::move(j));
-        count_queued(self, 1);
-        dispatch(self);
-      },
+      [=](retry_atom, job& j) { retry_now(self, std::move(j)); },
       [=](flush_atom) { flush_events(self); },
       [=](due_atom) {
         auto& st = self->state;
@@ -821,28 +876,9 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       [=](nodes_atom) { return self->state.per_node; },
       [=](add_slots_atom, uint32_t node, uint32_t n,
           std::vector<std::string>& kinds) {
-        auto& st = self->state;
-        auto first = static_cast<uint32_t>(st.slots.size());
-        auto entry = kinds_entry(self, kinds);
-        st.slots.resize(st.slots.size() + n);
-        for (auto i = first; i < st.slots.size(); ++i) {
-          st.slots[i].node = node;
-          st.slots[i].kinds = entry;
-        }
-        return first; // the node's supervisor reports worker_up for each
+        return add_slots(self, node, n, kinds);
       },
-      [=](node_down_atom, uint32_t node) {
-        auto& st = self->state;
-        for (uint32_t index = 0; index < st.slots.size(); ++index) {
-          auto& s = st.slots[index];
-          if (s.node != node || s.gone)
-            continue;
-          s.gone = true;
-          lose_worker(self, index,
-                      "attempt lost: its worker node (or worker program) is "
-                      "gone");
-        }
-      },
+      [=](node_down_atom, uint32_t node) { node_down(self, node); },
       [=](timeout_atom, uint32_t index, uint64_t seq) {
         time_out(self, index, seq);
       },
@@ -852,20 +888,7 @@ pool_actor::behavior_type pool(pool_actor::stateful_pointer<pool_state> self,
       },
       [=](lease_atom, uint64_t take, std::vector<uint32_t>& kinds,
           uint32_t max) { take_leases(self, take, kinds, max); },
-      [=](lease_atom, uint64_t seq) {
-        auto& st = self->state;
-        auto i = st.leased.find(seq);
-        if (i == st.leased.end())
-          return;
-        auto owner = std::move(i->second);
-        st.leased.erase(i);
-        if (owner) {
-          --owner->attempts;
-          enqueue(self, std::move(*owner), true);
-          count_queued(self, 1);
-        }
-        dispatch(self);
-      },
+      [=](lease_atom, uint64_t seq) { lease_returned(self, seq); },
   };
 }
 
