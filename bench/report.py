@@ -204,13 +204,21 @@ def build(res):
         not_measured(name, "submissions/s", "—", res.why_not("submit_memory"))
 
     # --- end to end
+    def finished(key):
+        """The runs of `key` in which every task ended without error."""
+        return [d for d in res.runs.get(key, [])
+                if d.get("tasks_done", 0) == d.get("tasks") and d.get("tasks_error", 1) == 0]
+
+    def task_p99_note(key, good):
+        p99 = median(d["task_latency_us"]["p99"] / 1000 for d in good)
+        return "; ".join(filter(None, [f"p99 per task {fmt(p99)} ms", failed(key, good)]))
+
     name = "end to end over HTTP: submit + GET ?wait_ms, 10 000 double tasks, 50 conns"
-    good = [d for d in res.runs.get("e2e", []) if d.get("tasks_done", 0) == d.get("tasks") and d.get("tasks_error", 1) == 0]
+    good = finished("e2e")
     if good:
         tps = median(d["tasks_per_s"] for d in good)
         row(name, tps, "tasks/s", "≥ 15 000", tps >= 15000, ratio(tps, "floor_e2e"), [d["tasks_per_s"] for d in good],
-            "; ".join(filter(None, ["p99 per task {} ms".format(fmt(median(d["task_latency_us"]["p99"] / 1000 for d in good))),
-                                    failed("e2e", good)])))
+            task_p99_note("e2e", good))
         # Issue 14: durable submit + wait against the floor, same run.
         r = ratio(tps, "floor_e2e")
         row(name, None if r is None else 100 * r, "% of floor", "≥ 30%", None if r is None else r >= 0.30,
@@ -221,12 +229,11 @@ def build(res):
     # The same on a server without a store: the ceiling that the durable row
     # would reach if storing cost nothing (a reference, no target).
     name = "end to end over HTTP with store.path=:memory: (no durability), same run"
-    good = [d for d in res.runs.get("e2e_memory", []) if d.get("tasks_done", 0) == d.get("tasks") and d.get("tasks_error", 1) == 0]
+    good = finished("e2e_memory")
     if good:
         tps = median(d["tasks_per_s"] for d in good)
         row(name, tps, "tasks/s", "—", None, ratio(tps, "floor_e2e"), [d["tasks_per_s"] for d in good],
-            "; ".join(filter(None, ["p99 per task {} ms".format(fmt(median(d["task_latency_us"]["p99"] / 1000 for d in good))),
-                                    failed("e2e_memory", good)])))
+            task_p99_note("e2e_memory", good))
     else:
         not_measured(name, "tasks/s", "—", res.why_not("e2e_memory", "tasks did not all finish"))
 
