@@ -227,6 +227,50 @@ pools_of(const std::vector<std::string>& kinds) {
   return out;
 }
 
+/// A lease request: answered when it has attempts to grant, or at once
+/// (nothing to grant) without `wait_ms`, else when that has passed.
+caf::typed_response_promise<std::vector<lease_grant>>
+open_request(self_ptr self, const lease_request& req) {
+  auto& st = self->state;
+  auto id = ++st.next_request;
+  auto& r = st.requests[id];
+  r.promise = self->make_response_promise<std::vector<lease_grant>>();
+  auto promise = r.promise;
+  r.pools = pools_of(req.kinds);
+  r.max = std::max<uint32_t>(req.max, 1);
+  r.worker = st.book.touch(req.worker, req.kinds, mono_ms());
+  if (req.wait_ms > 0 && !st.paused)
+    self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
+                       timeout_atom::value, id);
+  else
+    r.over = true;
+  advance(self, st.requests.find(id));
+  return promise;
+}
+
+/// Request `i` waits no longer: it is answered with what it has, now or,
+/// while a pool is still taking attempts for it, when that pool answers.
+void end_wait(self_ptr self, std::map<uint64_t, request>::iterator i) {
+  i->second.over = true;
+  if (i->second.taking < 0)
+    deliver(self, i);
+}
+
+/// Leases granted to a client that went away before it got them: their
+/// attempts go back to their pools unstarted, the leases are closed.
+void hand_back(self_ptr self, const std::vector<task_id>& ids) {
+  auto& st = self->state;
+  for (auto& id : ids) {
+    lease_book::refusal why;
+    auto l = st.book.find(id, why);
+    if (l == nullptr)
+      continue;
+    self->send(st.pools[l->pool].handle, lease_atom::value, l->seq);
+    st.book.close(id, {404, "not_found", "this lease was never delivered"},
+                  false, false);
+  }
+}
+
 } // namespace
 
 lease_desk_actor::behavior_type lease_desk(self_ptr self,
@@ -238,23 +282,7 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
     self->send(st.pools[i].handle, lease_atom::value,
                lease_desk_actor{self}, i);
   return {
-      [=](lease_atom, lease_request& req) {
-        auto& st = self->state;
-        auto id = ++st.next_request;
-        auto& r = st.requests[id];
-        r.promise = self->make_response_promise<std::vector<lease_grant>>();
-        auto promise = r.promise;
-        r.pools = pools_of(req.kinds);
-        r.max = std::max<uint32_t>(req.max, 1);
-        r.worker = st.book.touch(req.worker, req.kinds, mono_ms());
-        if (req.wait_ms > 0 && !st.paused)
-          self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
-                             timeout_atom::value, id);
-        else
-          r.over = true;
-        advance(self, st.requests.find(id));
-        return promise;
-      },
+      [=](lease_atom, lease_request& req) { return open_request(self, req); },
       [=](std::vector<lease_call>& calls) {
         auto now = mono_ms();
         std::vector<lease_answer> answers;
@@ -286,40 +314,19 @@ lease_desk_actor::behavior_type lease_desk(self_ptr self,
         }
       },
       [=](timeout_atom, uint64_t id) {
-        auto& st = self->state;
-        auto i = st.requests.find(id);
-        if (i == st.requests.end())
-          return;
-        i->second.over = true;
-        if (i->second.taking < 0)
-          deliver(self, i);
+        auto i = self->state.requests.find(id);
+        if (i != self->state.requests.end())
+          end_wait(self, i);
       },
       [=](sweep_atom) { sweep(self); },
-      [=](cancel_atom, std::vector<task_id>& ids) {
-        auto& st = self->state;
-        for (auto& id : ids) {
-          lease_book::refusal why;
-          auto l = st.book.find(id, why);
-          if (l == nullptr)
-            continue;
-          self->send(st.pools[l->pool].handle, lease_atom::value, l->seq);
-          st.book.close(id, {404, "not_found", "this lease was never "
-                                               "delivered"},
-                        false, false);
-        }
-      },
+      [=](cancel_atom, std::vector<task_id>& ids) { hand_back(self, ids); },
       [=](pause_atom) {
         // Long-polls end now (their workers then settle what they hold);
         // the pools, paused too, start nothing new.
         auto& st = self->state;
         st.paused = true;
-        for (auto i = st.requests.begin(); i != st.requests.end();) {
-          auto next = std::next(i);
-          i->second.over = true;
-          if (i->second.taking < 0)
-            deliver(self, i);
-          i = next;
-        }
+        for (auto i = st.requests.begin(); i != st.requests.end();)
+          end_wait(self, i++);
       },
   };
 }
