@@ -1125,10 +1125,36 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
 
 } // namespace
 
-store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
-                                 std::shared_ptr<task_store> db,
-                                 int64_t result_ttl_ms,
-                                 std::shared_ptr<metrics> meters) {
+namespace {
+
+/// Runs a read or change of the store for a caller: SQLite errors become
+/// `unavailable` for the caller, and the store stays up.
+template <class T, class F>
+caf::result<T> guarded(F f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return make_error(error_code::unavailable, e.what());
+  }
+}
+
+/// guarded() for a lookup: what it found (as a T), or `not_found` with
+/// `missing`.
+template <class T, class F>
+caf::result<T> found(const char* missing, F f) {
+  return guarded<T>([&]() -> caf::result<T> {
+    if (auto v = f())
+      return T{std::move(*v)};
+    return make_error(error_code::not_found, missing);
+  });
+}
+
+} // namespace
+
+store_actor::behavior_type
+store(store_actor::stateful_pointer<store_state> self,
+      std::shared_ptr<task_store> db, int64_t result_ttl_ms,
+      std::shared_ptr<metrics> meters) {
   self->state.db = std::move(db);
   self->state.meters = std::move(meters);
   self->state.result_ttl_ms = result_ttl_ms;
@@ -1147,10 +1173,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
                 synced_atom::value, ticket, std::move(error));
         });
   }
-  // SQLite errors become `unavailable` for the caller; the store stays up.
-  auto unavailable = [](const std::exception& e) {
-    return make_error(error_code::unavailable, e.what());
-  };
+  auto& st = self->state;
   return {
       [=](store_batch& batch) -> caf::result<store_batch> {
         auto began = metrics::clock::now();
@@ -1160,65 +1183,41 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
       [=](synced_atom, uint64_t ticket, std::string& error) {
         on_synced(self, ticket, std::move(error));
       },
-      [=](get_atom, const task_id& id) -> caf::result<task_view> {
-        try {
-          if (auto v = self->state.db->get(id, self->state.cutoff()))
-            return std::move(*v);
-          return make_error(error_code::not_found, "Task not found");
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+      [&st](get_atom, const task_id& id) -> caf::result<task_view> {
+        return found<task_view>("Task not found",
+                                [&] { return st.db->get(id, st.cutoff()); });
       },
-      [=](get_atom, key_atom, const std::string& key)
-          -> caf::result<task_row> {
-        try {
-          if (auto v = self->state.db->find_key(key, self->state.cutoff()))
-            return std::move(*v);
-          return make_error(error_code::not_found, "no task with this key");
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+      [&st](get_atom, key_atom,
+            const std::string& key) -> caf::result<task_row> {
+        return found<task_row>("no task with this key", [&] {
+          return st.db->find_key(key, st.cutoff());
+        });
       },
-      [=](list_atom, const task_filter& filter) -> caf::result<task_page> {
-        try {
-          return self->state.db->list(filter, self->state.cutoff());
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+      [&st](list_atom, const task_filter& filter) -> caf::result<task_page> {
+        return guarded<task_page>(
+            [&] { return st.db->list(filter, st.cutoff()); });
       },
-      [=](sweep_atom, int64_t cutoff) {
+      [&st](sweep_atom, int64_t cutoff) {
         try {
-          self->state.db->expire(cutoff);
+          st.db->expire(cutoff);
         } catch (const std::exception& e) {
           log::event(log::level::error, "store_error", {{"msg", e.what()}});
         }
       },
-      [=](get_atom, input_atom, const task_id& id) -> caf::result<raw_json> {
-        try {
-          if (auto text = self->state.db->input(id, self->state.cutoff()))
-            return raw_json{std::move(*text)};
-          return make_error(error_code::not_found, "Task not found");
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+      [&st](get_atom, input_atom, const task_id& id) -> caf::result<raw_json> {
+        return found<raw_json>("Task not found",
+                               [&] { return st.db->input(id, st.cutoff()); });
       },
-      [=](retry_atom, const task_id& id) -> caf::result<task_row> {
-        try {
-          if (auto row = self->state.db->row(id, self->state.cutoff()))
-            return std::move(*row);
-          return make_error(error_code::not_found, "Task not found");
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+      [&st](retry_atom, const task_id& id) -> caf::result<task_row> {
+        return found<task_row>("Task not found",
+                               [&] { return st.db->row(id, st.cutoff()); });
       },
-      [=](hold_atom, const std::string& pool,
-          bool paused) -> caf::result<bool> {
-        try {
-          self->state.db->set_paused(pool, paused);
+      [&st](hold_atom, const std::string& pool,
+            bool paused) -> caf::result<bool> {
+        return guarded<bool>([&] {
+          st.db->set_paused(pool, paused);
           return paused;
-        } catch (const std::exception& e) {
-          return unavailable(e);
-        }
+        });
       },
   };
 }
