@@ -251,15 +251,19 @@ meta duration_s "$DUR"
 
 # ---- 1. the floor: bare cpp-httplib, constant 30-byte body -------------
 FLOOR_RPS=0
+# floor_between WORKLOAD: one floor run recorded as WORKLOAD, if the floor is up
+# (between the runs it divides, so that its median covers their stretch).
+floor_between() {
+  [[ -n ${floor_pid:-} ]] || return 0
+  run_load "$1" get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration="$DUR" >/dev/null
+}
 # Same HTTP thread count as actorq (http.threads of the config).
 HTTP_THREADS=$(python3 bench/tools.py ini "$CONFIG" http.threads --default=128)
 meta http_threads "$HTTP_THREADS"
 if start_server floor "$BIN/bench_floor" --port=0 --threads="$HTTP_THREADS"; then
   floor=$SRV_URL floor_pid=$SRV_PID
   run_load floor_warmup get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration=1 >/dev/null
-  for _ in $(seq "$RUNS"); do
-    run_load floor_get get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration="$DUR" >/dev/null
-  done
+  for _ in $(seq "$RUNS"); do floor_between floor_get; done
   run_wrk floor_get_wrk "$floor/v1/tasks/x"
   FLOOR_RPS=$(python3 - "$RAW" <<'EOF'
 import json, statistics, sys
@@ -300,9 +304,7 @@ if main_ready get_v1; then
       run_load get_v1 get --url="$MAIN_URL" --path="/v1/tasks/$tid" --conns=$CONNS --duration="$DUR" >/dev/null
       # The floor again between actorq's runs: its median (the ratio's
       # divisor) then covers this stretch of time too.
-      if [[ -n ${floor_pid:-} ]]; then
-        run_load floor_get get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration="$DUR" >/dev/null
-      fi
+      floor_between floor_get
     done
     # A read should not grow the server: RSS before/after the GET runs.
     record get_v1_rss "{\"before_kib\":$rss_before,\"after_kib\":$(rss_kib "$MAIN_PID")}"
@@ -327,9 +329,7 @@ if main_ready get_seed; then
       run_load get_seed get --url="$MAIN_URL" --path="/task-status/$sid" --conns=$CONNS --duration="$DUR" >/dev/null
       # The floor again, as between the GET /v1 runs: its median then
       # covers these runs' stretch of time too.
-      if [[ -n ${floor_pid:-} ]]; then
-        run_load floor_get get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration="$DUR" >/dev/null
-      fi
+      floor_between floor_get
     done
   else
     skip get_seed "no seed task to read: $(head -c 300 "$TMP/err")"
@@ -356,11 +356,6 @@ for w in submit_memory e2e_memory; do
   [[ -z $MEM_PID ]] || wanted "$w" || skip "$w" "not in BENCH_ONLY"
 done
 for w in submit e2e; do wanted "$w" || skip "$w" "not in BENCH_ONLY"; done
-# floor_between WORKLOAD: one floor run recorded as WORKLOAD, if the floor is up.
-floor_between() {
-  [[ -n ${floor_pid:-} ]] || return 0
-  run_load "$1" get --url="$floor" --path=/v1/tasks/x --conns=$CONNS --duration="$DUR" >/dev/null
-}
 
 log "POST /v1/tasks: durable, store.path=:memory:, the floor"
 for _ in $(seq "$RUNS"); do
