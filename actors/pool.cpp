@@ -646,6 +646,11 @@ void cancel_job(self_ptr self, const caf::actor_addr& addr, uint64_t key) {
     st.cancelled.emplace(addr, key);
 }
 
+/// The error of an attempt that ran past its task's timeout.
+std::string timed_out(const job& j) {
+  return "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+}
+
 /// The attempt `seq` of slot `index` (or of a lease) ran past its task's
 /// timeout: the attempt fails (and may be retried); its worker is told to
 /// stop it.
@@ -657,7 +662,7 @@ void time_out(self_ptr self, uint32_t index, uint64_t seq) {
       return;
     job j = std::move(*i->second);
     i->second.reset();
-    auto error = "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+    auto error = timed_out(j);
     abandon_lease(self, seq, "conflict", "the attempt " + error);
     count_on_node(self, 0, false);
     settle(self, std::move(j), outcome{false, {}, std::move(error)});
@@ -668,7 +673,7 @@ void time_out(self_ptr self, uint32_t index, uint64_t seq) {
     if (r.seq != seq || !r.owner)
       continue;
     auto j = abandon_attempt(self, s, r);
-    auto error = "timed out after " + std::to_string(j.spec.timeout_ms) + " ms";
+    auto error = timed_out(j);
     settle(self, std::move(j), outcome{false, {}, std::move(error)});
     cut_short(self, index, seq);
     return;
