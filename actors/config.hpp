@@ -158,7 +158,7 @@ private:
   /// left to the catalog and the schedules).
   void store_option_values(std::vector<std::string>& problems);
 
-  /// Range checks of the [http], [store], [cluster] and [shutdown] keys.
+  /// Checks of the [http], [store], [cluster], [shutdown] and [seed] keys.
   void validate_server(std::vector<std::string>& problems);
 
   /// Range checks of the [retry] and [supervisor] defaults.

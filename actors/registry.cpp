@@ -1345,7 +1345,6 @@ void on_event(self_ptr self, job_event& e) {
   }
 }
 
-
 /// The task once it has ended, or as it is after `ms` (a long-poll: its
 /// promise waits among the task's waiters, under one timer for the
 /// earliest deadline).

@@ -1123,10 +1123,6 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
   return promise;
 }
 
-} // namespace
-
-namespace {
-
 /// Runs a read or change of the store for a caller: SQLite errors become
 /// `unavailable` for the caller, and the store stays up.
 template <class T, class F>
