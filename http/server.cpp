@@ -7,6 +7,7 @@
 #include "actors/store.hpp"
 #include "http/dashboard_assets.hpp"
 #include "http/routes.hpp"
+#include "http/socket_stream.hpp"
 #include "http/task_queue.hpp"
 
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <cstdlib>
 #include <regex>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace actorq::http {
 
@@ -316,8 +319,54 @@ server::~server() {
   stop();
 }
 
+http_server::http_server() : stop_fd_(::eventfd(0, EFD_CLOEXEC)) {}
+
+http_server::~http_server() {
+  if (stop_fd_ >= 0)
+    ::close(stop_fd_);
+}
+
 bool http_server::set_backlog(int backlog) {
   return ::listen(svr_sock_, backlog) == 0;
+}
+
+void http_server::stop_serving() {
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof(one));
+  }
+  stop();
+}
+
+/// httplib 0.11's keep-alive loop (detail::process_server_socket), over one
+/// socket_stream for the connection's life.
+bool http_server::process_and_close_socket(int sock) {
+  auto ms = [](time_t sec, time_t usec) {
+    return std::chrono::milliseconds{sec * 1000 + usec / 1000};
+  };
+  socket_stream strm{sock,
+                     {ms(read_timeout_sec_, read_timeout_usec_),
+                      ms(write_timeout_sec_, write_timeout_usec_)}};
+  auto idle = ms(keep_alive_timeout_sec_, 0);
+  auto ret = false;
+  for (auto count = keep_alive_max_count_;
+       svr_sock_ != INVALID_SOCKET && count > 0
+       && strm.wait_request(idle, stop_fd_);
+       --count) {
+    // httplib calls this only for a request it could parse. After one it
+    // could not (a 400 or 414 for its request line or headers), the bytes
+    // that follow are no request: the connection ends with the answer.
+    auto parsed = false;
+    auto closed = false;
+    ret = process_request(strm, count == 1, closed,
+                          [&](httplib::Request&) { parsed = true; });
+    ret = strm.flush() && ret;
+    if (!ret || closed || !parsed)
+      break;
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ret;
 }
 
 int server::bind() {
@@ -342,7 +391,7 @@ void server::stop() {
   stopping_ = true;
   while (!http_.is_running() && !run_done_)
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  http_.stop();
+  http_.stop_serving();
 }
 
 void server::drain() {
