@@ -347,16 +347,28 @@ struct route_context {
   }
 
   /// Submits a task and renders it; a 202 answer gets a Location header.
-  void submit(parsed<task_spec>&& spec, httplib::Response& res,
-              std::string (*render)(const task_view&), int status) const {
+  /// Answered late where the connection allows it (late_answer.hpp): a
+  /// durable submission's answer waits for its commit, and the registry's
+  /// thread writes it then.
+  void submit(const httplib::Request& req, parsed<task_spec>&& spec,
+              httplib::Response& res, std::string (*render)(const task_view&),
+              int status) const {
     if (auto err = std::get_if<http_error>(&spec))
       return reply(res, *err);
-    auto view =
-        ask<task_view>(*sys, actors->registry, immediate, submit_atom::value,
-                       std::get<task_spec>(std::move(spec)));
-    if (auto v = std::get_if<task_view>(&view); v && status == 202)
-      res.set_header("Location", "/v1/tasks/" + v->id.to_string());
-    reply_with(res, view, render, status);
+    auto answer = [render, status](parsed<task_view>& view,
+                                   httplib::Response& res) {
+      if (auto v = std::get_if<task_view>(&view); v && status == 202)
+        res.set_header("Location", "/v1/tasks/" + v->id.to_string());
+      reply_with(res, view, render, status);
+    };
+    auto& task = std::get<task_spec>(spec);
+    if (auto* later = late_answer::here())
+      return later->ask<task_view>(*sys, req, current_route(), answer,
+                                   actors->registry, submit_atom::value,
+                                   std::move(task));
+    auto view = ask<task_view>(*sys, actors->registry, immediate,
+                               submit_atom::value, std::move(task));
+    answer(view, res);
   }
 
   /// Reads task `id` on this thread (registry_reads): its view in `out`,

@@ -89,7 +89,7 @@ void task_routes(router& r, const route_context& c) {
       auto spec = parse_task(body, *c.codec);
       if (auto key = param_header(req, "Idempotency-Key"))
         set_idempotency_key(spec, *key);
-      c.submit(std::move(spec), res, render_task, 202);
+      c.submit(req, std::move(spec), res, render_task, 202);
     });
   });
   r.on("GET", R"(/v1/tasks/([^/]+))",
@@ -237,7 +237,7 @@ void seed_routes(router& r, const route_context& c) {
   auto seed_submit = [c](seed_route route) {
     return [c, route](const httplib::Request& req, httplib::Response& res) {
       with_seed_body(req, res, [&](const json& body) {
-        c.submit(parse_seed_task(route, body, *c.codec), res,
+        c.submit(req, parse_seed_task(route, body, *c.codec), res,
                  render_task_id_only, 200);
       });
     };

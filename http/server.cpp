@@ -6,6 +6,7 @@
 #include "actors/metrics.hpp"
 #include "actors/store.hpp"
 #include "http/dashboard_assets.hpp"
+#include "http/late_answer.hpp"
 #include "http/routes.hpp"
 #include "http/socket_stream.hpp"
 #include "http/task_queue.hpp"
@@ -339,31 +340,51 @@ void http_server::stop_serving() {
 }
 
 /// httplib 0.11's keep-alive loop (detail::process_server_socket), over one
-/// socket_stream for the connection's life.
+/// socket_stream for the connection's life, with late answers (see
+/// late_answer.hpp): an answer a handler left to an actor's reply is written
+/// before the next request is read and before the connection closes.
 bool http_server::process_and_close_socket(int sock) {
   auto ms = [](time_t sec, time_t usec) {
     return std::chrono::milliseconds{sec * 1000 + usec / 1000};
   };
-  socket_stream strm{sock,
-                     {ms(read_timeout_sec_, read_timeout_usec_),
-                      ms(write_timeout_sec_, write_timeout_usec_)}};
+  auto write_timeout = ms(write_timeout_sec_, write_timeout_usec_);
+  socket_stream strm{sock, {ms(read_timeout_sec_, read_timeout_usec_),
+                            write_timeout}};
+  late_answer late{sock,
+                   "timeout=" + std::to_string(keep_alive_timeout_sec_)
+                       + ", max=" + std::to_string(keep_alive_max_count_),
+                   &on_late_answer};
   auto idle = ms(keep_alive_timeout_sec_, 0);
+  using wait = socket_stream::wait_result;
+  auto next_request = [&] {
+    auto why = strm.wait_request(idle, stop_fd_, late.wake_fd());
+    while (why == wait::woken) // a late answer left bytes to write
+      why = late.settle(stop_fd_, write_timeout)
+                ? strm.wait_request(idle, stop_fd_, late.wake_fd())
+                : wait::none;
+    // A pipelined request waits for the answer before it.
+    return why == wait::request && late.settle(stop_fd_, write_timeout);
+  };
   auto ret = false;
   for (auto count = keep_alive_max_count_;
-       svr_sock_ != INVALID_SOCKET && count > 0
-       && strm.wait_request(idle, stop_fd_);
-       --count) {
+       svr_sock_ != INVALID_SOCKET && count > 0 && next_request(); --count) {
     // httplib calls this only for a request it could parse. After one it
     // could not (a 400 or 414 for its request line or headers), the bytes
     // that follow are no request: the connection ends with the answer.
     auto parsed = false;
     auto closed = false;
+    late.begin(count == 1);
     ret = process_request(strm, count == 1, closed,
                           [&](httplib::Request&) { parsed = true; });
-    ret = strm.flush() && ret;
+    late.end();
+    if (late.deferred())
+      strm.drop_held(); // httplib's placeholder; the real answer comes later
+    else
+      ret = strm.flush() && ret;
     if (!ret || closed || !parsed)
       break;
   }
+  late.settle(stop_fd_, write_timeout);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ret;
@@ -441,7 +462,8 @@ void server::routes() {
   // the response is written): tell the observers which route and how long.
   http_.set_logger([this](const httplib::Request& req,
                           const httplib::Response& res) {
-    if (observers_.empty())
+    // A late answer's placeholder: reported once the answer is written.
+    if (observers_.empty() || late_answer::deferring())
       return;
     static const std::string unmatched;
     auto route = current_route();
@@ -450,6 +472,14 @@ void server::routes() {
     for (auto& f : observers_)
       f(rec);
   });
+  http_.on_late_answer = [this](const httplib::Request& req,
+                                const httplib::Response& res,
+                                const std::string& route,
+                                std::chrono::nanoseconds took) {
+    request_record rec{req, res, route, took};
+    for (auto& f : observers_)
+      f(rec);
+  };
 }
 
 } // namespace actorq::http

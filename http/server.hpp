@@ -8,6 +8,7 @@
 #include "actors/pool.hpp"
 #include "actors/registry_reads.hpp"
 #include "http/codec.hpp"
+#include "http/late_answer.hpp"
 #include "http/wait_budget.hpp"
 
 #include <httplib.h>
@@ -57,6 +58,10 @@ public:
 
   /// httplib's stop(), and ends every connection's keep-alive wait at once.
   void stop_serving();
+
+  /// Called once each late answer is written (http/late_answer.hpp), as
+  /// httplib's logger is for the others. Set before listening.
+  late_observer on_late_answer;
 
 private:
   /// Replaces httplib's (a private virtual: its accept loop calls this for

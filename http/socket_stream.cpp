@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 namespace actorq::http {
 
@@ -159,18 +160,25 @@ bool socket_stream::send_all(const char* a, size_t an, const char* b,
   return true;
 }
 
-bool socket_stream::wait_request(std::chrono::milliseconds idle,
-                                 int stop_fd) {
+socket_stream::wait_result
+socket_stream::wait_request(std::chrono::milliseconds idle, int stop_fd,
+                            int wake_fd) {
   if (in_at_ < in_end_)
-    return true;
-  pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    return wait_result::request;
+  pollfd p[3] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
   int n;
   do
-    n = ::poll(p, stop_fd >= 0 ? 2 : 1, poll_ms(idle));
+    n = ::poll(p, 3, poll_ms(idle)); // negative fds are skipped
   while (n < 0 && errno == EINTR);
-  if (n <= 0 || (stop_fd >= 0 && (p[1].revents & POLLIN)))
-    return false;
-  return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+  if (n <= 0 || (p[1].revents & POLLIN))
+    return wait_result::none;
+  if (p[2].revents & POLLIN) {
+    uint64_t count;
+    [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof(count));
+    return wait_result::woken;
+  }
+  return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? wait_result::request
+                                                        : wait_result::none;
 }
 
 void socket_stream::get_remote_ip_and_port(std::string& ip, int& port) const {

@@ -52,10 +52,18 @@ public:
   /// Sends what is held (the end of a response); false if that failed.
   bool flush();
 
-  /// Between requests: true once a request's first byte is buffered or
-  /// arrives within `idle`; false on timeout, end of stream, or when
-  /// `stop_fd` (an eventfd, -1: none) becomes readable.
-  bool wait_request(std::chrono::milliseconds idle, int stop_fd);
+  enum class wait_result { request, woken, none };
+
+  /// Between requests: `request` once a request's first byte is buffered
+  /// or arrives (or the peer closes) within `idle`; `woken` when `wake_fd`
+  /// (an eventfd, -1: none) became readable first (it is read); `none` on
+  /// timeout or when `stop_fd` (an eventfd, -1: none) is readable.
+  wait_result wait_request(std::chrono::milliseconds idle, int stop_fd,
+                           int wake_fd = -1);
+
+  /// Drops a held write (the placeholder answer httplib wrote for a
+  /// request answered later, see late_answer.hpp).
+  void drop_held() { held_.clear(); }
 
 private:
   bool send_all(const char* a, size_t an, const char* b, size_t bn);

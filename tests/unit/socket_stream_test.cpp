@@ -93,10 +93,10 @@ TEST_CASE("socket_stream reads byte by byte what one recv brought, and keeps "
   tcp_pair p;
   socket_stream s{p.server, short_waits};
   p.send("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
-  REQUIRE(s.wait_request(1s, -1));
+  REQUIRE(s.wait_request(1s, -1) == socket_stream::wait_result::request);
   CHECK(read_all(s, 19, 1) == "GET /a HTTP/1.1\r\n\r\n");
   // The second (pipelined) request is buffered already: no wait.
-  CHECK(s.wait_request(0ms, -1));
+  CHECK(s.wait_request(0ms, -1) == socket_stream::wait_result::request);
   CHECK(read_all(s, 19, 7) == "GET /b HTTP/1.1\r\n\r\n");
 }
 
@@ -186,13 +186,13 @@ TEST_CASE("socket_stream's write fails once the peer is gone",
 }
 
 TEST_CASE("socket_stream's wait for the next request ends on data, on its "
-          "timeout and on the stop signal",
+          "timeout, on the stop signal and on the wake-up signal",
           "[socket_stream]") {
   tcp_pair p;
   socket_stream s{p.server, short_waits};
   int stop = ::eventfd(0, EFD_CLOEXEC);
   auto start = std::chrono::steady_clock::now();
-  CHECK_FALSE(s.wait_request(100ms, stop));
+  CHECK(s.wait_request(100ms, stop) == socket_stream::wait_result::none);
   CHECK(std::chrono::steady_clock::now() - start >= 90ms);
   std::thread stopper{[&] {
     std::this_thread::sleep_for(50ms);
@@ -200,12 +200,19 @@ TEST_CASE("socket_stream's wait for the next request ends on data, on its "
     CHECK(::write(stop, &one, sizeof(one)) == sizeof(one));
   }};
   start = std::chrono::steady_clock::now();
-  CHECK_FALSE(s.wait_request(10s, stop));
+  CHECK(s.wait_request(10s, stop) == socket_stream::wait_result::none);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   stopper.join();
   ::close(stop);
+  int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  uint64_t one = 1;
+  CHECK(::write(wake, &one, sizeof(one)) == sizeof(one));
+  CHECK(s.wait_request(1s, -1, wake) == socket_stream::wait_result::woken);
+  // Read by wait_request: no longer readable.
+  CHECK(s.wait_request(50ms, -1, wake) == socket_stream::wait_result::none);
+  ::close(wake);
   p.send("G");
-  CHECK(s.wait_request(1s, -1));
+  CHECK(s.wait_request(1s, -1) == socket_stream::wait_result::request);
 }
 
 TEST_CASE("socket_stream reports both numeric addresses of the connection",
