@@ -203,12 +203,14 @@ void late_answer::complete(caf::type_erased_tuple& reply) {
   res.version = "HTTP/1.1";
   finish_(reply, res);
   auto bytes = serialize(res);
-  auto sent = send_some(fd_, bytes);
+  // Reported before the client can have the answer: a client that reads
+  // /metrics next finds its request counted.
   if (observer_ != nullptr && *observer_) {
     static const std::string unmatched;
     (*observer_)(summary_, res, route_ != nullptr ? *route_ : unmatched,
                  std::chrono::steady_clock::now() - started_);
   }
+  auto sent = send_some(fd_, bytes);
   auto wake = wake_;
   if (sent == bytes.size()) {
     if (state_.exchange(done, std::memory_order_acq_rel) != waiting)

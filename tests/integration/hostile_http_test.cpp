@@ -591,6 +591,26 @@ TEST_CASE("hostile http: pipelined requests are answered in order, and a "
     CHECK(second != std::string::npos);
     CHECK(third != std::string::npos);
   }
+  SECTION("a submission that asks to close gets Connection: close, then the "
+          "connection ends") {
+    auto closing = submit;
+    closing.insert(closing.find("\r\n") + 2, "Connection: close\r\n");
+    int fd = connect_to(srv);
+    REQUIRE(fd >= 0);
+    auto all = closing + health;
+    REQUIRE(::send(fd, all.data(), all.size(), MSG_NOSIGNAL)
+            == static_cast<ssize_t>(all.size()));
+    std::string resp;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+      resp.append(buf, static_cast<size_t>(n)); // ends: closed by actorq
+    ::close(fd);
+    INFO(resp);
+    CHECK(status_of(resp) == 202);
+    CHECK(resp.find("Connection: close\r\n") != std::string::npos);
+    CHECK(resp.find("Keep-Alive") == std::string::npos);
+    CHECK(resp.find("HTTP/1.1", 1) == std::string::npos); // health unread
+  }
   SECTION("after a request line that does not parse, nothing more is read") {
     auto resp = raw_exchange(srv.connect_host(), srv.port(),
                              "GARBAGE\r\n\r\n" + health, 2s);

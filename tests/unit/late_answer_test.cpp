@@ -1,0 +1,181 @@
+// late_answer: an HTTP answer rendered and written by the thread that
+// delivers an actor's reply, over a real socket pair, on CAF's test
+// scheduler. Each case runs on a fresh thread: the answer actor is
+// per thread, and per actor system.
+#include "fixture.hpp"
+#include "http/late_answer.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+using namespace actorq;
+using namespace actorq::http;
+
+namespace {
+
+/// A connected socket pair: the server end for late_answer, the client end
+/// to read what it wrote.
+struct sockets {
+  int pair[2] = {-1, -1};
+  sockets() { REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0); }
+  ~sockets() {
+    ::close(pair[0]);
+    ::close(pair[1]);
+  }
+  int server() const { return pair[0]; }
+  /// What the client end can read now.
+  std::string received() const {
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(pair[1], buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+      out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+};
+
+/// Renders an int reply as {"doubled": N}; errors as blocking handlers do.
+late_answer::finish_fn<int> render_int = [](parsed<int>& x,
+                                            httplib::Response& res) {
+  if (auto err = std::get_if<http_error>(&x)) {
+    res.status = err->status;
+    res.set_content(render_error(*err), "application/json");
+    return;
+  }
+  res.status = 202;
+  res.set_header("Location", "/v1/x");
+  res.set_content("{\"doubled\":" + std::to_string(std::get<int>(x)) + "}",
+                  "application/json");
+};
+
+/// Runs `f` on a fresh thread and waits for it.
+template <class F>
+void on_fresh_thread(F f) {
+  std::thread t{f};
+  t.join();
+}
+
+struct seen_answer {
+  int calls = 0;
+  int status = 0;
+  std::string route, method;
+};
+
+} // namespace
+
+TEST_CASE("late answer: the reply is rendered, written by the replying "
+          "thread and reported",
+          "[late_answer]") {
+  test::fixture fx;
+  auto doubler = fx.sys.spawn([]() -> caf::behavior {
+    return {[](int x) { return x * 2; }};
+  });
+  on_fresh_thread([&] {
+    sockets s;
+    seen_answer seen;
+    late_observer observe = [&](const httplib::Request& req,
+                                const httplib::Response& res,
+                                const std::string& route,
+                                std::chrono::nanoseconds) {
+      ++seen.calls;
+      seen.status = res.status;
+      seen.route = route;
+      seen.method = req.method;
+    };
+    late_answer la{s.server(), "timeout=5, max=9", &observe};
+    la.begin(false);
+    REQUIRE(late_answer::here() == &la);
+    httplib::Request req;
+    req.method = "POST";
+    const std::string route = "/v1/x";
+    la.ask<int>(fx.sys, req, &route, render_int, doubler, 21);
+    CHECK(la.deferred());
+    CHECK(late_answer::deferring());
+    CHECK(late_answer::here() == nullptr); // one late answer per request
+    la.end();
+    CHECK(s.received().empty()); // the actor has not run yet
+    fx.sched.run();
+    auto got = s.received();
+    INFO(got);
+    CHECK(got.rfind("HTTP/1.1 202 Accepted\r\n", 0) == 0);
+    CHECK(got.find("Content-Length: 14\r\n") != std::string::npos);
+    CHECK(got.find("Keep-Alive: timeout=5, max=9\r\n") != std::string::npos);
+    CHECK(got.find("Location: /v1/x\r\n") != std::string::npos);
+    CHECK(got.substr(got.size() - 18) == "\r\n\r\n{\"doubled\":42}");
+    CHECK(la.settle(-1, std::chrono::seconds{1}));
+    CHECK(seen.calls == 1);
+    CHECK(seen.status == 202);
+    CHECK(seen.route == route);
+    CHECK(seen.method == "POST");
+  });
+  caf::anon_send_exit(doubler, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+TEST_CASE("late answer: an error reply is rendered as a blocking handler's, "
+          "and a request that asked to close gets Connection: close",
+          "[late_answer]") {
+  test::fixture fx;
+  auto failing = fx.sys.spawn([]() -> caf::behavior {
+    return {[](int) -> caf::result<int> {
+      return make_error(error_code::not_found, "no such thing");
+    }};
+  });
+  on_fresh_thread([&] {
+    sockets s;
+    late_answer la{s.server(), "timeout=5, max=9", nullptr};
+    la.begin(false);
+    httplib::Request req;
+    req.method = "POST";
+    req.headers.emplace("Connection", "close");
+    la.ask<int>(fx.sys, req, nullptr, render_int, failing, 1);
+    la.end();
+    fx.sched.run();
+    auto got = s.received();
+    INFO(got);
+    CHECK(got.rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+    CHECK(got.find("Connection: close\r\n") != std::string::npos);
+    CHECK(got.find("Keep-Alive") == std::string::npos);
+    CHECK(got.find("no such thing") != std::string::npos);
+    CHECK(la.settle(-1, std::chrono::seconds{1}));
+  });
+  caf::anon_send_exit(failing, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+TEST_CASE("late answer: a stop abandons an answer not given yet, and its "
+          "reply is then never written",
+          "[late_answer]") {
+  test::fixture fx;
+  // Keeps the request's promise until told to answer it.
+  auto promise = std::make_shared<caf::response_promise>();
+  auto later = fx.sys.spawn([promise](caf::event_based_actor* self) {
+    return caf::behavior{
+        [=](int) -> caf::result<int> {
+          *promise = self->make_response_promise();
+          return *promise;
+        },
+    };
+  });
+  on_fresh_thread([&] {
+    sockets s;
+    late_answer la{s.server(), "timeout=5, max=9", nullptr};
+    la.begin(false);
+    httplib::Request req;
+    la.ask<int>(fx.sys, req, nullptr, render_int, later, 1);
+    la.end();
+    fx.sched.run(); // the actor holds the promise
+    int stop = ::eventfd(1, EFD_CLOEXEC); // readable: stopping
+    auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(la.settle(stop, std::chrono::seconds{1}));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{2});
+    ::close(stop);
+    promise->deliver(7); // too late: goes to the answer actor's mailbox
+    fx.sched.run();
+    CHECK(s.received().empty());
+  });
+  caf::anon_send_exit(later, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
