@@ -211,6 +211,9 @@ void late_answer::complete(caf::type_erased_tuple& reply) {
                  std::chrono::steady_clock::now() - started_);
   }
   auto sent = send_some(fd_, bytes);
+  answered_at_.store(
+      std::chrono::steady_clock::now().time_since_epoch().count(),
+      std::memory_order_release);
   auto wake = wake_;
   if (sent == bytes.size()) {
     if (state_.exchange(done, std::memory_order_acq_rel) != waiting)
@@ -221,6 +224,16 @@ void late_answer::complete(caf::type_erased_tuple& reply) {
   }
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake, &one, sizeof(one));
+}
+
+bool late_answer::expire_if_due() {
+  if (!answering() || clock::now() < deadline_ || !actor_->disarm())
+    return false;
+  // The reply can no longer complete this: answer as a blocking ask does
+  // when its timeout passes.
+  auto timeout = caf::make_message(caf::make_error(caf::sec::request_timeout));
+  complete(timeout.content());
+  return true;
 }
 
 bool late_answer::settle(int stop_fd, std::chrono::milliseconds write_timeout) {
@@ -235,9 +248,21 @@ bool late_answer::settle(int stop_fd, std::chrono::milliseconds write_timeout) {
                                        std::memory_order_acq_rel)) {
       pollfd p[2] = {{wake_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
       while (state_.load(std::memory_order_acquire) == waiting) {
-        int n = ::poll(p, stop_fd >= 0 ? 2 : 1, -1);
+        int ms = -1;
+        if (deadline_ != clock::time_point::max())
+          ms = static_cast<int>(std::max<int64_t>(
+              0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     deadline_ - clock::now())
+                         .count()
+                     + 1));
+        int n = ::poll(p, stop_fd >= 0 ? 2 : 1, ms);
         if (n < 0 && errno != EINTR)
           break;
+        if (n == 0 && expire_if_due()) {
+          uint64_t count; // complete() signalled this thread: drop that
+          [[maybe_unused]] auto r = ::read(wake_, &count, sizeof(count));
+          break;
+        }
         if (stop_fd >= 0 && (p[1].revents & POLLIN) && actor_->disarm()) {
           state_.store(idle, std::memory_order_relaxed);
           return false; // never answered

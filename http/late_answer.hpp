@@ -93,18 +93,42 @@ public:
   /// to it is then a placeholder, discarded unwritten).
   bool deferred() const { return deferred_; }
 
+  using clock = std::chrono::steady_clock;
+
   /// Sends the request to `dest`; `finish` renders the reply as a blocking
   /// handler would. `route` (the matched pattern) is for the observer.
+  /// Past `deadline` without a reply, `finish` renders a request timeout
+  /// instead (CAF 0.17 has no broken promise: a lost one never answers).
   template <class Result, class Handle, class... Ts>
   void ask(caf::actor_system& sys, const httplib::Request& req,
-           const std::string* route, finish_fn<Result> finish,
-           const Handle& dest, Ts&&... xs);
+           const std::string* route, clock::time_point deadline,
+           finish_fn<Result> finish, const Handle& dest, Ts&&... xs);
+
+  /// Past its deadline, answers the late answer still coming with a
+  /// request timeout (on this thread) and returns true.
+  bool expire_if_due();
+
+  /// The pending answer's deadline (clock::time_point::max() if none).
+  clock::time_point deadline() const { return deadline_; }
 
   /// Waits until the late answer (if any) is written: its bytes left over
   /// by a full socket are written here, blocking up to `write_timeout`.
   /// False when `stop_fd` fired first (the answer is then abandoned) or
   /// writing failed.
   bool settle(int stop_fd, std::chrono::milliseconds write_timeout);
+
+  /// Whether an answer left to an actor has not been written yet.
+  bool answering() const {
+    auto s = state_.load(std::memory_order_acquire);
+    return s == pending || s == waiting;
+  }
+
+  /// When the last late answer was written (the epoch if none was): a
+  /// connection's keep-alive wait counts from its last answer.
+  std::chrono::steady_clock::time_point answered_at() const {
+    return std::chrono::steady_clock::time_point{std::chrono::nanoseconds{
+        answered_at_.load(std::memory_order_acquire)}};
+  }
 
   /// The connection thread's eventfd: readable when a completion left
   /// bytes for settle() (poll it while waiting for the next request).
@@ -135,8 +159,11 @@ private:
   std::function<void(caf::type_erased_tuple&, httplib::Response&)> finish_;
   httplib::Request summary_; // method and peer, for the observer
   const std::string* route_ = nullptr;
+  clock::time_point deadline_ = clock::time_point::max();
   std::chrono::steady_clock::time_point started_;
   std::string rest_; // bytes the socket did not take
+  // When the last late answer was written (steady clock, ns since epoch).
+  std::atomic<int64_t> answered_at_{0};
   answer_actor* actor_ = nullptr;
 };
 
@@ -158,10 +185,12 @@ void answer_actor::send_request(late_answer* target, const Handle& dest,
 
 template <class Result, class Handle, class... Ts>
 void late_answer::ask(caf::actor_system& sys, const httplib::Request& req,
-                      const std::string* route, finish_fn<Result> finish,
-                      const Handle& dest, Ts&&... xs) {
+                      const std::string* route, clock::time_point deadline,
+                      finish_fn<Result> finish, const Handle& dest,
+                      Ts&&... xs) {
   deferred_ = true;
   route_ = route;
+  deadline_ = deadline;
   finish_ = [finish = std::move(finish)](caf::type_erased_tuple& reply,
                                          httplib::Response& res) {
     parsed<Result> result = http_error{500, "internal", "no reply"};

@@ -363,9 +363,10 @@ struct route_context {
     };
     auto& task = std::get<task_spec>(spec);
     if (auto* later = late_answer::here())
-      return later->ask<task_view>(*sys, req, current_route(), answer,
-                                   actors->registry, submit_atom::value,
-                                   std::move(task));
+      return later->ask<task_view>(*sys, req, current_route(),
+                                   late_answer::clock::time_point::max(),
+                                   answer, actors->registry,
+                                   submit_atom::value, std::move(task));
     auto view = ask<task_view>(*sys, actors->registry, immediate,
                                submit_atom::value, std::move(task));
     answer(view, res);

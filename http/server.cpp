@@ -356,14 +356,36 @@ bool http_server::process_and_close_socket(int sock) {
                    &on_late_answer};
   auto idle = ms(keep_alive_timeout_sec_, 0);
   using wait = socket_stream::wait_result;
+  // Waits for the next request, for `idle` since the last answer.
   auto next_request = [&] {
-    auto why = strm.wait_request(idle, stop_fd_, late.wake_fd());
-    while (why == wait::woken) // a late answer left bytes to write
-      why = late.settle(stop_fd_, write_timeout)
-                ? strm.wait_request(idle, stop_fd_, late.wake_fd())
-                : wait::none;
-    // A pipelined request waits for the answer before it.
-    return why == wait::request && late.settle(stop_fd_, write_timeout);
+    auto since = std::chrono::steady_clock::now();
+    std::chrono::nanoseconds left = idle;
+    for (;;) {
+      auto why = strm.wait_request(
+          std::chrono::duration_cast<std::chrono::milliseconds>(left),
+          stop_fd_, late.wake_fd());
+      if (why == wait::woken) { // a late answer left bytes to write
+        if (!late.settle(stop_fd_, write_timeout))
+          return false;
+        continue;
+      }
+      if (why == wait::timeout) {
+        // The client waits for a late answer: so do we. After one, the
+        // idle time counts from when it was written.
+        if (late.answering() && !late.expire_if_due()) {
+          left = std::min<std::chrono::nanoseconds>(
+              idle, late.deadline() - std::chrono::steady_clock::now());
+          continue;
+        }
+        auto from = std::max(since, late.answered_at());
+        left = idle - (std::chrono::steady_clock::now() - from);
+        if (left >= std::chrono::milliseconds{1})
+          continue;
+        return false;
+      }
+      // A pipelined request waits for the answer before it.
+      return why == wait::request && late.settle(stop_fd_, write_timeout);
+    }
   };
   auto ret = false;
   for (auto count = keep_alive_max_count_;

@@ -170,15 +170,18 @@ socket_stream::wait_request(std::chrono::milliseconds idle, int stop_fd,
   do
     n = ::poll(p, 3, poll_ms(idle)); // negative fds are skipped
   while (n < 0 && errno == EINTR);
-  if (n <= 0 || (p[1].revents & POLLIN))
-    return wait_result::none;
+  if (n == 0)
+    return wait_result::timeout;
+  if (n < 0 || (p[1].revents & POLLIN))
+    return wait_result::stopped;
   if (p[2].revents & POLLIN) {
     uint64_t count;
     [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof(count));
     return wait_result::woken;
   }
-  return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? wait_result::request
-                                                        : wait_result::none;
+  return (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+             ? wait_result::request
+             : wait_result::stopped; // POLLNVAL: no connection left
 }
 
 void socket_stream::get_remote_ip_and_port(std::string& ip, int& port) const {

@@ -52,12 +52,13 @@ public:
   /// Sends what is held (the end of a response); false if that failed.
   bool flush();
 
-  enum class wait_result { request, woken, none };
+  enum class wait_result { request, woken, timeout, stopped };
 
   /// Between requests: `request` once a request's first byte is buffered
   /// or arrives (or the peer closes) within `idle`; `woken` when `wake_fd`
-  /// (an eventfd, -1: none) became readable first (it is read); `none` on
-  /// timeout or when `stop_fd` (an eventfd, -1: none) is readable.
+  /// (an eventfd, -1: none) became readable first (it is read); `timeout`
+  /// after `idle`; `stopped` when `stop_fd` (an eventfd, -1: none) is
+  /// readable.
   wait_result wait_request(std::chrono::milliseconds idle, int stop_fd,
                            int wake_fd = -1);
 

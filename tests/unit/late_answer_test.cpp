@@ -90,7 +90,8 @@ TEST_CASE("late answer: the reply is rendered, written by the replying "
     httplib::Request req;
     req.method = "POST";
     const std::string route = "/v1/x";
-    la.ask<int>(fx.sys, req, &route, render_int, doubler, 21);
+    la.ask<int>(fx.sys, req, &route, late_answer::clock::time_point::max(),
+               render_int, doubler, 21);
     CHECK(la.deferred());
     CHECK(late_answer::deferring());
     CHECK(late_answer::here() == nullptr); // one late answer per request
@@ -130,7 +131,8 @@ TEST_CASE("late answer: an error reply is rendered as a blocking handler's, "
     httplib::Request req;
     req.method = "POST";
     req.headers.emplace("Connection", "close");
-    la.ask<int>(fx.sys, req, nullptr, render_int, failing, 1);
+    la.ask<int>(fx.sys, req, nullptr, late_answer::clock::time_point::max(),
+               render_int, failing, 1);
     la.end();
     fx.sched.run();
     auto got = s.received();
@@ -164,7 +166,8 @@ TEST_CASE("late answer: a stop abandons an answer not given yet, and its "
     late_answer la{s.server(), "timeout=5, max=9", nullptr};
     la.begin(false);
     httplib::Request req;
-    la.ask<int>(fx.sys, req, nullptr, render_int, later, 1);
+    la.ask<int>(fx.sys, req, nullptr, late_answer::clock::time_point::max(),
+               render_int, later, 1);
     la.end();
     fx.sched.run(); // the actor holds the promise
     int stop = ::eventfd(1, EFD_CLOEXEC); // readable: stopping
@@ -177,5 +180,43 @@ TEST_CASE("late answer: a stop abandons an answer not given yet, and its "
     CHECK(s.received().empty());
   });
   caf::anon_send_exit(later, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+TEST_CASE("late answer: past its deadline without a reply, it answers 504 as "
+          "a blocking ask's timeout does",
+          "[late_answer]") {
+  test::fixture fx;
+  auto promise = std::make_shared<caf::response_promise>();
+  auto never = fx.sys.spawn([promise](caf::event_based_actor* self) {
+    return caf::behavior{
+        [=](int) -> caf::result<int> {
+          *promise = self->make_response_promise();
+          return *promise;
+        },
+    };
+  });
+  on_fresh_thread([&] {
+    sockets s;
+    late_answer la{s.server(), "timeout=5, max=9", nullptr};
+    la.begin(false);
+    httplib::Request req;
+    auto deadline = late_answer::clock::now() + std::chrono::milliseconds{100};
+    la.ask<int>(fx.sys, req, nullptr, deadline, render_int, never, 1);
+    la.end();
+    fx.sched.run();
+    CHECK_FALSE(la.expire_if_due()); // not yet
+    CHECK(la.answering());
+    CHECK(la.settle(-1, std::chrono::seconds{1})); // waits out the deadline
+    CHECK(late_answer::clock::now() >= deadline);
+    CHECK_FALSE(la.answering());
+    auto got = s.received();
+    INFO(got);
+    CHECK(got.rfind("HTTP/1.1 504 Gateway Timeout\r\n", 0) == 0);
+    promise->deliver(7); // too late: never written
+    fx.sched.run();
+    CHECK(s.received().empty());
+  });
+  caf::anon_send_exit(never, caf::exit_reason::user_shutdown);
   fx.sched.run();
 }

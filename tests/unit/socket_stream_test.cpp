@@ -192,7 +192,7 @@ TEST_CASE("socket_stream's wait for the next request ends on data, on its "
   socket_stream s{p.server, short_waits};
   int stop = ::eventfd(0, EFD_CLOEXEC);
   auto start = std::chrono::steady_clock::now();
-  CHECK(s.wait_request(100ms, stop) == socket_stream::wait_result::none);
+  CHECK(s.wait_request(100ms, stop) == socket_stream::wait_result::timeout);
   CHECK(std::chrono::steady_clock::now() - start >= 90ms);
   std::thread stopper{[&] {
     std::this_thread::sleep_for(50ms);
@@ -200,7 +200,7 @@ TEST_CASE("socket_stream's wait for the next request ends on data, on its "
     CHECK(::write(stop, &one, sizeof(one)) == sizeof(one));
   }};
   start = std::chrono::steady_clock::now();
-  CHECK(s.wait_request(10s, stop) == socket_stream::wait_result::none);
+  CHECK(s.wait_request(10s, stop) == socket_stream::wait_result::stopped);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   stopper.join();
   ::close(stop);
@@ -209,7 +209,7 @@ TEST_CASE("socket_stream's wait for the next request ends on data, on its "
   CHECK(::write(wake, &one, sizeof(one)) == sizeof(one));
   CHECK(s.wait_request(1s, -1, wake) == socket_stream::wait_result::woken);
   // Read by wait_request: no longer readable.
-  CHECK(s.wait_request(50ms, -1, wake) == socket_stream::wait_result::none);
+  CHECK(s.wait_request(50ms, -1, wake) == socket_stream::wait_result::timeout);
   ::close(wake);
   p.send("G");
   CHECK(s.wait_request(1s, -1) == socket_stream::wait_result::request);
