@@ -57,6 +57,38 @@ void on_fresh_thread(F f) {
   t.join();
 }
 
+/// An actor that keeps the promise of the request it gets (answered only
+/// when the test delivers it); stopped at the end of the test.
+struct promise_keeper {
+  std::shared_ptr<caf::response_promise> promise
+    = std::make_shared<caf::response_promise>();
+  caf::actor actor;
+
+  explicit promise_keeper(caf::actor_system& sys) {
+    actor = sys.spawn([p = promise](caf::event_based_actor* self) {
+      return caf::behavior{
+          [=](int) -> caf::result<int> {
+            *p = self->make_response_promise();
+            return *p;
+          },
+      };
+    });
+  }
+
+  ~promise_keeper() {
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  }
+
+  /// Starts a request on `la` that only the test's delivery answers.
+  void ask(late_answer& la, late_answer::clock::time_point deadline) {
+    la.begin(false);
+    httplib::Request req;
+    la.ask<int>(actor.home_system(), req, nullptr, deadline, render_int,
+                actor, 1);
+    la.end();
+  }
+};
+
 struct seen_answer {
   int calls = 0;
   int status = 0;
@@ -147,76 +179,53 @@ TEST_CASE("late answer: an error reply is rendered as a blocking handler's, "
   fx.sched.run();
 }
 
-TEST_CASE("late answer: a stop abandons an answer not given yet, and its "
-          "reply is then never written",
-          "[late_answer]") {
+/// Asks a promise_keeper with `deadline` on a fresh thread, runs `check`
+/// while the reply is still coming, then delivers the reply: it must not be
+/// written any more.
+template <class F>
+void with_reply_held(late_answer::clock::time_point deadline, F check) {
   test::fixture fx;
-  // Keeps the request's promise until told to answer it.
-  auto promise = std::make_shared<caf::response_promise>();
-  auto later = fx.sys.spawn([promise](caf::event_based_actor* self) {
-    return caf::behavior{
-        [=](int) -> caf::result<int> {
-          *promise = self->make_response_promise();
-          return *promise;
-        },
-    };
-  });
+  promise_keeper keeper{fx.sys};
   on_fresh_thread([&] {
     sockets s;
     late_answer la{s.server(), "timeout=5, max=9", nullptr};
-    la.begin(false);
-    httplib::Request req;
-    la.ask<int>(fx.sys, req, nullptr, late_answer::clock::time_point::max(),
-               render_int, later, 1);
-    la.end();
+    keeper.ask(la, deadline);
     fx.sched.run(); // the actor holds the promise
-    int stop = ::eventfd(1, EFD_CLOEXEC); // readable: stopping
-    auto start = std::chrono::steady_clock::now();
-    CHECK_FALSE(la.settle(stop, std::chrono::seconds{1}));
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{2});
-    ::close(stop);
-    promise->deliver(7); // too late: goes to the answer actor's mailbox
+    check(la, s);
+    keeper.promise->deliver(7); // too late
     fx.sched.run();
     CHECK(s.received().empty());
   });
-  caf::anon_send_exit(later, caf::exit_reason::user_shutdown);
   fx.sched.run();
+}
+
+TEST_CASE("late answer: a stop abandons an answer not given yet, and its "
+          "reply is then never written",
+          "[late_answer]") {
+  with_reply_held(late_answer::clock::time_point::max(),
+                  [](late_answer& la, sockets& s) {
+                    int stop = ::eventfd(1, EFD_CLOEXEC); // readable: stop
+                    auto start = std::chrono::steady_clock::now();
+                    CHECK_FALSE(la.settle(stop, std::chrono::seconds{1}));
+                    CHECK(std::chrono::steady_clock::now() - start
+                          < std::chrono::seconds{2});
+                    ::close(stop);
+                    CHECK(s.received().empty());
+                  });
 }
 
 TEST_CASE("late answer: past its deadline without a reply, it answers 504 as "
           "a blocking ask's timeout does",
           "[late_answer]") {
-  test::fixture fx;
-  auto promise = std::make_shared<caf::response_promise>();
-  auto never = fx.sys.spawn([promise](caf::event_based_actor* self) {
-    return caf::behavior{
-        [=](int) -> caf::result<int> {
-          *promise = self->make_response_promise();
-          return *promise;
-        },
-    };
-  });
-  on_fresh_thread([&] {
-    sockets s;
-    late_answer la{s.server(), "timeout=5, max=9", nullptr};
-    la.begin(false);
-    httplib::Request req;
-    auto deadline = late_answer::clock::now() + std::chrono::milliseconds{100};
-    la.ask<int>(fx.sys, req, nullptr, deadline, render_int, never, 1);
-    la.end();
-    fx.sched.run();
+  auto deadline = late_answer::clock::now() + std::chrono::seconds{1};
+  with_reply_held(deadline, [deadline](late_answer& la, sockets& s) {
     CHECK_FALSE(la.expire_if_due()); // not yet
     CHECK(la.answering());
-    CHECK(la.settle(-1, std::chrono::seconds{1})); // waits out the deadline
+    CHECK(la.settle(-1, std::chrono::seconds{5})); // waits out the deadline
     CHECK(late_answer::clock::now() >= deadline);
     CHECK_FALSE(la.answering());
     auto got = s.received();
     INFO(got);
     CHECK(got.rfind("HTTP/1.1 504 Gateway Timeout\r\n", 0) == 0);
-    promise->deliver(7); // too late: never written
-    fx.sched.run();
-    CHECK(s.received().empty());
   });
-  caf::anon_send_exit(never, caf::exit_reason::user_shutdown);
-  fx.sched.run();
 }
