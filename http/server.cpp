@@ -339,57 +339,64 @@ void http_server::stop_serving() {
   stop();
 }
 
+namespace {
+
+std::chrono::milliseconds to_ms(time_t sec, time_t usec) {
+  return std::chrono::milliseconds{sec * 1000 + usec / 1000};
+}
+
+} // namespace
+
+/// Waits for the connection's next request, for the keep-alive time since
+/// its last answer; meanwhile writes what a late answer left. False: close.
+bool http_server::next_request(socket_stream& strm, late_answer& late) {
+  using wait = socket_stream::wait_result;
+  using clock = std::chrono::steady_clock;
+  auto idle = to_ms(keep_alive_timeout_sec_, 0);
+  auto write_timeout = to_ms(write_timeout_sec_, write_timeout_usec_);
+  auto since = clock::now();
+  std::chrono::nanoseconds left = idle;
+  for (;;) {
+    auto why = strm.wait_request(
+        std::chrono::duration_cast<std::chrono::milliseconds>(left), stop_fd_,
+        late.wake_fd());
+    if (why == wait::woken) { // a late answer left bytes to write
+      if (!late.settle(stop_fd_, write_timeout))
+        return false;
+      continue;
+    }
+    if (why != wait::timeout) // a pipelined request waits for the answer
+      return why == wait::request && late.settle(stop_fd_, write_timeout);
+    // The client waits for a late answer: so do we (up to its deadline).
+    if (late.answering() && !late.expire_if_due()) {
+      left = std::min<std::chrono::nanoseconds>(idle,
+                                                late.deadline() - clock::now());
+      continue;
+    }
+    // The idle time counts from the last answer.
+    left = idle - (clock::now() - std::max(since, late.answered_at()));
+    if (left < std::chrono::milliseconds{1})
+      return false;
+  }
+}
+
 /// httplib 0.11's keep-alive loop (detail::process_server_socket), over one
 /// socket_stream for the connection's life, with late answers (see
 /// late_answer.hpp): an answer a handler left to an actor's reply is written
 /// before the next request is read and before the connection closes.
 bool http_server::process_and_close_socket(int sock) {
-  auto ms = [](time_t sec, time_t usec) {
-    return std::chrono::milliseconds{sec * 1000 + usec / 1000};
-  };
-  auto write_timeout = ms(write_timeout_sec_, write_timeout_usec_);
-  socket_stream strm{sock, {ms(read_timeout_sec_, read_timeout_usec_),
-                            write_timeout}};
+  auto write_timeout = to_ms(write_timeout_sec_, write_timeout_usec_);
+  socket_stream strm{
+      sock, {to_ms(read_timeout_sec_, read_timeout_usec_), write_timeout}};
   late_answer late{sock,
                    "timeout=" + std::to_string(keep_alive_timeout_sec_)
                        + ", max=" + std::to_string(keep_alive_max_count_),
                    &on_late_answer};
-  auto idle = ms(keep_alive_timeout_sec_, 0);
-  using wait = socket_stream::wait_result;
-  // Waits for the next request, for `idle` since the last answer.
-  auto next_request = [&] {
-    auto since = std::chrono::steady_clock::now();
-    std::chrono::nanoseconds left = idle;
-    for (;;) {
-      auto why = strm.wait_request(
-          std::chrono::duration_cast<std::chrono::milliseconds>(left),
-          stop_fd_, late.wake_fd());
-      if (why == wait::woken) { // a late answer left bytes to write
-        if (!late.settle(stop_fd_, write_timeout))
-          return false;
-        continue;
-      }
-      if (why == wait::timeout) {
-        // The client waits for a late answer: so do we. After one, the
-        // idle time counts from when it was written.
-        if (late.answering() && !late.expire_if_due()) {
-          left = std::min<std::chrono::nanoseconds>(
-              idle, late.deadline() - std::chrono::steady_clock::now());
-          continue;
-        }
-        auto from = std::max(since, late.answered_at());
-        left = idle - (std::chrono::steady_clock::now() - from);
-        if (left >= std::chrono::milliseconds{1})
-          continue;
-        return false;
-      }
-      // A pipelined request waits for the answer before it.
-      return why == wait::request && late.settle(stop_fd_, write_timeout);
-    }
-  };
   auto ret = false;
-  for (auto count = keep_alive_max_count_;
-       svr_sock_ != INVALID_SOCKET && count > 0 && next_request(); --count) {
+  for (auto count = keep_alive_max_count_; svr_sock_ != INVALID_SOCKET
+                                           && count > 0
+                                           && next_request(strm, late);
+       --count) {
     // httplib calls this only for a request it could parse. After one it
     // could not (a 400 or 414 for its request line or headers), the bytes
     // that follow are no request: the connection ends with the answer.

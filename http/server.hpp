@@ -27,6 +27,8 @@ class metrics;
 
 namespace actorq::http {
 
+class socket_stream;
+
 /// The actors the bridge talks to.
 struct backend {
   registry_actor registry;
@@ -67,6 +69,7 @@ private:
   /// Replaces httplib's (a private virtual: its accept loop calls this for
   /// every connection, on a thread of the task queue).
   bool process_and_close_socket(int sock) override;
+  bool next_request(socket_stream& strm, late_answer& late);
 
   int stop_fd_; // an eventfd, readable once stop_serving() was called
 };
