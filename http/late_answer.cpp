@@ -164,7 +164,10 @@ late_answer::~late_answer() {
 
 late_answer* late_answer::here() {
   auto* c = current;
-  return c != nullptr && c->open_ && !c->deferred_ ? c : nullptr;
+  // Without its wake-up eventfd (none could be made) a thread could not
+  // learn of an answer the socket did not take whole: it answers itself.
+  return c != nullptr && c->open_ && !c->deferred_ && c->wake_ >= 0 ? c
+                                                                     : nullptr;
 }
 
 bool late_answer::deferring() {
