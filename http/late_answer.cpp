@@ -189,6 +189,8 @@ void late_answer::end() {
 
 std::string late_answer::serialize(httplib::Response& res) const {
   res.set_header("Content-Length", std::to_string(res.body.size()));
+  if (head_ && !res.has_header("Accept-Ranges")) // as httplib answers HEAD
+    res.set_header("Accept-Ranges", "bytes");
   if (close_after_)
     res.set_header("Connection", "close");
   else
@@ -198,7 +200,7 @@ std::string late_answer::serialize(httplib::Response& res) const {
   for (auto& [name, value] : res.headers)
     out += name + ": " + value + "\r\n";
   out += "\r\n";
-  return out + res.body;
+  return head_ ? out : out + res.body;
 }
 
 void late_answer::complete(caf::type_erased_tuple& reply) {

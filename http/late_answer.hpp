@@ -156,6 +156,7 @@ private:
   bool open_ = false;     // between begin() and end()
   bool deferred_ = false; // this request's answer comes late
   bool close_after_ = false;
+  bool head_ = false; // a HEAD request: the answer has no body
   std::function<void(caf::type_erased_tuple&, httplib::Response&)> finish_;
   httplib::Request summary_; // method and peer, for the observer
   const std::string* route_ = nullptr;
@@ -203,6 +204,7 @@ void late_answer::ask(caf::actor_system& sys, const httplib::Request& req,
   // As httplib's answers: "Connection: close" on the last request it
   // allows on a connection and when the client asked for it.
   close_after_ = close_after_ || req.get_header_value("Connection") == "close";
+  head_ = req.method == "HEAD";
   summary_.method = req.method;
   summary_.remote_addr = req.remote_addr;
   summary_.remote_port = req.remote_port;

@@ -611,6 +611,30 @@ TEST_CASE("hostile http: pipelined requests are answered in order, and a "
     CHECK(resp.find("Keep-Alive") == std::string::npos);
     CHECK(resp.find("HTTP/1.1", 1) == std::string::npos); // health unread
   }
+  SECTION("a long-poll asked with HEAD is answered late without a body, and "
+          "the next answer on the connection is intact") {
+    auto id = itest::submit(srv, json{{"kind", "sleep"}, {"input", {{"ms", 5000}}}});
+    auto both = "HEAD /v1/tasks/" + id + "?wait_ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + health;
+    int fd = connect_to(srv);
+    REQUIRE(fd >= 0);
+    REQUIRE(::send(fd, both.data(), both.size(), MSG_NOSIGNAL)
+            == static_cast<ssize_t>(both.size()));
+    ::shutdown(fd, SHUT_WR);
+    std::string resp;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+      resp.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    INFO(resp);
+    CHECK(status_of(resp) == 200);
+    auto head_end = resp.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    // Right after the HEAD answer's head: the health answer, whole.
+    auto rest = resp.substr(head_end + 4);
+    CHECK(rest.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(body_of(rest) == json{{"status", "ok"}});
+  }
   SECTION("after a request line that does not parse, nothing more is read") {
     auto resp = raw_exchange(srv.connect_host(), srv.port(),
                              "GARBAGE\r\n\r\n" + health, 2s);
