@@ -561,6 +561,26 @@ TEST_CASE("hostile http: idle keep-alive connections cost the daemon no CPU",
     ::close(fd);
 }
 
+namespace {
+
+/// Sends `bytes` on a fresh connection, closes its sending side, and reads
+/// every answer until actorq closes the connection.
+std::string send_all_read_all(const Server& srv, const std::string& bytes) {
+  int fd = connect_to(srv);
+  REQUIRE(fd >= 0);
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+          == static_cast<ssize_t>(bytes.size()));
+  ::shutdown(fd, SHUT_WR);
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return resp;
+}
+
+} // namespace
+
 TEST_CASE("hostile http: pipelined requests are answered in order, and a "
           "malformed one ends its connection",
           "[hostile_http][framing]") {
@@ -572,17 +592,7 @@ TEST_CASE("hostile http: pipelined requests are answered in order, and a "
                              "Content-Length: "
                              + std::to_string(body.size()) + "\r\n\r\n" + body;
   SECTION("three requests in one write get three answers") {
-    int fd = connect_to(srv);
-    REQUIRE(fd >= 0);
-    auto all = health + submit + health;
-    REQUIRE(::send(fd, all.data(), all.size(), MSG_NOSIGNAL)
-            == static_cast<ssize_t>(all.size()));
-    ::shutdown(fd, SHUT_WR);
-    std::string resp;
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-      resp.append(buf, static_cast<size_t>(n));
-    ::close(fd);
+    auto resp = send_all_read_all(srv, health + submit + health);
     INFO(resp);
     auto first = resp.find("HTTP/1.1 200");
     auto second = resp.find("HTTP/1.1 202", first + 1);
@@ -616,16 +626,7 @@ TEST_CASE("hostile http: pipelined requests are answered in order, and a "
     auto id = itest::submit(srv, json{{"kind", "sleep"}, {"input", {{"ms", 5000}}}});
     auto both = "HEAD /v1/tasks/" + id + "?wait_ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"
                 + health;
-    int fd = connect_to(srv);
-    REQUIRE(fd >= 0);
-    REQUIRE(::send(fd, both.data(), both.size(), MSG_NOSIGNAL)
-            == static_cast<ssize_t>(both.size()));
-    ::shutdown(fd, SHUT_WR);
-    std::string resp;
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-      resp.append(buf, static_cast<size_t>(n));
-    ::close(fd);
+    auto resp = send_all_read_all(srv, both);
     INFO(resp);
     CHECK(status_of(resp) == 200);
     auto head_end = resp.find("\r\n\r\n");
