@@ -76,6 +76,28 @@ parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
   return result;
 }
 
+/// When the answer to a call with `timeout` is due at the latest.
+inline late_answer::clock::time_point
+deadline_after(const caf::duration& timeout) {
+  using namespace std::chrono;
+  nanoseconds d{0};
+  switch (timeout.unit) {
+    case caf::time_unit::invalid: // caf::infinite
+      return late_answer::clock::time_point::max();
+    case caf::time_unit::minutes: d = minutes{timeout.count}; break;
+    case caf::time_unit::seconds: d = seconds{timeout.count}; break;
+    case caf::time_unit::milliseconds: d = milliseconds{timeout.count}; break;
+    case caf::time_unit::microseconds: d = microseconds{timeout.count}; break;
+    case caf::time_unit::nanoseconds: d = nanoseconds{timeout.count}; break;
+  }
+  return late_answer::clock::now() + d;
+}
+template <class Rep, class Period>
+late_answer::clock::time_point
+deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  return late_answer::clock::now() + timeout;
+}
+
 inline void reply(httplib::Response& res, int status, std::string body) {
   res.status = status;
   res.set_content(std::move(body), "application/json");
@@ -241,6 +263,22 @@ inline const std::string*& current_route() {
   return route;
 }
 
+/// Asks `dest` and renders its reply (or error) with `finish`: answered
+/// late where the connection allows it (late_answer.hpp), by the thread
+/// that delivers the reply; else here, blocking up to `timeout`.
+template <class Result, class Handle, class Timeout, class... Ts>
+void ask_and_answer(caf::actor_system& sys, const httplib::Request& req,
+                    httplib::Response& res, const Timeout& timeout,
+                    late_answer::finish_fn<Result> finish, const Handle& dest,
+                    Ts&&... xs) {
+  if (auto* later = late_answer::here())
+    return later->ask<Result>(sys, req, current_route(),
+                              deadline_after(timeout), std::move(finish), dest,
+                              std::forward<Ts>(xs)...);
+  auto reply = ask<Result>(sys, dest, timeout, std::forward<Ts>(xs)...);
+  finish(reply, res);
+}
+
 /// GET routes served by prefix before httplib's regex dispatch (see
 /// segment_routes.hpp), with their handlers by index; the pre-routing
 /// handler answers them.
@@ -361,15 +399,9 @@ struct route_context {
         res.set_header("Location", "/v1/tasks/" + v->id.to_string());
       reply_with(res, view, render, status);
     };
-    auto& task = std::get<task_spec>(spec);
-    if (auto* later = late_answer::here())
-      return later->ask<task_view>(*sys, req, current_route(),
-                                   late_answer::clock::time_point::max(),
-                                   answer, actors->registry,
-                                   submit_atom::value, std::move(task));
-    auto view = ask<task_view>(*sys, actors->registry, immediate,
-                               submit_atom::value, std::move(task));
-    answer(view, res);
+    ask_and_answer<task_view>(*sys, req, res, immediate, answer,
+                              actors->registry, submit_atom::value,
+                              std::get<task_spec>(std::move(spec)));
   }
 
   /// Reads task `id` on this thread (registry_reads): its view in `out`,

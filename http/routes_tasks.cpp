@@ -40,25 +40,17 @@ void read_or_wait(const route_context& c, const httplib::Request& req,
   wait_budget::guard place{*c.waits};
   if (!place)
     return c.read_task(req, res, render_task);
-  auto timeout = std::chrono::milliseconds{wait_ms} + promise_grace;
-  // Answered late where the connection allows it (late_answer.hpp): the
-  // registry's thread writes the answer when the task ends or wait_ms
-  // passes, and the place in the budget is given back then.
-  if (auto* later = late_answer::here()) {
-    auto held = std::make_shared<wait_budget::guard>(std::move(place));
-    late_answer::finish_fn<task_view> answer =
-        [held](parsed<task_view>& view, httplib::Response& res) mutable {
-          held.reset();
-          reply_with(res, view, render_task);
-        };
-    return later->ask<task_view>(*c.sys, req, current_route(),
-                                 late_answer::clock::now() + timeout, answer,
-                                 c.actors->registry, wait_atom::value, *id,
-                                 wait_ms);
-  }
-  auto view = ask<task_view>(*c.sys, c.actors->registry, timeout,
-                             wait_atom::value, *id, wait_ms);
-  reply_with(res, view, render_task);
+  // Answered late where the connection allows it: the registry's thread
+  // writes the answer when the task ends or wait_ms passes, and the place
+  // in the budget is given back then.
+  auto held = std::make_shared<wait_budget::guard>(std::move(place));
+  ask_and_answer<task_view>(
+      *c.sys, req, res, std::chrono::milliseconds{wait_ms} + promise_grace,
+      [held](parsed<task_view>& view, httplib::Response& res) mutable {
+        held.reset();
+        reply_with(res, view, render_task);
+      },
+      c.actors->registry, wait_atom::value, *id, wait_ms);
 }
 
 /// The Python service's task reads: the same task, in its shapes.
