@@ -1,4 +1,5 @@
 #include "http/late_answer.hpp"
+#include "http/socket_stream.hpp"
 
 #include <caf/scoped_execution_unit.hpp>
 
@@ -71,31 +72,6 @@ size_t send_some(int fd, const std::string& bytes) {
       break;
   }
   return sent;
-}
-
-/// Writes all of `bytes`, waiting up to `timeout` each time the socket is
-/// full; false if the peer is gone or the wait ran out.
-bool send_all(int fd, const std::string& bytes,
-              std::chrono::milliseconds timeout) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) > 0
-          && (p.revents & POLLOUT) != 0)
-        continue;
-    }
-    return false;
-  }
-  return true;
 }
 
 } // namespace
@@ -288,7 +264,7 @@ bool late_answer::settle(int stop_fd, std::chrono::milliseconds write_timeout) {
   if (s == partial) {
     uint64_t count;
     [[maybe_unused]] auto r = ::read(wake_, &count, sizeof(count));
-    ok = send_all(fd_, rest_, write_timeout);
+    ok = send_fully(fd_, rest_.data(), rest_.size(), nullptr, 0, write_timeout);
     rest_.clear();
   }
   state_.store(idle, std::memory_order_relaxed);

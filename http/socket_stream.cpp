@@ -130,6 +130,11 @@ bool socket_stream::flush() {
 
 bool socket_stream::send_all(const char* a, size_t an, const char* b,
                              size_t bn) {
+  return send_fully(fd_, a, an, b, bn, timeouts_.write);
+}
+
+bool send_fully(int fd, const char* a, size_t an, const char* b, size_t bn,
+                std::chrono::milliseconds timeout) {
   iovec parts[2] = {{const_cast<char*>(a), an}, {const_cast<char*>(b), bn}};
   iovec* next = parts;
   int count = bn > 0 ? 2 : 1;
@@ -137,12 +142,13 @@ bool socket_stream::send_all(const char* a, size_t an, const char* b,
     msghdr msg{};
     msg.msg_iov = next;
     msg.msg_iovlen = static_cast<size_t>(count);
-    auto n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR)
         continue;
+      pollfd p{fd, POLLOUT, 0};
       if ((errno != EAGAIN && errno != EWOULDBLOCK)
-          || !wait_for(POLLOUT, timeouts_.write))
+          || ::poll(&p, 1, poll_ms(timeout)) <= 0 || !(p.revents & POLLOUT))
         return false;
       continue;
     }

@@ -80,4 +80,10 @@ private:
   int remote_port_ = -1, local_port_ = -1; // as httplib::Request's
 };
 
+/// Sends `a` then `b` (`b` may be empty) on `fd` whole, waiting up to
+/// `timeout` each time the socket is full; false if the peer is gone or a
+/// wait ran out.
+bool send_fully(int fd, const char* a, size_t an, const char* b, size_t bn,
+                std::chrono::milliseconds timeout);
+
 } // namespace actorq::http
