@@ -7,7 +7,8 @@
 //        └──batch──▶ coordinator (one per request) ──jobs──▶ pool ──job_event──▶ coordinator
 //                                                    supervisor ──worker_up/down──▶ pool
 //   registry ──store_batch (group commit), reads of evicted tasks──▶ store (SQLite, own thread)
-//     ◀──synced── its wal_syncer (fdatasync of the WAL on a thread of its own)
+//     ◀──the batch, once written── store; its wal_syncer (fdatasync of the
+//     WAL on a thread of its own) ──synced (up to a ticket)──▶ registry
 //     store ──new ids──▶ its id_index (<store>-ids, written in bulk on a
 //     thread of its own; not an actor)
 //   HTTP threads ┄read one task (registry_reads: a shared lock; the registry
@@ -214,16 +215,23 @@ typename Inspector::result_type inspect(Inspector& f, schedule_mark& x) {
 }
 
 /// Task rows written in one transaction (group commit). The store answers
-/// with the same batch once it is committed, or with `error` set.
+/// with the same batch once it is committed and on disk, or with `error`
+/// set. With `early` (the registry's batches) and a WAL syncer at the store,
+/// it answers as soon as the rows are written, with `ticket` set: they are
+/// on disk once the sender gets (synced_atom, t >= ticket, "") from the
+/// syncer's thread (actors/sync_queue.hpp).
 struct store_batch {
   std::vector<task_row> rows;
   std::string error; // empty = committed
   std::vector<schedule_mark> marks; // schedules' fired slots, same transaction
+  bool early = false;  // answer once written (see above)
+  uint64_t ticket = 0; // in an early answer: 0 = settled already
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_batch& x) {
-  return f(caf::meta::type_name("store_batch"), x.rows, x.error, x.marks);
+  return f(caf::meta::type_name("store_batch"), x.rows, x.error, x.marks,
+           x.early, x.ticket);
 }
 
 /// Attempts that ended on one node, as a pool counts them.
@@ -556,7 +564,8 @@ using callback_poster_actor
 /// The durable task store: one SQLite file, written and read on its own
 /// thread so that disk waits never hold up an actor scheduler thread.
 using store_actor = caf::typed_actor<
-    // Write these rows in one transaction; answer with the batch when committed.
+    // Write these rows in one transaction; answer with the batch when
+    // committed (an early batch: when written, see store_batch).
     caf::replies_to<store_batch>::with<store_batch>,
     // Read one task that is not kept in memory; error: not_found.
     caf::replies_to<get_atom, task_id>::with<task_view>,
@@ -616,6 +625,9 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<timeout_atom, uint64_t>,
     // INTERNAL: write the task changes gathered since the last batch.
     caf::reacts_to<flush_atom>,
+    // INTERNAL (the store's WAL syncer thread): the batches written up to
+    // this ticket are on disk (error empty), or their fdatasync failed.
+    caf::reacts_to<synced_atom, uint64_t, std::string>,
     // INTERNAL (timer): drop expired tasks, keep memory within its bound.
     caf::reacts_to<sweep_atom>,
     // INTERNAL (timer): the wake-up armed for this time (ms since epoch):

@@ -108,10 +108,10 @@ void wake_waiters(self_ptr self, uint64_t seq) {
 void flush(self_ptr self);
 
 /// Makes sure a batch goes to the store soon: now if the store has room
-/// for one more (else when the oldest one is committed).
+/// for one more (else when it has written one).
 void schedule_flush(self_ptr self) {
   auto& st = self->state;
-  if (st.writing.size() >= st.max_batches_at_store || st.flush_scheduled)
+  if (st.at_store >= st.max_batches_at_store || st.flush_scheduled)
     return;
   // Whatever reaches the mailbox before this message joins the batch.
   st.flush_scheduled = true;
@@ -727,8 +727,10 @@ void sweep(self_ptr self) {
   self->delayed_send(self, every, sweep_atom::value);
 }
 
-/// The store answered a batch: dispatch what it inserted, answer the
-/// submissions it made durable, send the next batch.
+void settle_batches(self_ptr self);
+
+/// A batch is on disk (or failed): dispatch what it inserted, send the next
+/// batch, answer the submissions it made durable.
 void on_written(self_ptr self, store_batch& batch) {
   auto& st = self->state;
   if (!st.writing.empty()) // empty after shutdown's last flush
@@ -779,6 +781,9 @@ void on_written(self_ptr self, store_batch& batch) {
   }
   if (!inserted.empty())
     st.committed = std::max(st.committed, inserted.back());
+  // The next batch goes to the store before the answers are written.
+  if (batch.error.empty() && (!st.created.empty() || !st.changed.empty()))
+    flush(self);
   std::unordered_set<uint64_t> failed;
   if (!batch.error.empty())
     failed.insert(inserted.begin(), inserted.end());
@@ -794,23 +799,33 @@ void on_written(self_ptr self, store_batch& batch) {
     else
       acknowledge(self, std::move(promise), seq);
   }
-  if (batch.error.empty() && (!st.created.empty() || !st.changed.empty()))
-    flush(self);
   evict(self);
 }
 
+/// Handles the batches now on disk (or failed), in the order written; then,
+/// with the store free for another, sends the changes gathered meanwhile.
+void settle_batches(self_ptr self) {
+  auto& st = self->state;
+  for (auto& batch : st.written_batches.take_settled())
+    on_written(self, batch);
+  if (!st.flush_scheduled && (!st.created.empty() || !st.changed.empty()))
+    flush(self);
+}
+
 /// Sends the changes gathered since the last batch to the store; at most
-/// max_batches_at_store at a time, so batches grow with the store's latency
-/// (group commit).
+/// max_batches_at_store unwritten at a time, so batches grow with the
+/// store's latency (group commit).
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.writing.size() >= st.max_batches_at_store
+  if (st.at_store >= st.max_batches_at_store
       || (st.created.empty() && st.changed.empty()))
     return;
   store_batch batch;
+  batch.early = true;
   batch.rows.reserve(st.created.size() + st.changed.size());
-  uint64_t last_created = 0;
+  std::vector<uint64_t> inserted; // failed if the store is gone
+  inserted.reserve(st.created.size());
   for (auto& [seq, spec] : st.created) {
     auto r = st.at(seq);
     r->dirty = false;
@@ -820,7 +835,7 @@ void flush(self_ptr self) {
       st.fired_slots.erase(slot);
     }
     batch.rows.push_back({seq, true, st.view(seq, *r), std::move(spec)});
-    last_created = seq;
+    inserted.push_back(seq);
   }
   for (auto seq : st.changed) {
     auto r = st.at(seq);
@@ -832,19 +847,29 @@ void flush(self_ptr self) {
   }
   st.created.clear();
   st.changed.clear();
+  ++st.at_store;
   st.writing.push_back(std::chrono::steady_clock::now());
   arm_write_check(self, st.cfg.write_timeout - oldest_write(st));
   self->request(st.cfg.store, caf::infinite, std::move(batch))
-    .then([=](store_batch& done) { on_written(self, done); },
-          [=](caf::error& err) {
-            // The store is gone (shutdown or crash): nothing more is durable.
-            store_batch lost;
-            lost.error = self->system().render(err);
-            for (auto seq = self->state.committed + 1; seq <= last_created;
-                 ++seq)
-              lost.rows.push_back({seq, true, {}, {}});
-            on_written(self, lost);
-          });
+    .then(
+      [=](store_batch& done) {
+        --self->state.at_store;
+        self->state.written_batches.written(std::move(done));
+        settle_batches(self);
+      },
+      [=](caf::error& err) {
+        // The store is gone (shutdown or crash): nothing more is durable,
+        // and no sync report comes for the batches it wrote.
+        auto& st = self->state;
+        --st.at_store;
+        store_batch lost;
+        lost.error = self->system().render(err);
+        for (auto seq : inserted)
+          lost.rows.push_back({seq, true, {}, {}});
+        st.written_batches.fail_all(lost.error);
+        st.written_batches.written(std::move(lost));
+        settle_batches(self);
+      });
 }
 
 /// Resolves keyed submissions once the store says whether the key exists.
@@ -1473,6 +1498,7 @@ void on_shutdown(self_ptr self, const caf::exit_msg& msg) {
   st.waiters.clear();
   if (st.durable()) {
     st.writing.clear(); // the batches at the store still get written
+    st.at_store = 0;
     flush(self);
   }
   auto stopping = make_error(error_code::shutting_down,
@@ -1761,6 +1787,10 @@ registry_actor::behavior_type registry(self_ptr self,
         on_callback(self, seq, cb);
       },
       [=](flush_atom) { flush(self); },
+      [=](synced_atom, uint64_t ticket, const std::string& error) {
+        self->state.written_batches.synced(ticket, error);
+        settle_batches(self);
+      },
       [=](sweep_atom) { sweep(self); },
       [=](due_atom, int64_t due) { on_due(self, due); },
   };

@@ -19,6 +19,7 @@
 #include "actors/registry_reads.hpp"
 #include "actors/result_arena.hpp"
 #include "actors/schedule_index.hpp"
+#include "actors/sync_queue.hpp"
 #include "actors/task_index.hpp"
 
 #include <chrono>
@@ -124,13 +125,16 @@ struct registry_state {
   // Group commit (only with a store).
   std::vector<std::pair<uint64_t, task_spec>> created; // to insert
   std::vector<uint64_t> changed;                       // to update
-  // Batches at the store, by when each was sent, oldest first. Up to two:
-  // while one commits, the next waits in the store's mailbox, so the store
-  // starts it as soon as the first is durable instead of idling while its
-  // answer crosses to the registry and waits behind the registry's mailbox
-  // (that gap was as long as a commit under load). The store's mailbox
-  // keeps them in order, and each answer still settles its own batch.
+  // Batches sent to the store and not yet written: up to two, so that the
+  // store starts the next as soon as one is written instead of idling while
+  // its answer crosses to the registry. A written batch waits in
+  // `written_batches` for its WAL sync, and the next batch goes out at
+  // once: writes overlap the fdatasync, which covers every batch written
+  // before it began (sync_queue.hpp).
   static constexpr size_t max_batches_at_store = 2;
+  size_t at_store = 0;
+  sync_queue written_batches;
+  // When each batch not yet on disk was sent, oldest first (write timeout).
   std::deque<std::chrono::steady_clock::time_point> writing;
   bool flush_scheduled = false;
   uint64_t committed = 0; // every task with seq <= committed is stored

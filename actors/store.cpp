@@ -1063,16 +1063,17 @@ void answer_durable(store_ptr self) {
   while (!st.unsynced.empty() && st.unsynced.front().ticket <= st.synced) {
     auto& u = st.unsynced.front();
     if (st.meters && u.batch.error.empty())
-      st.meters->store_committed(u.batch.rows.size(),
-                                 metrics::clock::now() - u.began);
-    u.promise.deliver(std::move(u.batch));
+      st.meters->store_committed(u.rows, metrics::clock::now() - u.began);
+    if (!u.early)
+      u.promise.deliver(std::move(u.batch));
     st.unsynced.pop_front();
   }
 }
 
 /// The WAL is flushed up to `ticket`, or that flush failed: then nothing
 /// written since the last good flush is known to be on disk, so those
-/// batches fail (their submitters get 503) and the store takes no more
+/// batches fail (their submitters get 503; the registry learns it for its
+/// early batches from the syncer directly) and the store takes no more
 /// writes until a restart reads what the disk really holds.
 void on_synced(store_ptr self, uint64_t ticket, std::string error) {
   auto& st = self->state;
@@ -1088,8 +1089,20 @@ void on_synced(store_ptr self, uint64_t ticket, std::string error) {
   answer_durable(self);
 }
 
+/// Makes the syncer tell the sender of this early batch when it is on disk.
+void listen_for_sync(store_ptr self) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  if (sender == st.listening)
+    return;
+  st.listening = sender;
+  std::lock_guard<std::mutex> guard{st.listener->mutex};
+  st.listener->addr = std::move(sender);
+}
+
 /// The answer to a written batch: once its rows (and every earlier
-/// batch's) are on disk, so that answered submissions are durable.
+/// batch's) are on disk, so that answered submissions are durable; an
+/// early batch at once, with the ticket its sender's sync report will cover.
 caf::result<store_batch> answer_when_durable(store_ptr self,
                                              store_batch batch,
                                              metrics::clock::time_point began) {
@@ -1104,6 +1117,8 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
   }
   if (to_sync) {
     if (auto fd = st.db->wal_fd(); fd >= 0) {
+      if (batch.early)
+        listen_for_sync(self);
       st.syncer->request(fd, ++st.written);
     } else {
       st.db->refuse_writes("cannot open its WAL to flush it");
@@ -1118,8 +1133,18 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
                                  metrics::clock::now() - began);
     return batch;
   }
+  auto rows = batch.rows.size();
+  if (to_sync && batch.early) {
+    batch.ticket = st.written;
+    st.unsynced.push_back({st.written, {}, {}, began, rows, true});
+    return batch;
+  }
+  batch.ticket = 0;
+  if (batch.early) // settled now; the registry keeps the order
+    return batch;
   auto promise = self->make_response_promise<store_batch>();
-  st.unsynced.push_back({st.written, promise, std::move(batch), began});
+  st.unsynced.push_back({st.written, promise, std::move(batch), began, rows,
+                         false});
   return promise;
 }
 
@@ -1159,10 +1184,22 @@ store(store_actor::stateful_pointer<store_state> self,
   self->state.watcher = std::make_unique<path_watcher>(
       self->state.db, std::chrono::milliseconds{250});
   if (self->state.db->sync_thread && self->state.db->needs_sync()) {
-    // A weak handle: the syncer (in the state) must not keep its actor alive.
+    // Weak handles: the syncer (in the state) must not keep actors alive.
     auto addr = self->address();
+    auto listener = self->state.listener;
+    auto path = self->state.db->path();
     self->state.syncer = std::make_unique<wal_syncer>(
-        [addr](uint64_t ticket, std::string error) {
+        [addr, listener, path](uint64_t ticket, std::string error) {
+          caf::actor_addr to;
+          {
+            std::lock_guard<std::mutex> guard{listener->mutex};
+            to = listener->addr;
+          }
+          if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(to))
+            caf::anon_send<caf::message_priority::high>(
+                caf::actor_cast<caf::actor>(std::move(ptr)),
+                synced_atom::value, ticket,
+                error.empty() ? error : "store " + path + ": " + error);
           if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(addr))
             caf::anon_send<caf::message_priority::high>(
                 caf::actor_cast<store_actor>(std::move(ptr)),

@@ -225,15 +225,29 @@ struct store_state {
   // flushed the WAL past its ticket; batches are answered in order (a failed
   // one waits for those before it). Declared after `db`: destroyed first,
   // its last fdatasync still has the WAL open.
+  // An early batch (store_batch.early) was answered when written; its entry
+  // only counts it (metrics, failures) once synced.
   struct unsynced_batch {
     uint64_t ticket; // answered once synced >= ticket
-    caf::typed_response_promise<store_batch> promise;
-    store_batch batch;
+    caf::typed_response_promise<store_batch> promise; // unused if early
+    store_batch batch;                                // empty if early
     std::chrono::steady_clock::time_point began; // written from (metrics)
+    size_t rows;                                 // in the batch
+    bool early;
   };
   std::deque<unsynced_batch> unsynced;
   uint64_t written = 0; // tickets of batches written (needing a sync)
   uint64_t synced = 0;  // every ticket <= synced is on disk
+  // Who else the syncer tells that the WAL is on disk: the sender of the
+  // early batches (the registry). Set on the store's thread, read on the
+  // syncer's.
+  struct sync_listener {
+    std::mutex mutex;
+    caf::actor_addr addr;
+  };
+  std::shared_ptr<sync_listener> listener
+    = std::make_shared<sync_listener>();
+  caf::actor_addr listening; // the store's copy of listener->addr
   std::unique_ptr<wal_syncer> syncer; // null: write() syncs inline
   int64_t result_ttl_ms = 0; // 0 = keep forever
   uint64_t batches = 0;        // committed or failed

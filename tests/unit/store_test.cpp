@@ -501,6 +501,48 @@ TEST_CASE("store: with its WAL syncer, batches are answered in order once "
   self->send_exit(db, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("store: an early batch is answered once written, with a ticket "
+          "its sender's sync report covers once the WAL is on disk",
+          "[store]") {
+  threaded_store t;
+  auto& sys = t.sys;
+  auto& file = t.file;
+  REQUIRE(file->needs_sync());
+  auto db = t.spawn();
+  caf::scoped_actor self{sys};
+  uint64_t last_ticket = 0;
+  std::vector<task_id> ids;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    store_batch batch;
+    batch.early = true;
+    batch.rows.push_back(new_row(seq, "echo", json{{"i", seq}}));
+    ids.push_back(batch.rows.front().state.id);
+    self->request(db, std::chrono::seconds{10}, batch)
+      .receive(
+        [&](store_batch& answer) {
+          CHECK(answer.error.empty());
+          CHECK(answer.ticket > last_ticket); // rising, never 0: not synced
+          last_ticket = answer.ticket;
+        },
+        [&](caf::error& e) { FAIL(sys.render(e)); });
+  }
+  // The syncer reports to the batches' sender until it covers the last one.
+  uint64_t covered = 0;
+  while (covered < last_ticket)
+    self->receive(
+      [&](synced_atom, uint64_t ticket, const std::string& error) {
+        CHECK(error.empty());
+        CHECK(ticket > covered);
+        covered = ticket;
+      },
+      caf::after(std::chrono::seconds{10}) >> [&] {
+        FAIL("no sync report covers ticket " << last_ticket);
+      });
+  for (auto& id : ids)
+    CHECK(file->get(id, INT64_MIN));
+  self->send_exit(db, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("store: a batch whose WAL cannot be flushed fails, and the store "
           "refuses writes from then on",
           "[store]") {
