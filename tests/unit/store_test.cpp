@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -304,6 +305,114 @@ TEST_CASE_METHOD(durable_fixture, "registry: submissions arriving together "
   // One batch held all 50 inserts; later batches carry the state changes.
   CHECK(store_st().largest_batch >= 50);
   CHECK(store_st().failed_batches == 0);
+}
+
+namespace {
+
+/// A store that answers each early batch at once, as written, with rising
+/// tickets, and never flushes: the test plays its WAL syncer, sending the
+/// registry the reports (and the failures) a real disk cannot be made to
+/// give on demand.
+store_actor::behavior_type unsynced_store(store_actor::pointer,
+                                          std::shared_ptr<uint64_t> tickets) {
+  auto none = [] { return make_error(error_code::not_found, "unsynced_store"); };
+  return {
+    [=](store_batch& b) {
+      b.ticket = ++*tickets;
+      return b;
+    },
+    [=](get_atom, const task_id&) -> caf::result<task_view> { return none(); },
+    [=](get_atom, key_atom, const std::string&) -> caf::result<task_row> {
+      return none();
+    },
+    [=](list_atom, const task_filter&) -> caf::result<task_page> {
+      return none();
+    },
+    [](sweep_atom, int64_t) {},
+    [=](get_atom, input_atom, const task_id&) -> caf::result<raw_json> {
+      return none();
+    },
+    [=](retry_atom, const task_id&) -> caf::result<task_row> { return none(); },
+    [=](hold_atom, const std::string&, bool) -> caf::result<bool> {
+      return none();
+    },
+    [](synced_atom, uint64_t, const std::string&) {},
+  };
+}
+
+struct early_fixture : durable_fixture {
+  std::shared_ptr<uint64_t> tickets = std::make_shared<uint64_t>(0);
+
+  void start() {
+    io = spawn_pool(make_settings("io", 4));
+    db = sys.spawn(unsynced_store, tickets);
+    registry_settings settings;
+    settings.pools = {{"io", io, nullptr}};
+    settings.store = db;
+    settings.reads = reads;
+    reg = sys.spawn<registry_impl>(std::move(settings));
+    long_lived.push_back(caf::actor_cast<caf::actor>(reg));
+    long_lived.push_back(caf::actor_cast<caf::actor>(db));
+    sched.run();
+  }
+
+  /// Submits one task; returns its answer once the registry gave one.
+  std::optional<caf::expected<task_view>> answer() {
+    std::optional<caf::expected<task_view>> out;
+    while (self->has_next_message())
+      self->receive([&](task_view& v) { out = std::move(v); },
+                    [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  void synced(uint64_t ticket, std::string error = {}) {
+    self->send(reg, synced_atom::value, ticket, std::move(error));
+    sched.run();
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(early_fixture, "registry: a submission written early is "
+                                "answered only once the syncer reports it "
+                                "on disk, whichever message comes first",
+                 "[store][registry]") {
+  start();
+  self->send(reg, submit_atom::value, square(1));
+  sched.run(); // written (ticket 1), not on disk
+  CHECK_FALSE(answer());
+  synced(1);
+  auto first = answer();
+  REQUIRE(first);
+  REQUIRE(*first);
+  CHECK((*first)->status == task_status::queued);
+  synced(*tickets); // the first task's start and end
+  REQUIRE(registry_st(reg).written_batches.size() == 0);
+  // The report for the next ticket overtakes the store's answer: the
+  // submission settles as the answer arrives.
+  self->send(reg, submit_atom::value, square(2));
+  synced(*tickets + 1);
+  auto second = answer();
+  REQUIRE(second);
+  CHECK(*second);
+}
+
+TEST_CASE_METHOD(early_fixture, "registry: a failed WAL flush answers the "
+                                "submissions it covered 503 and keeps "
+                                "nothing of them",
+                 "[store][registry]") {
+  start();
+  self->send(reg, submit_atom::value, square(1));
+  sched.run();
+  synced(1, "store t.db: fdatasync of the WAL failed: Input/output error");
+  auto lost = answer();
+  REQUIRE(lost);
+  REQUIRE_FALSE(*lost);
+  CHECK(lost->error().code() == static_cast<uint8_t>(error_code::unavailable));
+  CHECK(to_string(lost->error()).find("fdatasync") != std::string::npos);
+  for (auto& r : registry_st(reg).records) // never ran, nothing kept
+    CHECK(r.removed());
+  CHECK(registry_st(reg).ids.size() == 0);
 }
 
 TEST_CASE_METHOD(durable_fixture, "registry: ended tasks beyond memory_tasks "
