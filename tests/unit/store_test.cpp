@@ -572,6 +572,7 @@ struct threaded_store {
   caf::actor_system sys{(register_types(cfg), cfg)};
   temp_store tmp;
   std::shared_ptr<task_store> file{task_store::open(tmp.path, true)};
+  caf::scoped_actor self{sys};
 
   store_actor spawn() {
     return sys.spawn<caf::detached>(store, file, int64_t{0},
@@ -579,15 +580,12 @@ struct threaded_store {
   }
 };
 
-TEST_CASE("store: with its WAL syncer, batches are answered in order once "
-          "flushed, a failed one after those before it",
-          "[store]") {
-  threaded_store t;
-  auto& sys = t.sys;
-  auto& file = t.file;
+TEST_CASE_METHOD(threaded_store, "store: with its WAL syncer, batches are "
+                                  "answered in order once flushed, a failed "
+                                  "one after those before it",
+                 "[store]") {
   REQUIRE(file->needs_sync());
-  auto db = t.spawn();
-  caf::scoped_actor self{sys};
+  auto db = spawn();
   std::vector<store_batch> batches(6);
   for (uint64_t i = 0; i < batches.size(); ++i)
     batches[i].rows.push_back(new_row(i + 1, "echo", json{{"i", i}}));
@@ -610,15 +608,12 @@ TEST_CASE("store: with its WAL syncer, batches are answered in order once "
   self->send_exit(db, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("store: an early batch is answered once written, with a ticket "
-          "its sender's sync report covers once the WAL is on disk",
-          "[store]") {
-  threaded_store t;
-  auto& sys = t.sys;
-  auto& file = t.file;
+TEST_CASE_METHOD(threaded_store, "store: an early batch is answered once "
+                                  "written, with a ticket its sender's sync "
+                                  "report covers once the WAL is on disk",
+                 "[store]") {
   REQUIRE(file->needs_sync());
-  auto db = t.spawn();
-  caf::scoped_actor self{sys};
+  auto db = spawn();
   uint64_t last_ticket = 0;
   std::vector<task_id> ids;
   for (uint64_t seq = 1; seq <= 3; ++seq) {
@@ -652,17 +647,14 @@ TEST_CASE("store: an early batch is answered once written, with a ticket "
   self->send_exit(db, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("store: a batch whose WAL cannot be flushed fails, and the store "
-          "refuses writes from then on",
-          "[store]") {
-  threaded_store t;
-  auto& sys = t.sys;
-  auto& tmp = t.tmp;
+TEST_CASE_METHOD(threaded_store, "store: a batch whose WAL cannot be flushed "
+                                  "fails, and the store refuses writes from "
+                                  "then on",
+                 "[store]") {
   // SQLite keeps writing its open (now nameless) WAL; the flush cannot
   // open it by name: what the disk holds is unknown from here on.
   REQUIRE(::unlink((tmp.path + "-wal").c_str()) == 0);
-  auto db = t.spawn();
-  caf::scoped_actor self{sys};
+  auto db = spawn();
   for (uint64_t seq = 1; seq <= 2; ++seq) {
     store_batch batch;
     batch.rows.push_back(new_row(seq, "echo", json::object()));
