@@ -575,6 +575,7 @@ struct threaded_store {
   caf::scoped_actor self{sys};
 
   store_actor spawn() {
+    REQUIRE(file->needs_sync()); // so it runs a WAL syncer
     return sys.spawn<caf::detached>(store, file, int64_t{0},
                                     std::shared_ptr<metrics>{});
   }
@@ -584,7 +585,6 @@ TEST_CASE_METHOD(threaded_store, "store: with its WAL syncer, batches are "
                                   "answered in order once flushed, a failed "
                                   "one after those before it",
                  "[store]") {
-  REQUIRE(file->needs_sync());
   auto db = spawn();
   std::vector<store_batch> batches(6);
   for (uint64_t i = 0; i < batches.size(); ++i)
@@ -612,7 +612,6 @@ TEST_CASE_METHOD(threaded_store, "store: an early batch is answered once "
                                   "written, with a ticket its sender's sync "
                                   "report covers once the WAL is on disk",
                  "[store]") {
-  REQUIRE(file->needs_sync());
   auto db = spawn();
   uint64_t last_ticket = 0;
   std::vector<task_id> ids;
