@@ -79,18 +79,11 @@ parsed<Result> ask(caf::actor_system& sys, const Handle& dest,
 /// When the answer to a call with `timeout` is due at the latest.
 inline late_answer::clock::time_point
 deadline_after(const caf::duration& timeout) {
-  using namespace std::chrono;
-  nanoseconds d{0};
-  switch (timeout.unit) {
-    case caf::time_unit::invalid: // caf::infinite
-      return late_answer::clock::time_point::max();
-    case caf::time_unit::minutes: d = minutes{timeout.count}; break;
-    case caf::time_unit::seconds: d = seconds{timeout.count}; break;
-    case caf::time_unit::milliseconds: d = milliseconds{timeout.count}; break;
-    case caf::time_unit::microseconds: d = microseconds{timeout.count}; break;
-    case caf::time_unit::nanoseconds: d = nanoseconds{timeout.count}; break;
-  }
-  return late_answer::clock::now() + d;
+  if (!timeout.valid()) // caf::infinite
+    return late_answer::clock::time_point::max();
+  auto at = late_answer::clock::now();
+  at += timeout; // CAF's conversion of its time units
+  return at;
 }
 template <class Rep, class Period>
 late_answer::clock::time_point
