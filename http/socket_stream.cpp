@@ -47,6 +47,17 @@ int poll_ms(std::chrono::milliseconds t) {
   return static_cast<int>(t.count());
 }
 
+/// Waits up to `timeout` for `events` on `fd` (retried when a signal
+/// interrupts the wait); false when it ran out or the fd failed.
+bool wait_for(int fd, short events, std::chrono::milliseconds timeout) {
+  pollfd p{fd, events, 0};
+  int n;
+  do
+    n = ::poll(&p, 1, poll_ms(timeout));
+  while (n < 0 && errno == EINTR);
+  return n > 0 && (p.revents & events) != 0 && (p.revents & POLLNVAL) == 0;
+}
+
 } // namespace
 
 socket_stream::socket_stream(int fd, timeouts t)
@@ -55,18 +66,8 @@ socket_stream::socket_stream(int fd, timeouts t)
   describe(fd, false, local_ip_, local_port_);
 }
 
-bool socket_stream::wait_for(short events,
-                             std::chrono::milliseconds timeout) const {
-  pollfd p{fd_, events, 0};
-  int n;
-  do
-    n = ::poll(&p, 1, poll_ms(timeout));
-  while (n < 0 && errno == EINTR);
-  return n > 0 && (p.revents & events) != 0 && (p.revents & POLLNVAL) == 0;
-}
-
 bool socket_stream::is_readable() const {
-  return in_at_ < in_end_ || wait_for(POLLIN, timeouts_.read);
+  return in_at_ < in_end_ || wait_for(fd_, POLLIN, timeouts_.read);
 }
 
 bool socket_stream::is_writable() const {
@@ -104,7 +105,7 @@ ssize_t socket_stream::read(char* ptr, size_t size) {
       continue;
     if ((errno != EAGAIN && errno != EWOULDBLOCK) || waited)
       return -1;
-    if (!wait_for(POLLIN, timeouts_.read))
+    if (!wait_for(fd_, POLLIN, timeouts_.read))
       return -1;
     waited = true;
   }
@@ -146,9 +147,8 @@ bool send_fully(int fd, const char* a, size_t an, const char* b, size_t bn,
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      pollfd p{fd, POLLOUT, 0};
       if ((errno != EAGAIN && errno != EWOULDBLOCK)
-          || ::poll(&p, 1, poll_ms(timeout)) <= 0 || !(p.revents & POLLOUT))
+          || !wait_for(fd, POLLOUT, timeout))
         return false;
       continue;
     }

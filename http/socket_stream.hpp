@@ -68,7 +68,6 @@ public:
 
 private:
   bool send_all(const char* a, size_t an, const char* b, size_t bn);
-  bool wait_for(short events, std::chrono::milliseconds timeout) const;
 
   int fd_;
   timeouts timeouts_;
