@@ -1134,14 +1134,14 @@ caf::result<store_batch> answer_when_durable(store_ptr self,
     return batch;
   }
   auto rows = batch.rows.size();
-  if (to_sync && batch.early) {
-    batch.ticket = st.written;
-    st.unsynced.push_back({st.written, {}, {}, began, rows, true});
+  if (batch.early) { // without a ticket: settled now (failed); the
+                     // registry keeps the batches' order
+    if (to_sync) {
+      batch.ticket = st.written;
+      st.unsynced.push_back({st.written, {}, {}, began, rows, true});
+    }
     return batch;
   }
-  batch.ticket = 0;
-  if (batch.early) // settled now; the registry keeps the order
-    return batch;
   auto promise = self->make_response_promise<store_batch>();
   st.unsynced.push_back({st.written, promise, std::move(batch), began, rows,
                          false});
