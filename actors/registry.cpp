@@ -808,7 +808,7 @@ void settle_batches(self_ptr self) {
   auto& st = self->state;
   for (auto& batch : st.written_batches.take_settled())
     on_written(self, batch);
-  if (!st.flush_scheduled && (!st.created.empty() || !st.changed.empty()))
+  if (!st.flush_scheduled) // else a retry after a failure is due
     flush(self);
 }
 
