@@ -10,7 +10,8 @@
 //            Reports req/s and latency percentiles.
 //   e2e      submit, then GET /v1/tasks/{id}?wait_ms=W until the task is
 //            terminal; --tasks=N tasks across --conns=C connections.
-//            Reports tasks/s (and per-task latency).
+//            Reports tasks/s, the latency per task (submit → terminal) and
+//            apart the POSTs' (request_latency_us) and GETs' (poll_latency_us).
 //   fanout   POST /process-multiple with --items=N items [{"value":i},...],
 //            --repeat=R times on one connection; reports median wall time.
 //   cpu      the same against /process-cpu-bound.
@@ -390,6 +391,7 @@ int parse_response(const std::string& buf, bool eof, Response& r, size_t& used) 
 struct Stats {
   std::vector<int64_t> lat;       // per request (ns)
   std::vector<int64_t> task_lat;  // e2e: submit → terminal (ns)
+  std::vector<int64_t> poll_lat;  // e2e: each GET of a submitted task (ns)
   std::vector<int64_t> wall;      // post: per request wall (ns)
   std::map<int, long> status;     // status code → count (0 = transport error)
   long ok = 0, bad = 0, conn_errors = 0, timeouts = 0;
@@ -406,6 +408,7 @@ struct Stats {
   void merge(Stats& o) {
     lat.insert(lat.end(), o.lat.begin(), o.lat.end());
     task_lat.insert(task_lat.end(), o.task_lat.begin(), o.task_lat.end());
+    poll_lat.insert(poll_lat.end(), o.poll_lat.begin(), o.poll_lat.end());
     wall.insert(wall.end(), o.wall.begin(), o.wall.end());
     for (auto& [k, v] : o.status) status[k] += v;
     for (auto& [k, v] : o.task_status) task_status[k] += v;
@@ -558,6 +561,7 @@ class E2EFlow : public SubmitFlow {
       return;
     }
     ++st.ok;
+    st.poll_lat.push_back(lat);
     std::string s = json_string_field(r.body, "status");
     if (s == "succeeded" || s == "failed" || s == "cancelled" || s == "completed") {
       ++st.tasks_done;
@@ -956,6 +960,7 @@ int main(int argc, char** argv) {
     j.num("tasks_per_s", elapsed > 0 ? static_cast<double>(st.tasks_done) / elapsed : 0);
     j.raw("task_latency_us", percentiles_us(st.task_lat));
     j.raw("request_latency_us", percentiles_us(st.lat));
+    j.raw("poll_latency_us", percentiles_us(st.poll_lat));
   }
   if (o.mode == "fanout" || o.mode == "cpu" || o.mode == "post") {
     j.num("items", static_cast<double>(o.items)).num("repeat", o.repeat);

@@ -211,7 +211,14 @@ def build(res):
 
     def task_p99_note(key, good):
         p99 = median(d["task_latency_us"]["p99"] / 1000 for d in good)
-        return "; ".join(filter(None, [f"p99 per task {fmt(p99)} ms", failed(key, good)]))
+        # Where a task's time goes: its POST (the commit, when durable) and
+        # its GET (older runs did not time the GETs apart).
+        split = ""
+        if all("poll_latency_us" in d for d in good):
+            post = median(d["request_latency_us"]["p50"] / 1000 for d in good)
+            get = median(d["poll_latency_us"]["p50"] / 1000 for d in good)
+            split = f"p50 of the POST {fmt(post)} ms, of the GET {fmt(get)} ms"
+        return "; ".join(filter(None, [f"p99 per task {fmt(p99)} ms", split, failed(key, good)]))
 
     name = "end to end over HTTP: submit + GET ?wait_ms, 10 000 double tasks, 50 conns"
     good = finished("e2e")
