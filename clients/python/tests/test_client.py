@@ -304,15 +304,18 @@ class ClientTest(unittest.TestCase):
         seen = []
 
         def work():
-            seen.append(client.submit("double", {"value": 2})["id"])
-            seen.append(client._local.conn)
+            # One append per thread: two would interleave with the other
+            # threads' under load, and seen[1::2] would mix ids and conns.
+            task_id = client.submit("double", {"value": 2})["id"]
+            seen.append((task_id, client._local.conn))
 
         threads = [threading.Thread(target=work) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        conns = seen[1::2]
+        self.assertEqual(len(seen), 4)
+        conns = [c for _, c in seen]
         self.assertEqual(len({id(c) for c in conns}), 4)  # one per thread
         self.assertNotIn(conn, conns)
         client.close()
