@@ -25,40 +25,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-from netutil import free_port
+from netutil import start_daemon
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BENCH_BIN = os.environ.get("ACTORQ_BENCH_BIN", os.path.join(ROOT, "build", "bin"))
 
 
-def healthy(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def one_run(binary, flags, mode, store):
     work = tempfile.mkdtemp(prefix="actorq-ab.")
-    port = free_port()
     path = os.path.join(work, "t.db") if store == "file" else store
-    daemon = subprocess.Popen(
-        [binary, "--config-file=" + os.path.join(ROOT, "configs", "default.ini"),
-         "--http.port=%d" % port, "--store.path=" + path] + flags,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        url = "--url=http://127.0.0.1:%d" % port
+        daemon, base = start_daemon(
+            binary, "--config-file=" + os.path.join(ROOT, "configs", "default.ini"),
+            "--store.path=" + path, *flags)
+    except RuntimeError as e:
+        shutil.rmtree(work, ignore_errors=True)
+        sys.exit("ab.py: %s" % e)
+    try:
+        url = "--url=" + base
         load = os.path.join(BENCH_BIN, "bench_load")
-        deadline = time.monotonic() + 10
-        while not healthy(port):
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                sys.exit("ab.py: %s did not start" % binary)
-            time.sleep(0.1)
         if mode == "submit":
             subprocess.run([load, "submit", url, "--conns=50", "--duration=1"], capture_output=True)
             args = [load, "submit", url, "--conns=50", "--duration=3"]
