@@ -18,15 +18,13 @@ Each run: `bench_load submit --conns=50` for 3 s after a 1 s warm-up, or
 tasks/s. bench_load comes from build/bin (ACTORQ_BENCH_BIN to change it).
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from netutil import start_daemon
+from netutil import bench_load, start_daemon
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -45,15 +43,15 @@ def one_run(binary, flags, mode, store):
         sys.exit("ab.py: %s" % e)
     try:
         url = "--url=" + base
-        load = os.path.join(BENCH_BIN, "bench_load")
         if mode == "submit":
-            subprocess.run([load, "submit", url, "--conns=50", "--duration=1"], capture_output=True)
-            args = [load, "submit", url, "--conns=50", "--duration=3"]
+            bench_load(BENCH_BIN, "submit", url, "--conns=50", "--duration=1")
+            j = bench_load(BENCH_BIN, "submit", url, "--conns=50", "--duration=3")
         else:
-            args = [load, "e2e", url, "--conns=50", "--tasks=30000", "--timeout=61"]
-        out = subprocess.run(args, capture_output=True, text=True).stdout
-        j = json.loads(out.strip().splitlines()[-1])
-        return j["req_per_s"] if mode == "submit" else j["tasks_per_s"]
+            j = bench_load(BENCH_BIN, "e2e", url, "--conns=50", "--tasks=30000", "--timeout=61")
+        figure = "req_per_s" if mode == "submit" else "tasks_per_s"
+        if figure not in j:
+            sys.exit("ab.py: %s: %s" % (binary, j.get("first_error", "no %s" % figure)))
+        return j[figure]
     finally:
         daemon.terminate()
         daemon.wait()

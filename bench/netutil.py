@@ -1,5 +1,6 @@
 """Loopback helpers shared by the bench scripts (stdlib only): a free port,
-and one timed JSON call over HTTP."""
+one timed JSON call over HTTP, a daemon started on a free port, one
+bench_load run."""
 
 import json
 import os
@@ -62,6 +63,19 @@ def start_daemon(binary, *args, timeout=15):
     out.seek(0)
     raise RuntimeError(f"{binary} did not start: "
                        + out.read().decode(errors="replace")[-2000:])
+
+
+def bench_load(bin_dir, *args, timeout=300):
+    """One `bin_dir/bench_load ARGS...` run: its JSON line as a dict, or
+    {"first_error": why} if it did not print one (failed to start, crashed,
+    timed out)."""
+    cmd = [os.path.join(bin_dir, "bench_load"), *args]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+        return json.loads(line) if line.startswith("{") else {"first_error": f"bench_load: {out.stderr[-300:]}"}
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        return {"first_error": f"bench_load: {e}"}
 
 
 def busy_cpu_s():

@@ -56,7 +56,7 @@ import traceback
 
 import leases
 from leases import Interference, Proc, commit, actorq_source, peer_versions, stop_all
-from netutil import call, free_port, not_quiet_warning
+from netutil import bench_load, call, free_port, not_quiet_warning
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 DUR = float(os.environ.get("BENCH_DURATION", "3"))
@@ -88,13 +88,7 @@ def post(url, body):
 
 def load(*args, timeout=300):
     """One bench_load run: its JSON line (a dict with first_error if it failed)."""
-    cmd = [os.path.join(BIN, "bench_load"), *args]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-        return json.loads(line) if line.startswith("{") else {"first_error": f"bench_load: {out.stderr[-300:]}"}
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
-        return {"first_error": f"bench_load: {e}"}
+    return bench_load(BIN, *args, timeout=timeout)
 
 
 # ------------------------------------------------------------- processes --

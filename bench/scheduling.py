@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from netutil import busy_cpu_s, call, cpu_s, not_quiet_warning, own_cpu_s, start_daemon
+from netutil import bench_load, busy_cpu_s, call, cpu_s, not_quiet_warning, own_cpu_s, start_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 DUR = int(float(os.environ.get("BENCH_DURATION", "2")))
@@ -58,11 +58,8 @@ def stop(p):
 
 
 def load(*args):
-    """One bench_load run; its JSON report."""
-    out = subprocess.run([os.path.join(BIN, "bench_load"), *args],
-                         capture_output=True, text=True, timeout=300)
-    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
-    return json.loads(line)
+    """One bench_load run; its JSON report (first_error set if it failed)."""
+    return bench_load(BIN, *args)
 
 
 def ab_rows():
